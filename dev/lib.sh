@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common settings of the dev/ scripts. Sourced, not run.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything built lives outside the clone, so that fresh clones reuse it.
+CACHE=${CPU_OPV_CACHE:-$HOME/.cache/cpu_opv}
+BASE_VERSION=7.3.4
+BASE_REPO=$CACHE/linux-source-7.3	# git repository (branch "base" = pristine tree) and
+				# the work tree the kernels are built from
+JOBS=${JOBS:-$(( $(nproc) + 1 ))}
+# Identity of the pristine base commit: fixed, so that its hash (the series'
+# base-commit) is the same on every machine.
+BASE_DATE='2026-01-01T00:00:00Z'
+
+mkdir -p "$CACHE"
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+# Runs "$@" as a named stage and prints the time it took.
+stage() {
+	local name=$1 t0=$SECONDS rc=0
+	shift
+	log "stage $name: start"
+	"$@" || rc=$?
+	log "stage $name: $( ((rc)) && echo "FAILED ($rc)" || echo done) in $(( SECONDS - t0 )) s"
+	echo "$name=$(( SECONDS - t0 ))" >> "${STAGE_TIMES:-/dev/null}"
+	return $rc
+}
+
+# bindgen needs libclang >= 17; the PyPI wheel ships one (see README).
+libclang_path() {
+	python3 -c 'import clang,os;print(os.path.join(os.path.dirname(clang.__file__),"native"))'
+}
+
+base_commit() {
+	git -C "$BASE_REPO" rev-parse --verify -q base
+}
+
+export PATH=$HOME/.cargo/bin:$PATH

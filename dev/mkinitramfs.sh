@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Packs static busybox, the guest /init, the demo and the installed
+# kselftests into $CACHE/initramfs.cpio.gz.
+. "$(dirname "$0")/lib.sh"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+cp /bin/busybox "$root/bin/busybox"
+file -L "$root/bin/busybox" 2>/dev/null | grep -q "statically linked" ||
+	ldd "$root/bin/busybox" 2>&1 | grep -q "not a dynamic" || die "busybox is not static (busybox-static)"
+install -m 755 "$ROOT/dev/guest/init" "$root/init"
+gcc -static -O2 -Wall -Werror -isystem "$CACHE/build-y/usr/include" \
+	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
+cp -r "$CACHE/selftests" "$root/selftests"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initramfs.cpio.gz"
+log "initramfs: $(du -h "$CACHE/initramfs.cpio.gz" | cut -f1)"

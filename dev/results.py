@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Reads what the guests printed and says honestly what passed.
+
+KUnit results are parsed with the kernel's own parser (tools/testing/kunit/
+kunit_parser.py). The kselftest runner's output is parsed here: kunit_parser
+expects KTAP nesting by indentation, while run_kselftest.sh nests each
+program's TAP under a "# " prefix, which kunit_parser reads as diagnostics.
+
+Prints one line per suite or program, then "N passed, N failed[, N skipped]",
+and exits non-zero on any failure, on a kernel report in any console log, or
+when no test ran at all.
+"""
+
+import argparse
+import io
+import re
+import sys
+
+# What a healthy kernel never prints. Each match fails the run.
+REPORTS = re.compile(
+    r"WARNING:|BUG:|Oops|KASAN|UBSAN:|KFENCE: |general protection fault|"
+    r"possible .*(deadlock|recursive locking|circular locking).* detected|"
+    r"inconsistent lock state|suspicious RCU usage|rcu.*(self-)?detected stall|"
+    r"Call Trace|Kernel panic|sleeping function called from invalid context|"
+    r"scheduling while atomic|rust_panic|panicked at"
+)
+
+
+class Tally:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+
+    def add(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+
+
+def kunit(console, srctree):
+    sys.path.insert(0, f"{srctree}/tools/testing/kunit")
+    import kunit_parser
+    import kunit_printer
+
+    with open(console, errors="replace") as f:
+        lines = f.read().splitlines()
+    printer = kunit_printer.Printer(print=False, output=io.StringIO())
+    run = kunit_parser.parse_run_tests(lines, printer)
+    total = Tally()
+    for suite in run.subtests:
+        c = suite.counts
+        t = Tally()
+        t.passed, t.failed, t.skipped = c.passed, c.failed + c.crashed + c.errors, c.skipped
+        print(f"kunit {suite.name}: {t.passed} passed, {t.failed} failed, {t.skipped} skipped")
+        total.add(t)
+    if run.counts.errors and not run.subtests:
+        print("kunit: no KTAP output found")
+        total.failed += 1
+    return total
+
+
+RESULT = re.compile(r"^(not ok|ok) \d+ (.*?)(\s+#\s*(SKIP|skip).*)?$")
+
+
+def tap(path, label):
+    """Counts a kselftest runner's (or a plain TAP program's) results.
+
+    Nested test cases ("# ok N name") are counted one by one; a program
+    without nested results counts as one test. A program that fails at the
+    top level fails even if all its cases passed (it crashed or timed out).
+    """
+    total = Tally()
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        print(f"{label}: no results file {path}")
+        total.failed += 1
+        return total
+    nested = Tally()
+    seen_plan = False
+    for line in lines:
+        if line.startswith("1.."):
+            seen_plan = True
+        if line.startswith("# "):
+            m = RESULT.match(line[2:])
+            if m:
+                if m.group(3):
+                    nested.skipped += 1
+                elif m.group(1) == "ok":
+                    nested.passed += 1
+                else:
+                    nested.failed += 1
+                    print(f"{label}: FAILED {m.group(2)}")
+            continue
+        m = RESULT.match(line)
+        if not m:
+            continue
+        name = m.group(2)
+        top_failed = m.group(1) == "not ok"
+        if nested.passed + nested.failed + nested.skipped == 0:
+            if m.group(3):
+                nested.skipped = 1
+            elif top_failed:
+                nested.failed = 1
+            else:
+                nested.passed = 1
+        elif top_failed and nested.failed == 0:
+            nested.failed = 1
+        if top_failed:
+            print(f"{label}: FAILED {name}")
+        print(f"{label} {name}: {nested.passed} passed, {nested.failed} failed, "
+              f"{nested.skipped} skipped")
+        total.add(nested)
+        nested = Tally()
+    if not seen_plan:
+        print(f"{label}: no TAP plan in {path}")
+        total.failed += 1
+    return total
+
+
+def reports(console):
+    found = 0
+    with open(console, errors="replace") as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if REPORTS.search(line):
+            found += 1
+            if found == 1:
+                print(f"kernel report in {console}:")
+                print("\n".join("    " + l for l in lines[max(0, i - 5):i + 30]))
+    if found:
+        print(f"kernel reports: {found} line(s) in {console}")
+    return found
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--srctree", required=True)
+    ap.add_argument("--kunit", action="append", default=[], help="console log with KUnit output")
+    ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
+    ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
+    args = ap.parse_args()
+
+    total = Tally()
+    for console in args.kunit:
+        total.add(kunit(console, args.srctree))
+    for spec in args.tap:
+        label, _, path = spec.partition("=")
+        total.add(tap(path, label))
+    bad = 0
+    for console in args.console:
+        bad += reports(console)
+    if bad:
+        total.failed += 1
+    print(f"{total.passed} passed, {total.failed} failed, {total.skipped} skipped")
+    if total.passed == 0:
+        print("no test passed: treating the run as failed")
+        return 1
+    return 1 if total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Installs what building and booting the kernel needs. Idempotent and quiet:
+# it does nothing when everything is present.
+. "$(dirname "$0")/lib.sh"
+
+pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
+      qemu-system-x86 python3 perl xz-utils gzip rsync)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	log "installing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1
+fi
+
+command -v rustc >/dev/null || die "rustc is missing (rustup's toolchain is expected)"
+if [ ! -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
+	log "installing rust-src"
+	rustup component add rust-src >/dev/null 2>&1
+fi
+if ! bindgen --version >/dev/null 2>&1; then
+	log "installing bindgen-cli (a few minutes)"
+	cargo install --locked --quiet bindgen-cli@0.73.2
+fi
+# checkpatch's SPDX check runs scripts/spdxcheck.py, which needs ply and GitPython.
+if ! python3 -c 'import ply, git' 2>/dev/null; then
+	log "installing ply and GitPython from PyPI"
+	pip install -q ply GitPython 2>/dev/null
+fi
+if ! python3 -c 'import clang' 2>/dev/null; then
+	log "installing libclang 18 from PyPI"
+	pip install -q libclang==18.1.1 2>/dev/null
+fi

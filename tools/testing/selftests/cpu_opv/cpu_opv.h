@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the cpu_opv selftests.
+ */
+#ifndef _SELFTESTS_CPU_OPV_H
+#define _SELFTESTS_CPU_OPV_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/cpu_opv.h>
+
+static inline int sys_cpu_opv(struct cpu_op *ops, int cnt, int cpu, int flags)
+{
+	return syscall(__NR_cpu_opv, ops, cnt, cpu, flags);
+}
+
+/* nr_cpu_ids as the kernel sees it: one more than the last possible CPU. */
+static inline int nr_possible_cpus(void)
+{
+	char buf[64] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+	char *last;
+	int n = -1;
+
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f)) {
+		last = strrchr(buf, '-');
+		last = last ? last + 1 : strrchr(buf, ',') ? strrchr(buf, ',') + 1 : buf;
+		n = atoi(last) + 1;
+	}
+	fclose(f);
+	return n;
+}
+
+static inline struct cpu_op op_compare(int eq, void *a, void *b, uint32_t len)
+{
+	struct cpu_op op = {
+		.op = eq ? CPU_COMPARE_EQ_OP : CPU_COMPARE_NE_OP,
+		.len = len,
+		.u.compare_op.a = (uintptr_t)a,
+		.u.compare_op.b = (uintptr_t)b,
+	};
+	return op;
+}
+
+static inline struct cpu_op op_memcpy(int release, void *dst, const void *src,
+				      uint32_t len)
+{
+	struct cpu_op op = {
+		.op = release ? CPU_MEMCPY_RELEASE_OP : CPU_MEMCPY_OP,
+		.len = len,
+		.u.memcpy_op.dst = (uintptr_t)dst,
+		.u.memcpy_op.src = (uintptr_t)src,
+	};
+	return op;
+}
+
+static inline struct cpu_op op_add(int release, void *p, int64_t count,
+				   uint32_t len)
+{
+	struct cpu_op op = {
+		.op = release ? CPU_ADD_RELEASE_OP : CPU_ADD_OP,
+		.len = len,
+		.u.arithmetic_op.p = (uintptr_t)p,
+		.u.arithmetic_op.count = count,
+	};
+	return op;
+}
+
+#endif /* _SELFTESTS_CPU_OPV_H */
