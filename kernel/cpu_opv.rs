@@ -18,18 +18,35 @@
 //! 3. [`Op`] in an [`OpVec`]: a validated operation. Op codes, lengths, widths, alignment,
 //!    `expect_fault_*` values and the vector-wide length sum have been checked, so later stages
 //!    never check them again.
-//! 4. Execution on the target CPU. Not implemented yet: a valid vector is refused with
-//!    `EOPNOTSUPP` rather than reported as executed.
+//! 4. [`PinnedOperand`]: the user pages an operand lives on (at most two, see [`Segments`]),
+//!    pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
+//! 5. Execution: under the mmap read lock, every operand is checked to still map its pinned
+//!    pages, then [`run`] interprets the vector on the target CPU, in the inter-processor
+//!    interrupt handler (or here with interrupts off, for the current CPU), through the kernel's
+//!    direct map of the pinned pages. The handler first makes the task it interrupted abort its
+//!    rseq critical section, if it is in one, so that no rseq commit can land on top of the
+//!    vector's stores.
+//!
+//! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
+//! has been done before.
 //!
 //! Every argument error is reported before any user memory is touched, so a refused call
 //! changes nothing in the caller's memory.
 
-use core::mem::{offset_of, size_of};
+use core::{
+    marker::PhantomData,
+    mem::{offset_of, size_of},
+    sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
+};
 use kernel::{
     bindings,
     cpu::CpuId,
     current,
+    mm::pin::PinnedPages,
+    page::PAGE_SIZE,
     prelude::*,
+    rseq, smp,
+    sync::barrier,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -428,6 +445,452 @@ fn target_cpu(cpu: i32) -> Result<CpuId> {
     Ok(cpu)
 }
 
+/// The pages an operand lives on: its user address range, split at the page boundary.
+///
+/// # Invariants
+///
+/// `0 < self.len <= DATA_LEN_MAX`, `self.page` is page-aligned, `self.offset < PAGE_SIZE`, so
+/// the range `page + offset .. page + offset + len` lies on at most two pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segments {
+    /// User address of the first page.
+    page: usize,
+    /// Offset of the operand in the first page.
+    offset: usize,
+    /// Length of the operand, in bytes.
+    len: usize,
+}
+
+impl Segments {
+    /// Splits the operand at `addr` of `len` bytes. `None` for an empty operand, which touches
+    /// no memory; `EFAULT` for a range that wraps around the address space.
+    fn new(addr: u64, len: usize) -> Result<Option<Self>> {
+        if len == 0 {
+            return Ok(None);
+        }
+        if len > DATA_LEN_MAX as usize {
+            return Err(EINVAL);
+        }
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+        addr.checked_add(len).ok_or(EFAULT)?;
+        // INVARIANT: `len` was just checked, and the page and offset split `addr`.
+        Ok(Some(Self {
+            page: addr & !(PAGE_SIZE - 1),
+            offset: addr & (PAGE_SIZE - 1),
+            len,
+        }))
+    }
+
+    /// The number of pages the operand lives on: 1 or 2.
+    fn nr_pages(&self) -> usize {
+        (self.offset + self.len).div_ceil(PAGE_SIZE)
+    }
+
+    /// The pieces of the operand, one per page: (page index, offset in the page, length).
+    fn pieces(&self) -> impl Iterator<Item = (usize, usize, usize)> {
+        let first = self.len.min(PAGE_SIZE - self.offset);
+        let rest = self.len - first;
+        [(0, self.offset, first), (1, 0, rest)]
+            .into_iter()
+            .filter(|&(_, _, len)| len > 0)
+    }
+}
+
+/// An operand whose pages are pinned.
+struct PinnedOperand {
+    /// Where the operand is in its pages.
+    seg: Segments,
+    /// The pages, unpinned on drop.
+    pages: PinnedPages<2>,
+}
+
+impl PinnedOperand {
+    /// Pins the pages of `operand`, `len` bytes long, for writing if `write`.
+    ///
+    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for this operand.
+    /// Memory that cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry
+    /// could never succeed.
+    fn pin(operand: &Operand, len: usize, write: bool) -> Result<Option<Self>> {
+        let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+        let Some(seg) = Segments::new(operand.addr, len).map_err(|_| fault)? else {
+            return Ok(None);
+        };
+        let pages = PinnedPages::pin_fast(seg.page, seg.nr_pages(), write).map_err(|e| {
+            if e == EFAULT {
+                fault
+            } else {
+                e
+            }
+        })?;
+        if pages.any_zone_device() {
+            return Err(EFAULT);
+        }
+        Ok(Some(Self { seg, pages }))
+    }
+
+    /// Maps the operand for the interpreter.
+    fn map(&self) -> Option<Mem<'_>> {
+        let mut pieces = [(core::ptr::null_mut(), 0); 2];
+        let mut n = 0;
+        for (slot, (page, offset, len)) in pieces.iter_mut().zip(self.seg.pieces()) {
+            // `offset < PAGE_SIZE`: the pointer stays inside the page.
+            *slot = (self.pages.direct_map(page)?.wrapping_add(offset), len);
+            n += 1;
+        }
+        // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
+        // returned `Mem` borrows, at an offset and length inside that page.
+        Some(unsafe { Mem::new(pieces, n) })
+    }
+}
+
+/// The operands of a vector, pinned: two slots per operation, in order.
+struct PinnedVec {
+    /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i` (`None` for an
+    /// empty operand or an operation with one operand).
+    slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX],
+}
+
+impl PinnedVec {
+    /// Pins the operands of `ops`, in order. Sleeps to fault pages in.
+    fn pin(ops: &OpVec) -> Result<Self> {
+        let mut slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX] = Default::default();
+        for (op, pair) in ops.iter().zip(slots.chunks_exact_mut(2)) {
+            let (first, second) = match op {
+                Op::Compare { a, b, len, .. } => {
+                    ((a, len.bytes(), false), Some((b, len.bytes(), false)))
+                }
+                Op::Memcpy { dst, src, len, .. } => {
+                    ((dst, len.bytes(), true), Some((src, len.bytes(), false)))
+                }
+                Op::Add { p, width, .. } => ((p, width.bytes(), true), None),
+            };
+            if let [slot0, slot1] = pair {
+                *slot0 = PinnedOperand::pin(first.0, first.1, first.2)?;
+                if let Some((operand, len, write)) = second {
+                    *slot1 = PinnedOperand::pin(operand, len, write)?;
+                }
+            }
+        }
+        Ok(Self { slots })
+    }
+
+    /// Whether every operand still maps its pinned pages.
+    fn still_mapped(&self, guard: &kernel::mm::MmapReadGuard<'_>) -> bool {
+        self.slots
+            .iter()
+            .flatten()
+            .all(|operand| operand.pages.still_mapped(guard))
+    }
+
+    /// Marks dirty the pages written by the first `ran` operations of `ops`.
+    fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
+        for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)).take(ran) {
+            if matches!(op, Op::Memcpy { .. } | Op::Add { .. }) {
+                if let Some(Some(dst)) = pair.first_mut() {
+                    dst.pages.set_dirty();
+                }
+            }
+        }
+    }
+}
+
+/// The memory of one operand, as the interpreter accesses it: up to two pieces, in order.
+///
+/// # Invariants
+///
+/// Each of the first `n` pieces `(ptr, len)` is valid for reads of `len` bytes, and for writes
+/// if the operand is written, for `'a`. The memory may be accessed concurrently by user space
+/// on other CPUs: it is only accessed with volatile accesses or byte copies, never through
+/// references.
+struct Mem<'a> {
+    pieces: [(*mut u8, usize); 2],
+    n: usize,
+    _lifetime: PhantomData<&'a ()>,
+}
+
+// SAFETY: The interrupt handler on another CPU reads the pieces while the calling CPU waits
+// for it: the memory they describe is accessed with volatile accesses or byte copies only,
+// which tolerate concurrent access.
+unsafe impl Sync for Mem<'_> {}
+
+impl Mem<'_> {
+    /// Describes operand memory.
+    ///
+    /// # Safety
+    ///
+    /// Each of the first `n` pieces must be valid for reads (and writes, if the operand is
+    /// written) of its length for the lifetime of the result, and `n <= 2`.
+    unsafe fn new(pieces: [(*mut u8, usize); 2], n: usize) -> Self {
+        // INVARIANT: The caller guarantees validity.
+        Self {
+            pieces,
+            n: n.min(2),
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// The valid pieces.
+    fn pieces(&self) -> &[(*mut u8, usize)] {
+        self.pieces.get(..self.n).unwrap_or(&[])
+    }
+
+    /// The address of a naturally aligned word of `width` bytes, if the operand is exactly
+    /// one: such accesses are single-copy atomic.
+    fn word(&self, width: usize) -> Option<*mut u8> {
+        match self.pieces() {
+            [(ptr, len)] if *len == width && (*ptr as usize) % width == 0 => Some(*ptr),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the aligned word of `width` bytes at `ptr`, zero-extended.
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads of `width` bytes and aligned to `width`.
+unsafe fn read_word(ptr: *mut u8, width: Width) -> u64 {
+    // SAFETY: The caller guarantees validity and alignment for the width.
+    unsafe {
+        match width {
+            Width::U8 => u64::from(ptr.read_volatile()),
+            Width::U16 => u64::from(ptr.cast::<u16>().read_volatile()),
+            Width::U32 => u64::from(ptr.cast::<u32>().read_volatile()),
+            Width::U64 => ptr.cast::<u64>().read_volatile(),
+        }
+    }
+}
+
+/// Writes the low `width` bytes of `val` to the aligned word at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` must be valid for writes of `width` bytes and aligned to `width`.
+unsafe fn write_word(ptr: *mut u8, width: Width, val: u64) {
+    // SAFETY: The caller guarantees validity and alignment for the width. The casts truncate
+    // on purpose.
+    unsafe {
+        match width {
+            Width::U8 => ptr.write_volatile(val as u8),
+            Width::U16 => ptr.cast::<u16>().write_volatile(val as u16),
+            Width::U32 => ptr.cast::<u32>().write_volatile(val as u32),
+            Width::U64 => ptr.cast::<u64>().write_volatile(val),
+        }
+    }
+}
+
+/// The width of a word-sized operand, if `len` is one.
+fn word_width(len: usize) -> Option<Width> {
+    Width::new(u32::try_from(len).ok()?).ok()
+}
+
+/// Walks two operands of the same length piece by piece, calling `f(a, b, n)` on each stretch
+/// of `n` bytes that is contiguous in both. Stops early when `f` returns `false`.
+fn for_each_stretch(
+    a: Option<&Mem<'_>>,
+    b: Option<&Mem<'_>>,
+    mut f: impl FnMut(*mut u8, *mut u8, usize) -> bool,
+) {
+    let (Some(a), Some(b)) = (a, b) else {
+        return;
+    };
+    let mut ai = a.pieces().iter().copied();
+    let mut bi = b.pieces().iter().copied();
+    let (mut ca, mut cb) = (ai.next(), bi.next());
+    while let (Some((pa, la)), Some((pb, lb))) = (ca, cb) {
+        let n = la.min(lb);
+        if !f(pa, pb, n) {
+            return;
+        }
+        ca = if la > n { Some((pa.wrapping_add(n), la - n)) } else { ai.next() };
+        cb = if lb > n { Some((pb.wrapping_add(n), lb - n)) } else { bi.next() };
+    }
+}
+
+/// Whether the `len`-byte operands `a` and `b` hold the same bytes.
+fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
+    if let (Some(width), Some(pa), Some(pb)) = (
+        word_width(len),
+        a.and_then(|m| m.word(len)),
+        b.and_then(|m| m.word(len)),
+    ) {
+        // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands.
+        return unsafe { read_word(pa, width) == read_word(pb, width) };
+    }
+    let mut equal = true;
+    for_each_stretch(a, b, |pa, pb, n| {
+        for i in 0..n {
+            // SAFETY: `pa` and `pb` are valid for reads of `n` bytes (the `Mem` invariants),
+            // and `i < n`.
+            let (x, y) = unsafe { (pa.add(i).read_volatile(), pb.add(i).read_volatile()) };
+            if x != y {
+                equal = false;
+                return false;
+            }
+        }
+        true
+    });
+    equal
+}
+
+/// Copies the `len`-byte operand `src` to `dst`.
+///
+/// Overlapping ranges give unspecified contents (as for `memcpy()`), inside the ranges only.
+fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Ordering) {
+    if order == Ordering::Release {
+        barrier::smp_mb(barrier::ordering::Full);
+    }
+    if let (Some(width), Some(pd), Some(ps)) = (
+        word_width(len),
+        dst.and_then(|m| m.word(len)),
+        src.and_then(|m| m.word(len)),
+    ) {
+        // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands; the
+        // destination operand is written, so valid for writes.
+        unsafe { write_word(pd, width, read_word(ps, width)) };
+        return;
+    }
+    for_each_stretch(dst, src, |pd, ps, n| {
+        // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes (the `Mem`
+        // invariants); `ptr::copy` allows the two to overlap.
+        unsafe { core::ptr::copy(ps, pd, n) };
+        true
+    });
+}
+
+/// Adds `count`, truncated to `width`, to the word of operand `p`, wrapping.
+fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
+    let Some(ptr) = p.and_then(|m| m.word(width.bytes())) else {
+        // Validation made ADD operands naturally aligned words: unreachable.
+        return;
+    };
+    // SAFETY: `Mem::word` returned an aligned word inside a valid, written operand.
+    unsafe {
+        let val = read_word(ptr, width).wrapping_add(count as u64);
+        if order == Ordering::Release {
+            barrier::smp_mb(barrier::ordering::Full);
+        }
+        write_word(ptr, width, val);
+    }
+}
+
+/// Interprets `ops` over the operand memory `mem` (two slots per operation, see [`PinnedVec`]).
+///
+/// Returns 0 when every operation ran, or the index + 1 of the compare that stopped the
+/// vector. Runs with interrupts off: no sleeping, no allocation, no lock, no fault.
+fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
+    for (i, (op, pair)) in ops.iter().zip(mem.chunks_exact(2)).enumerate() {
+        let (first, second) = match pair {
+            [a, b] => (a.as_ref(), b.as_ref()),
+            _ => (None, None),
+        };
+        // Each operation's accesses happen after the previous operation's, also as seen by
+        // the compiler (the v9 ABI promises a compiler barrier between operations).
+        compiler_fence(CompilerOrdering::SeqCst);
+        match *op {
+            Op::Compare { kind, len, .. } => {
+                let equal = compare(first, second, len.bytes());
+                if equal != (kind == Compare::Eq) {
+                    return i + 1;
+                }
+            }
+            Op::Memcpy { len, order, .. } => copy(first, second, len.bytes(), order),
+            Op::Add {
+                count,
+                width,
+                order,
+                ..
+            } => add(first, count, width, order),
+        }
+    }
+    0
+}
+
+/// Attempts before a vector whose pages keep changing under it gets `EAGAIN`.
+const MAX_ATTEMPTS: usize = 4;
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized by `cpu_opv_init()`, an initcall, before user space can call
+    // cpu_opv().
+    unsafe(uninit) static OFFLINE: Mutex<()> = ();
+}
+
+/// How a vector gets to run on its CPU.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dispatch {
+    /// On the target CPU, by IPI (or here, with interrupts off, if it is this CPU).
+    Target,
+    /// The target CPU is offline and stays so (the CPU hotplug lock is held): here, with
+    /// interrupts off, serialised with all other such executions by [`OFFLINE`].
+    Offline,
+}
+
+/// Runs the validated vector `ops` on `cpu`.
+fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
+    match execute_with(ops, cpu, Dispatch::Target) {
+        Err(e) if e == ENXIO => {
+            // The CPU is offline, or was. Keep it from coming online, then look again:
+            // `execute_with` only falls back to running here if it is still offline.
+            let _hotplug = kernel::cpu::HotplugReadGuard::lock();
+            match execute_with(ops, cpu, Dispatch::Target) {
+                Err(e) if e == ENXIO => {
+                    let _serialised = OFFLINE.lock();
+                    execute_with(ops, cpu, Dispatch::Offline)
+                }
+                other => other,
+            }
+        }
+        other => other,
+    }
+}
+
+/// Pins the operands of `ops`, revalidates them under the mmap read lock and runs the vector
+/// as `how` says. `ENXIO` if the target is offline and `how` is [`Dispatch::Target`].
+fn execute_with(ops: &OpVec, cpu: CpuId, how: Dispatch) -> Result<isize> {
+    let task = current!();
+    let mm = task.mm().ok_or(EINVAL)?;
+    for _ in 0..MAX_ATTEMPTS {
+        if task.fatal_signal_pending() {
+            return Err(EINTR);
+        }
+        let mut pinned = PinnedVec::pin(ops)?;
+        let guard = mm.mmap_read_lock();
+        if !pinned.still_mapped(&guard) {
+            // The memory was remapped between pinning and now: pin again.
+            continue;
+        }
+        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+        for (slot, operand) in mem.iter_mut().zip(pinned.slots.iter()) {
+            *slot = operand.as_ref().and_then(PinnedOperand::map);
+        }
+        let mut ret = 0;
+        let mut handler = || {
+            if how == Dispatch::Target {
+                rseq::abort_current_critical_section();
+            }
+            ret = run(ops, &mem);
+        };
+        match how {
+            Dispatch::Target => smp::call_function_single(cpu, &mut handler)?,
+            // Runs here with interrupts off: the vector is short and cannot be interrupted
+            // half-way by anything that could look at its memory on this CPU.
+            Dispatch::Offline => smp::call_function_single(CpuId::current(), &mut handler)?,
+        }
+        drop(guard);
+        let ran = if ret == 0 { ops.iter().count() } else { ret };
+        pinned.set_dirty(ops, ran);
+        return Ok(ret as isize);
+    }
+    Err(EAGAIN)
+}
+
+/// Initialises cpu_opv, from an initcall in `kernel/cpu_opv_sys.c`.
+#[export]
+pub extern "C" fn cpu_opv_init() {
+    // SAFETY: Called once, at boot, before user space runs.
+    unsafe { OFFLINE.init() };
+}
+
 /// The system call, with its arguments in Rust types.
 fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> {
     match Request::from_flags(flags)? {
@@ -439,10 +902,9 @@ fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> 
         .ok()
         .filter(|&n| n <= VEC_LEN_MAX)
         .ok_or(EINVAL)?;
-    let _cpu = target_cpu(cpu)?;
-    let _ops = copy_in(uptr, count)?;
-    // Execution on the target CPU is not implemented yet. Refuse rather than claim success.
-    Err(EOPNOTSUPP)
+    let cpu = target_cpu(cpu)?;
+    let ops = copy_in(uptr, count)?;
+    execute(&ops, cpu)
 }
 
 /// The `cpu_opv()` system call, called from its `SYSCALL_DEFINE4()` in `kernel/cpu_opv_sys.c`.

@@ -9,6 +9,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/cpu_opv.h>
+#include <linux/init.h>
 #include <linux/stddef.h>
 #include <linux/syscalls.h>
 
@@ -33,6 +34,13 @@ static_assert(offsetof(struct cpu_op, u.arithmetic_op.p) == 8);
 static_assert(offsetof(struct cpu_op, u.arithmetic_op.count) == 16);
 static_assert(offsetof(struct cpu_op, u.arithmetic_op.expect_fault_p) == 24);
 static_assert(CPU_OP_VEC_DATA_LEN_MAX == 4120);
+
+static int __init cpu_opv_sys_init(void)
+{
+	cpu_opv_init();
+	return 0;
+}
+core_initcall(cpu_opv_sys_init);
 
 SYSCALL_DEFINE4(cpu_opv, struct cpu_op __user *, ucpuopv, int, cpuopcnt,
 		int, cpu, int, flags)

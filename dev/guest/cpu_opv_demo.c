@@ -65,8 +65,22 @@ int main(int argc, char **argv)
 		ops[i].u.arithmetic_op.p = (uintptr_t)&counter;
 		ops[i].u.arithmetic_op.count = 1;
 	}
-	show("add 1 to a counter, on this CPU", cpu_opv(ops, 1, cpu, 0));
-	printf("  counter is %llu\n", (unsigned long long)counter);
+	show("add 1 to a counter (41), on this CPU", cpu_opv(ops, 1, cpu, 0));
+	printf("  counter is now %llu\n", (unsigned long long)counter);
+	for (i = 0; i < sysconf(_SC_NPROCESSORS_ONLN); i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "add 1 to the counter, on CPU %d", i);
+		show(what, cpu_opv(ops, 1, i, 0));
+	}
+	printf("  counter is now %llu\n", (unsigned long long)counter);
+	ops[1] = ops[0];
+	ops[0].op = CPU_COMPARE_EQ_OP;
+	ops[0].u.compare_op.a = (uintptr_t)&counter;
+	ops[0].u.compare_op.b = (uintptr_t)&ops[4].u.arithmetic_op.count;
+	show("compare counter == 1, then add 1 (stops at op 1)", cpu_opv(ops, 2, cpu, 0));
+	printf("  counter is still %llu\n", (unsigned long long)counter);
+	ops[0] = ops[1];
 	show("the same on CPU -1", cpu_opv(ops, 1, -1, 0));
 	show("5 operations (the limit is 4)", cpu_opv(ops, 5, cpu, 0));
 	ops[0].len = 3;

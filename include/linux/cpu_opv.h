@@ -6,9 +6,11 @@
 #include <uapi/linux/cpu_opv.h>
 
 /*
- * The implementation of cpu_opv(), in Rust (kernel/cpu_opv.rs). Only the
- * SYSCALL_DEFINE4() entry in kernel/cpu_opv_sys.c calls it.
+ * The implementation of cpu_opv(), in Rust (kernel/cpu_opv.rs). Only
+ * kernel/cpu_opv_sys.c calls these: the initcall and the SYSCALL_DEFINE4()
+ * entry.
  */
+void cpu_opv_init(void);
 long cpu_opv_syscall(struct cpu_op __user *ucpuopv, int cpuopcnt, int cpu,
 		     int flags);
 

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pinning pages of user memory.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
+//!
+//! Pinning (`FOLL_PIN`) is how the kernel holds on to pages of user memory whose contents it
+//! accesses directly, as opposed to merely keeping a reference. A pinned page is not migrated,
+//! not reclaimed and not freed until it is unpinned; see
+//! [`Documentation/core-api/pin_user_pages.rst`](srctree/Documentation/core-api/pin_user_pages.rst).
+//!
+//! Pinning does not keep the page *mapped*: user space can unmap or remap the range at any time
+//! (munmap, mremap, MADV_DONTNEED). [`PinnedPages::still_mapped`] tells, under the mmap lock,
+//! whether the user range still maps the pinned pages.
+
+use crate::{bindings, error::to_result, mm::MmapReadGuard, page::PAGE_SIZE, prelude::*};
+
+/// Up to `N` consecutive pages of the current task's user memory, pinned with `FOLL_PIN`.
+///
+/// Unpinned on drop, and marked dirty then if [`PinnedPages::set_dirty`] was called.
+///
+/// # Invariants
+///
+/// `self.pages[..self.nr]` are pages pinned by `pin_user_pages_fast()`, by this object, for the
+/// user addresses `self.addr..self.addr + self.nr * PAGE_SIZE` of the task that created it;
+/// `self.nr <= N`.
+pub struct PinnedPages<const N: usize> {
+    pages: [*mut bindings::page; N],
+    nr: usize,
+    addr: usize,
+    write: bool,
+    dirty: bool,
+}
+
+// SAFETY: The pinned pages belong to no thread: they can be unpinned from any thread.
+unsafe impl<const N: usize> Send for PinnedPages<N> {}
+
+// SAFETY: The shared-reference methods only read the page pointers, which do not change while
+// the pages are pinned.
+unsafe impl<const N: usize> Sync for PinnedPages<N> {}
+
+impl<const N: usize> PinnedPages<N> {
+    /// Pins the `nr` pages of the current task's memory that start at the page-aligned user
+    /// address `addr`, for writing if `write`.
+    ///
+    /// Faults the pages in as needed, and so may sleep. Returns `EFAULT` if any of the pages
+    /// cannot be pinned with the access asked for (unmapped, `PROT_NONE`, read-only for a
+    /// write, `VM_IO` or `VM_PFNMAP`), `EINVAL` if `nr > N` or `addr` is not page-aligned.
+    #[doc(alias = "pin_user_pages_fast")]
+    pub fn pin_fast(addr: usize, nr: usize, write: bool) -> Result<Self> {
+        if nr > N || addr % PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
+        let mut pages = [core::ptr::null_mut(); N];
+        let flags = if write { bindings::FOLL_WRITE } else { 0 };
+        let nr_int = i32::try_from(nr).map_err(|_| EINVAL)?;
+        // SAFETY: `pages` has room for `nr` pointers; any user address is allowed.
+        let ret = unsafe {
+            bindings::pin_user_pages_fast(addr, nr_int, flags, pages.as_mut_ptr())
+        };
+        to_result(ret)?;
+        let pinned = usize::try_from(ret).unwrap_or(0);
+        // INVARIANT: `pin_user_pages_fast` pinned `pinned <= nr <= N` pages from `addr` on.
+        let this = Self {
+            pages,
+            nr: pinned.min(nr),
+            addr,
+            write,
+            dirty: false,
+        };
+        if pinned < nr {
+            // Dropping `this` unpins the pages that were pinned.
+            return Err(EFAULT);
+        }
+        Ok(this)
+    }
+
+    /// The number of pinned pages.
+    pub fn len(&self) -> usize {
+        self.nr
+    }
+
+    /// Whether no page is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.nr == 0
+    }
+
+    /// The user address of the first page.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// Marks the pages dirty: they are unpinned with `unpin_user_pages_dirty_lock()`.
+    ///
+    /// Only for pages pinned for writing.
+    pub fn set_dirty(&mut self) {
+        self.dirty = self.write;
+    }
+
+    /// Whether any of the pages is a `ZONE_DEVICE` page (device or persistent memory).
+    pub fn any_zone_device(&self) -> bool {
+        self.pinned().iter().any(|&page| {
+            // SAFETY: By the type invariants, `page` is a pinned, hence valid, page.
+            unsafe { bindings::is_zone_device_page(page) }
+        })
+    }
+
+    /// The kernel virtual address of page `i`, in the kernel's direct map.
+    ///
+    /// On 64-bit kernels, every page is in the direct map (there is no highmem), so the address
+    /// is valid for as long as the page is pinned, and needs no `kmap_local_page()`. Accesses
+    /// through it race with user space, which may access the same memory concurrently:
+    /// callers use volatile or byte-copy accesses, never references.
+    #[cfg(not(CONFIG_HIGHMEM))]
+    pub fn direct_map(&self, i: usize) -> Option<*mut u8> {
+        let page = *self.pinned().get(i)?;
+        // SAFETY: By the type invariants, `page` is a pinned, hence valid, page.
+        Some(unsafe { bindings::page_address(page) }.cast())
+    }
+
+    /// Whether the user range still maps the pinned pages, checked under the mmap read lock of
+    /// the task that pinned them.
+    ///
+    /// Never faults anything in: a page that is not present is not mapped, and a write-pinned
+    /// page that is now mapped read-only (for instance after `mprotect()`) does not count.
+    /// Only meaningful while `guard` is held: the mapping can change after it is released.
+    #[doc(alias = "get_user_pages_remote")]
+    pub fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
+        let mut flags = bindings::FOLL_NOFAULT;
+        if self.write {
+            flags |= bindings::FOLL_WRITE;
+        }
+        self.pinned().iter().enumerate().all(|(i, &pinned)| {
+            let mut page = core::ptr::null_mut();
+            let addr = self.addr + i * PAGE_SIZE;
+            // SAFETY: `guard` owns the mmap read lock of its mm, as `get_user_pages_remote()`
+            // requires; `page` has room for one pointer; `locked` is null, so the lock is
+            // never dropped.
+            let ret = unsafe {
+                bindings::get_user_pages_remote(
+                    guard.mm.as_raw(),
+                    addr,
+                    1,
+                    flags,
+                    &mut page,
+                    core::ptr::null_mut(),
+                )
+            };
+            if ret != 1 {
+                return false;
+            }
+            // SAFETY: `get_user_pages_remote()` returned one page with a reference taken for
+            // us, which is dropped here; only the pointer is compared afterwards.
+            unsafe { bindings::put_page(page) };
+            page == pinned
+        })
+    }
+
+    /// The pinned page pointers.
+    fn pinned(&self) -> &[*mut bindings::page] {
+        // By the type invariants `self.nr <= N`, so this never falls back to the empty slice.
+        self.pages.get(..self.nr).unwrap_or(&[])
+    }
+}
+
+impl<const N: usize> Drop for PinnedPages<N> {
+    fn drop(&mut self) {
+        if self.nr == 0 {
+            return;
+        }
+        // SAFETY: By the type invariants, the first `nr` pointers are pages pinned by this
+        // object, which are unpinned exactly once, here.
+        unsafe {
+            bindings::unpin_user_pages_dirty_lock(self.pages.as_mut_ptr(), self.nr, self.dirty)
+        };
+    }
+}

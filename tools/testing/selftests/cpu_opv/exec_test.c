@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cpu_opv() execution: what each operation does to memory, byte-exact and
+ * across page boundaries, on every kind of memory cpu_opv accepts, on every
+ * online CPU; and the errors of operands that cannot be accessed.
+ */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../kselftest_harness.h"
+#include "cpu_opv.h"
+
+#define PAGE	4096UL
+
+static int cpu_now(void)
+{
+	return sched_getcpu();
+}
+
+static void fill(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + seed);
+}
+
+FIXTURE(exec) {
+	uint8_t *mem;	/* 4 pages: src in 0-1, dst in 2-3 */
+	uint8_t *ref;
+};
+
+FIXTURE_SETUP(exec)
+{
+	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
+		SKIP(return, "cpu_opv() is not implemented by this kernel");
+	self->mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	self->ref = malloc(4 * PAGE);
+	ASSERT_NE(NULL, self->ref);
+}
+
+FIXTURE_TEARDOWN(exec)
+{
+	munmap(self->mem, 4 * PAGE);
+	free(self->ref);
+}
+
+/* memcpy at every interesting offset and length, across the page boundary. */
+TEST_F(exec, memcpy_offsets_and_lengths)
+{
+	static const size_t offs[] = { 0, 1, 7, 8, 4088, 4095 };
+	static const uint32_t lens[] = { 0, 1, 7, 8, 9, 4095, 4096 };
+	size_t i, j, k;
+	int rel;
+
+	for (rel = 0; rel < 2; rel++)
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+	for (k = 0; k < ARRAY_SIZE(offs); k++)
+	for (j = 0; j < ARRAY_SIZE(lens); j++) {
+		uint8_t *src = self->mem + offs[i];
+		uint8_t *dst = self->mem + 2 * PAGE + offs[k];
+		struct cpu_op op = op_memcpy(rel, dst, src, lens[j]);
+
+		fill(self->mem, 4 * PAGE, i + 3 * j + k);
+		memcpy(self->ref, self->mem, 4 * PAGE);
+		memcpy(self->ref + 2 * PAGE + offs[k], self->ref + offs[i], lens[j]);
+		ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0))
+			TH_LOG("src +%zu dst +%zu len %u: errno %d", offs[i], offs[k],
+			       lens[j], errno);
+		ASSERT_EQ(0, memcmp(self->ref, self->mem, 4 * PAGE))
+			TH_LOG("src +%zu dst +%zu len %u", offs[i], offs[k], lens[j]);
+	}
+}
+
+/* compare at every offset and length; a difference anywhere is seen. */
+TEST_F(exec, compare_offsets_and_lengths)
+{
+	static const size_t offs[] = { 0, 1, 7, 8, 4088, 4095 };
+	static const uint32_t lens[] = { 0, 1, 7, 8, 9, 4095, 4096 };
+	size_t i, j, k;
+
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+	for (k = 0; k < ARRAY_SIZE(offs); k++)
+	for (j = 0; j < ARRAY_SIZE(lens); j++) {
+		uint8_t *a = self->mem + offs[i];
+		uint8_t *b = self->mem + 2 * PAGE + offs[k];
+		struct cpu_op eq = op_compare(1, a, b, lens[j]);
+		struct cpu_op ne = op_compare(0, a, b, lens[j]);
+
+		fill(self->mem, 4 * PAGE, 5);
+		memcpy(b, a, lens[j]);
+		memcpy(self->ref, self->mem, 4 * PAGE);
+		EXPECT_EQ(0, sys_cpu_opv(&eq, 1, cpu_now(), 0));
+		EXPECT_EQ(1, sys_cpu_opv(&ne, 1, cpu_now(), 0));
+		if (lens[j]) {
+			/* Differ in the last byte, which may be on the 2nd page. */
+			b[lens[j] - 1] ^= 0x40;
+			memcpy(self->ref, self->mem, 4 * PAGE);
+			EXPECT_EQ(1, sys_cpu_opv(&eq, 1, cpu_now(), 0));
+			EXPECT_EQ(0, sys_cpu_opv(&ne, 1, cpu_now(), 0));
+		}
+		/* Compares never write. */
+		ASSERT_EQ(0, memcmp(self->ref, self->mem, 4 * PAGE));
+	}
+}
+
+/* add at every width: truncated count, wrapping, nothing else touched. */
+TEST_F(exec, add_widths)
+{
+	static const int64_t counts[] = { 1, -1, 255, 256, 0x10001, INT64_MIN, INT64_MAX,
+					  -0x123456789LL };
+	uint32_t len;
+	size_t i;
+	int rel;
+
+	for (rel = 0; rel < 2; rel++)
+	for (len = 1; len <= 8; len *= 2)
+	for (i = 0; i < ARRAY_SIZE(counts); i++) {
+		uint8_t *p = self->mem + 2 * PAGE - len;	/* end of a page */
+		struct cpu_op op = op_add(rel, p, counts[i], len);
+		uint64_t before = 0, after = 0, expect;
+
+		fill(self->mem, 4 * PAGE, len + i);
+		memcpy(self->ref, self->mem, 4 * PAGE);
+		memcpy(&before, p, len);
+		expect = before + (uint64_t)counts[i];
+		if (len < 8)
+			expect &= (1ULL << (8 * len)) - 1;
+		memcpy(self->ref + 2 * PAGE - len, &expect, len);
+		ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
+		memcpy(&after, p, len);
+		EXPECT_EQ(expect, after) TH_LOG("len %u count %lld", len,
+						 (long long)counts[i]);
+		ASSERT_EQ(0, memcmp(self->ref, self->mem, 4 * PAGE));
+	}
+}
+
+/*
+ * A failed compare stops the vector: the return value is its index + 1,
+ * the operations before it took effect and those after it did not.
+ */
+TEST_F(exec, compare_failure_stops_the_vector)
+{
+	uint64_t *w = (uint64_t *)(self->mem + 2 * PAGE);
+	struct cpu_op ops[4];
+	int fail;
+
+	for (fail = 0; fail < 4; fail++) {
+		int i;
+
+		memset(w, 0, 8 * sizeof(*w));
+		w[7] = 1;
+		for (i = 0; i < 4; i++) {
+			if (i == fail)
+				ops[i] = op_compare(1, &w[6], &w[7], 8); /* 0 != 1 */
+			else
+				ops[i] = op_add(0, &w[i], 10 + i, 8);
+		}
+		EXPECT_EQ(fail + 1, sys_cpu_opv(ops, 4, cpu_now(), 0));
+		for (i = 0; i < 4; i++) {
+			if (i == fail)
+				continue;
+			EXPECT_EQ(i < fail ? 10 + i : 0, w[i]) TH_LOG("fail %d op %d", fail, i);
+		}
+	}
+	/* And a passing compare lets it run to the end. */
+	w[6] = 1;
+	ops[0] = op_compare(1, &w[6], &w[7], 8);
+	ops[1] = op_compare(0, &w[5], &w[7], 8);
+	ops[2] = op_memcpy(1, &w[4], &w[7], 8);
+	ops[3] = op_add(1, &w[5], -2, 8);
+	EXPECT_EQ(0, sys_cpu_opv(ops, 4, cpu_now(), 0));
+	EXPECT_EQ(1, w[4]);
+	EXPECT_EQ((uint64_t)-2, w[5]);
+}
+
+/* The worst-case vector: a full-page copy across a boundary plus 3 adds. */
+TEST_F(exec, worst_case_vector)
+{
+	uint64_t *w = (uint64_t *)(self->mem + 3 * PAGE + 2048);
+	struct cpu_op ops[4] = {
+		op_memcpy(0, self->mem + 2 * PAGE + 100, self->mem + 200, 4096),
+		op_add(0, &w[0], 1, 8),
+		op_add(0, &w[1], 2, 8),
+		op_add(1, &w[2], 3, 8),
+	};
+
+	fill(self->mem, 2 * PAGE, 9);
+	memset(self->mem + 2 * PAGE, 0, 2 * PAGE);
+	EXPECT_EQ(0, sys_cpu_opv(ops, 4, cpu_now(), 0));
+	EXPECT_EQ(0, memcmp(self->mem + 2 * PAGE + 100, self->mem + 200, 4096));
+	EXPECT_EQ(1, w[0]);
+	EXPECT_EQ(2, w[1]);
+	EXPECT_EQ(3, w[2]);
+}
+
+/* Every online CPU in the affinity mask runs vectors, local or remote. */
+TEST_F(exec, every_cpu)
+{
+	uint64_t *counter = (uint64_t *)self->mem;
+	int nr = nr_possible_cpus(), cpu, n = 0, i;
+	struct cpu_op op = op_add(0, counter, 1, 8);
+	cpu_set_t set;
+
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(set), &set));
+	*counter = 0;
+	for (cpu = 0; cpu < nr; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		for (i = 0; i < 100; i++)
+			ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("cpu %d", cpu);
+		n++;
+	}
+	EXPECT_EQ(100 * n, *counter);
+	EXPECT_LE(2, n) TH_LOG("the guest is expected to have several CPUs");
+}
+
+/*
+ * Operands that cannot be accessed: EFAULT, or EAGAIN when expect_fault is
+ * set for that operand. The vector does not run: memory is unchanged.
+ */
+TEST_F(exec, faults)
+{
+	uint64_t *ok = (uint64_t *)(self->mem + 2 * PAGE);
+	uint8_t *ro, *none, *gone;
+	struct cpu_op ops[2];
+
+	ro = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	none = ro + PAGE;
+	gone = ro + 2 * PAGE;
+	ASSERT_EQ(0, mprotect(none, PAGE, PROT_NONE));
+	ASSERT_EQ(0, munmap(gone, PAGE));
+	*ok = 5;
+
+	/* Write to read-only memory, to PROT_NONE, to nothing. */
+	ops[0] = op_add(0, ok, 1, 8);
+	ops[1] = op_add(0, ro, 1, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	ops[1].u.arithmetic_op.expect_fault_p = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	ops[1] = op_memcpy(0, gone, ok, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	ops[1].u.memcpy_op.expect_fault_dst = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	/* expect_fault of the other operand does not count. */
+	ops[1] = op_memcpy(0, gone, ok, 8);
+	ops[1].u.memcpy_op.expect_fault_src = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	/* Reads of PROT_NONE and of unmapped memory. */
+	ops[1] = op_compare(1, none, ok, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	ops[1] = op_compare(1, ok, gone - 4, 8);	/* crosses into the hole */
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	ops[1].u.compare_op.expect_fault_b = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Kernel addresses. */
+	ops[1] = op_add(0, (void *)0xffff888000000000UL, 1, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	ops[1] = op_memcpy(0, ok + 1, (void *)(-8L), 8);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* None of these ran: the first add never happened. */
+	EXPECT_EQ(5, *ok);
+
+	/* Reading read-only memory is fine. */
+	ops[1] = op_compare(1, ro, ro, 8);
+	EXPECT_EQ(0, sys_cpu_opv(ops, 2, cpu_now(), 0));
+	EXPECT_EQ(6, *ok);
+	munmap(ro, 2 * PAGE);
+}
+
+/* Never-written anonymous memory reads as the zero page. */
+TEST_F(exec, zero_page_source)
+{
+	uint8_t *zero = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *dst = self->mem + 2 * PAGE + 1000;
+	struct cpu_op op = op_memcpy(0, dst, zero + 2000, 4096);
+	uint8_t expect[4096] = { 0 };
+
+	ASSERT_NE(MAP_FAILED, zero);
+	memset(dst, 0xaa, 4096);
+	EXPECT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(0, memcmp(dst, expect, 4096));
+	munmap(zero, 2 * PAGE);
+}
+
+/* The kinds of memory cpu_opv accepts. */
+static void exercise(struct __test_metadata *_metadata, uint8_t *p, const char *what)
+{
+	uint64_t *w = (uint64_t *)(p + PAGE - 16);
+	struct cpu_op ops[3];
+
+	memset(p, 0, 2 * PAGE);
+	*w = 41;
+	ops[0] = op_add(0, w, 1, 8);
+	ops[1] = op_memcpy(0, p + PAGE - 3, "abcdefgh", 8);	/* crosses */
+	ops[2] = op_compare(0, w, p, 8);
+	ASSERT_EQ(0, sys_cpu_opv(ops, 3, cpu_now(), 0)) TH_LOG("%s: errno %d", what, errno);
+	EXPECT_EQ(0, memcmp(p + PAGE - 3, "abcdefgh", 8)) TH_LOG("%s", what);
+	EXPECT_EQ(42, *w) TH_LOG("%s", what);
+}
+
+TEST_F(exec, memory_kinds)
+{
+	char path[] = "/tmp/cpu_opv_exec_XXXXXX";
+	uint8_t *p;
+	int fd;
+
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	exercise(_metadata, p, "shared anonymous");
+	munmap(p, 2 * PAGE);
+
+	fd = memfd_create("cpu_opv", 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 2 * PAGE));
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	exercise(_metadata, p, "memfd");
+	munmap(p, 2 * PAGE);
+	close(fd);
+
+	/* A private mapping of a file (tmpfs): written pages are anonymous copies. */
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 2 * PAGE));
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	exercise(_metadata, p, "file-backed private");
+	munmap(p, 2 * PAGE);
+	close(fd);
+	unlink(path);
+}
+
+TEST_F(exec, transparent_huge_page)
+{
+	size_t huge = 2UL << 20;
+	uint8_t *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+	madvise(p, huge, MADV_HUGEPAGE);
+	p[0] = 1;
+	exercise(_metadata, p + huge / 2, "THP");
+	munmap(raw, 2 * huge);
+}
+
+TEST_HARNESS_MAIN
