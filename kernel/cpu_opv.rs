@@ -702,8 +702,16 @@ fn for_each_stretch(
         if !f(pa, pb, n) {
             return;
         }
-        ca = if la > n { Some((pa.wrapping_add(n), la - n)) } else { ai.next() };
-        cb = if lb > n { Some((pb.wrapping_add(n), lb - n)) } else { bi.next() };
+        ca = if la > n {
+            Some((pa.wrapping_add(n), la - n))
+        } else {
+            ai.next()
+        };
+        cb = if lb > n {
+            Some((pb.wrapping_add(n), lb - n))
+        } else {
+            bi.next()
+        };
     }
 }
 

@@ -6,8 +6,9 @@
 //!
 //! Pinning (`FOLL_PIN`) is how the kernel holds on to pages of user memory whose contents it
 //! accesses directly, as opposed to merely keeping a reference. A pinned page is not migrated,
-//! not reclaimed and not freed until it is unpinned; see
-//! [`Documentation/core-api/pin_user_pages.rst`](srctree/Documentation/core-api/pin_user_pages.rst).
+//! not reclaimed and not freed until it is unpinned; see the [FOLL_PIN documentation].
+//!
+//! [FOLL_PIN documentation]: srctree/Documentation/core-api/pin_user_pages.rst
 //!
 //! Pinning does not keep the page *mapped*: user space can unmap or remap the range at any time
 //! (munmap, mremap, MADV_DONTNEED). [`PinnedPages::still_mapped`] tells, under the mmap lock,
@@ -55,9 +56,7 @@ impl<const N: usize> PinnedPages<N> {
         let flags = if write { bindings::FOLL_WRITE } else { 0 };
         let nr_int = i32::try_from(nr).map_err(|_| EINVAL)?;
         // SAFETY: `pages` has room for `nr` pointers; any user address is allowed.
-        let ret = unsafe {
-            bindings::pin_user_pages_fast(addr, nr_int, flags, pages.as_mut_ptr())
-        };
+        let ret = unsafe { bindings::pin_user_pages_fast(addr, nr_int, flags, pages.as_mut_ptr()) };
         to_result(ret)?;
         let pinned = usize::try_from(ret).unwrap_or(0);
         // INVARIANT: `pin_user_pages_fast` pinned `pinned <= nr <= N` pages from `addr` on.

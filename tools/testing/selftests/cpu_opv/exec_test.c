@@ -58,13 +58,13 @@ TEST_F(exec, memcpy_offsets_and_lengths)
 {
 	static const size_t offs[] = { 0, 1, 7, 8, 4088, 4095 };
 	static const uint32_t lens[] = { 0, 1, 7, 8, 9, 4095, 4096 };
-	size_t i, j, k;
-	int rel;
+	const size_t no = ARRAY_SIZE(offs), nl = ARRAY_SIZE(lens);
+	size_t n;
 
-	for (rel = 0; rel < 2; rel++)
-	for (i = 0; i < ARRAY_SIZE(offs); i++)
-	for (k = 0; k < ARRAY_SIZE(offs); k++)
-	for (j = 0; j < ARRAY_SIZE(lens); j++) {
+	/* Every source offset x destination offset x length x release. */
+	for (n = 0; n < 2 * no * no * nl; n++) {
+		size_t i = n % no, k = n / no % no, j = n / no / no % nl;
+		int rel = n / no / no / nl;
 		uint8_t *src = self->mem + offs[i];
 		uint8_t *dst = self->mem + 2 * PAGE + offs[k];
 		struct cpu_op op = op_memcpy(rel, dst, src, lens[j]);
@@ -85,11 +85,12 @@ TEST_F(exec, compare_offsets_and_lengths)
 {
 	static const size_t offs[] = { 0, 1, 7, 8, 4088, 4095 };
 	static const uint32_t lens[] = { 0, 1, 7, 8, 9, 4095, 4096 };
-	size_t i, j, k;
+	const size_t no = ARRAY_SIZE(offs), nl = ARRAY_SIZE(lens);
+	size_t n;
 
-	for (i = 0; i < ARRAY_SIZE(offs); i++)
-	for (k = 0; k < ARRAY_SIZE(offs); k++)
-	for (j = 0; j < ARRAY_SIZE(lens); j++) {
+	/* Every offset of a x offset of b x length. */
+	for (n = 0; n < no * no * nl; n++) {
+		size_t i = n % no, k = n / no % no, j = n / no / no;
 		uint8_t *a = self->mem + offs[i];
 		uint8_t *b = self->mem + 2 * PAGE + offs[k];
 		struct cpu_op eq = op_compare(1, a, b, lens[j]);
@@ -117,13 +118,14 @@ TEST_F(exec, add_widths)
 {
 	static const int64_t counts[] = { 1, -1, 255, 256, 0x10001, INT64_MIN, INT64_MAX,
 					  -0x123456789LL };
-	uint32_t len;
-	size_t i;
-	int rel;
+	const size_t nc = ARRAY_SIZE(counts);
+	size_t n;
 
-	for (rel = 0; rel < 2; rel++)
-	for (len = 1; len <= 8; len *= 2)
-	for (i = 0; i < ARRAY_SIZE(counts); i++) {
+	/* Every count x width (1, 2, 4, 8) x release. */
+	for (n = 0; n < 2 * 4 * nc; n++) {
+		size_t i = n % nc;
+		uint32_t len = 1U << (n / nc % 4);
+		int rel = n / nc / 4;
 		uint8_t *p = self->mem + 2 * PAGE - len;	/* end of a page */
 		struct cpu_op op = op_add(rel, p, counts[i], len);
 		uint64_t before = 0, after = 0, expect;
@@ -137,8 +139,8 @@ TEST_F(exec, add_widths)
 		memcpy(self->ref + 2 * PAGE - len, &expect, len);
 		ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
 		memcpy(&after, p, len);
-		EXPECT_EQ(expect, after) TH_LOG("len %u count %lld", len,
-						 (long long)counts[i]);
+		EXPECT_EQ(expect, after)
+			TH_LOG("len %u count %lld", len, (long long)counts[i]);
 		ASSERT_EQ(0, memcmp(self->ref, self->mem, 4 * PAGE));
 	}
 }

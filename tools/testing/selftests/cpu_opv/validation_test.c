@@ -65,9 +65,10 @@ static int self_cpu(void)
  * compare that stopped it). What it changed becomes the new reference.
  */
 #define EXPECT_ACCEPTED(ops, cnt, cpu) do {				\
-	int __ret = sys_cpu_opv(ops, cnt, cpu, 0);			\
+	int __cnt = (cnt);						\
+	int __ret = sys_cpu_opv(ops, __cnt, cpu, 0);			\
 	EXPECT_LE(0, __ret) TH_LOG("errno %d", errno);			\
-	EXPECT_GE(cnt, __ret);						\
+	EXPECT_GE(__cnt, __ret);					\
 	memcpy(arena_copy, arena, sizeof(arena_copy));			\
 } while (0)
 
