@@ -1111,6 +1111,207 @@ mod tests {
     }
 
     #[test]
+    fn segments_split_at_page_boundaries() {
+        assert_eq!(Segments::new(0x1234, 0), Ok(None));
+        let one = Segments::new(0x1000, 4096).unwrap().unwrap();
+        assert_eq!(one.nr_pages(), 1);
+        assert_eq!(one.pieces().count(), 1);
+        let two = Segments::new(0x1ff9, 8).unwrap().unwrap();
+        assert_eq!((two.page, two.offset, two.nr_pages()), (0x1000, 0xff9, 2));
+        let pieces: [_; 2] = core::array::from_fn(|i| two.pieces().nth(i));
+        assert_eq!(pieces, [Some((0, 0xff9, 7)), Some((1, 0, 1))]);
+        let full = Segments::new(0x2001, 4096).unwrap().unwrap();
+        assert_eq!(full.pieces().map(|p| p.2).sum::<usize>(), 4096);
+        assert_eq!(full.nr_pages(), 2);
+        // A range that wraps around the address space is a fault, not a crash.
+        assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
+        assert_eq!(Segments::new(0, 4097), Err(EINVAL));
+    }
+
+    /// Two separate allocations standing for two pages that are not contiguous in the kernel,
+    /// as two pinned user pages are not.
+    struct TwoPages([KVec<u8>; 2]);
+
+    impl TwoPages {
+        fn new(seed: u8) -> Result<Self> {
+            let mut p = [
+                KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?,
+                KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?,
+            ];
+            for (i, b) in p.iter_mut().flat_map(|v| v.iter_mut()).enumerate() {
+                *b = (i as u8).wrapping_mul(29).wrapping_add(seed);
+            }
+            Ok(Self(p))
+        }
+
+        fn flat(&self) -> KVec<u8> {
+            let mut v = KVec::new();
+            for page in &self.0 {
+                v.extend_from_slice(page, GFP_KERNEL)
+                    .expect("small allocation");
+            }
+            v
+        }
+
+        /// The operand at `off` of `len` bytes, split like `Segments` splits it.
+        fn mem(&mut self, off: usize, len: usize) -> Option<Mem<'_>> {
+            let seg = Segments::new(off as u64, len).ok()??;
+            let mut pieces = [(core::ptr::null_mut(), 0); 2];
+            let mut n = 0;
+            for (slot, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
+                *slot = (self.0[page].as_mut_ptr().wrapping_add(offset), len);
+                n += 1;
+            }
+            // SAFETY: The pieces lie inside the two buffers, which `self` owns and the
+            // result borrows.
+            Some(unsafe { Mem::new(pieces, n) })
+        }
+    }
+
+    /// Runs a one-operation vector over `a` (first operand) and `b` (second operand).
+    fn run_one(op: RawOp, a: Option<Mem<'_>>, b: Option<Mem<'_>>) -> usize {
+        let ops = OpVec::new(&[op]).expect("valid op");
+        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+        mem[0] = a;
+        mem[1] = b;
+        run(&ops, &mem)
+    }
+
+    const OFFSETS: [usize; 6] = [0, 1, 7, 8, 4088, 4095];
+    const LENGTHS: [u32; 7] = [0, 1, 7, 8, 9, 4095, 4096];
+
+    #[test]
+    fn memcpy_across_pages_is_byte_exact() -> Result {
+        for (src_off, dst_off, len) in OFFSETS.iter().flat_map(|&s| {
+            OFFSETS
+                .iter()
+                .flat_map(move |&d| LENGTHS.iter().map(move |&l| (s, d, l)))
+        }) {
+            let n = len as usize;
+            let mut src = TwoPages::new(3)?;
+            let mut dst = TwoPages::new(101)?;
+            let mut expect = dst.flat();
+            expect[dst_off..dst_off + n].copy_from_slice(&src.flat()[src_off..src_off + n]);
+            let op = raw(MEMCPY, len, 0, 0, 0, 0);
+            assert_eq!(run_one(op, dst.mem(dst_off, n), src.mem(src_off, n)), 0);
+            assert!(dst.flat()[..] == expect[..]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn compare_across_pages() -> Result {
+        for (a_off, b_off, len) in OFFSETS.iter().flat_map(|&s| {
+            OFFSETS
+                .iter()
+                .flat_map(move |&d| LENGTHS.iter().map(move |&l| (s, d, l)))
+        }) {
+            let n = len as usize;
+            let mut a = TwoPages::new(3)?;
+            let mut b = TwoPages::new(77)?;
+            // Make b's range equal to a's.
+            let src = a.flat();
+            let op = raw(MEMCPY, len, 0, 0, 0, 0);
+            assert_eq!(run_one(op, b.mem(b_off, n), a.mem(a_off, n)), 0);
+            let eq = raw(EQ, len, 0, 0, 0, 0);
+            let ne = raw(NE, len, 0, 0, 0, 0);
+            assert_eq!(run_one(eq, a.mem(a_off, n), b.mem(b_off, n)), 0);
+            assert_eq!(run_one(ne, a.mem(a_off, n), b.mem(b_off, n)), 1);
+            if n > 0 {
+                // A difference in the last byte, possibly on the second page.
+                let last = b_off + n - 1;
+                b.0[last / PAGE_SIZE][last % PAGE_SIZE] ^= 0x10;
+                assert_eq!(run_one(eq, a.mem(a_off, n), b.mem(b_off, n)), 1);
+                assert_eq!(run_one(ne, a.mem(a_off, n), b.mem(b_off, n)), 0);
+            }
+            assert!(a.flat()[..] == src[..]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn add_every_width() -> Result {
+        let counts = [
+            1i64,
+            -1,
+            255,
+            256,
+            0x10001,
+            i64::MIN,
+            i64::MAX,
+            -0x1_2345_6789,
+        ];
+        for width in [1u32, 2, 4, 8] {
+            for &count in &counts {
+                let mut page = TwoPages::new(9)?;
+                let off = PAGE_SIZE - width as usize;
+                let before = page.flat();
+                let mut old = [0u8; 8];
+                old[..width as usize].copy_from_slice(&before[off..off + width as usize]);
+                let mask = if width == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * width)) - 1
+                };
+                let expect = (u64::from_ne_bytes(old).wrapping_add(count as u64)) & mask;
+                let op = raw(ADD, width, off as u64, count as u64, 0, 0);
+                assert_eq!(run_one(op, page.mem(off, width as usize), None), 0);
+                let after = page.flat();
+                let mut new = [0u8; 8];
+                new[..width as usize].copy_from_slice(&after[off..off + width as usize]);
+                assert_eq!(u64::from_ne_bytes(new), expect);
+                assert!(after[..off] == before[..off] && after[PAGE_SIZE..] == before[PAGE_SIZE..]);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn failed_compare_stops_the_vector() -> Result {
+        let mut words = TwoPages::new(0)?;
+        for b in words.0.iter_mut().flat_map(|v| v.iter_mut()) {
+            *b = 0;
+        }
+        // Word i at offset 8 * i of the first page; word 7 holds 1.
+        words.0[0][56] = 1;
+        for fail in 0..4 {
+            let ops: [RawOp; 4] = core::array::from_fn(|i| {
+                if i == fail {
+                    raw(EQ, 8, 48, 56, 0, 0)
+                } else {
+                    raw(ADD, 8, 8 * i as u64, 1, 0, 0)
+                }
+            });
+            let ops = OpVec::new(&ops).expect("valid vector");
+            let base = words.0[0].as_mut_ptr();
+            let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+            for i in 0..4 {
+                let (first, second) = if i == fail {
+                    (48, Some(56))
+                } else {
+                    (8 * i, None)
+                };
+                // SAFETY: Offsets of 8-byte words inside the first buffer.
+                mem[2 * i] = Some(unsafe { Mem::new([(base.add(first), 8), (base, 0)], 1) });
+                mem[2 * i + 1] = second.map(|o| {
+                    // SAFETY: As above.
+                    unsafe { Mem::new([(base.add(o), 8), (base, 0)], 1) }
+                });
+            }
+            let before = words.flat();
+            assert_eq!(run(&ops, &mem), fail + 1);
+            let after = words.flat();
+            for i in 0..4 {
+                if i != fail {
+                    let grew = after[8 * i] == before[8 * i].wrapping_add(1);
+                    assert_eq!(grew, i < fail);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
     fn queries() {
         let null = UserPtr::from_addr(0);
         assert_eq!(cpu_opv(null, 0, 0, 1), Ok(6));
