@@ -36,7 +36,7 @@ libclang_path() {
 }
 
 base_commit() {
-	git -C "$BASE_REPO" rev-parse --verify -q base
+	git -C "$BASE_REPO" rev-parse --verify -q base 2>/dev/null
 }
 
 export PATH=$HOME/.cargo/bin:$PATH

@@ -20,12 +20,14 @@
 //!    never check them again.
 //! 4. [`PinnedOperand`]: the user pages an operand lives on (at most two, see [`Segments`]),
 //!    pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
-//! 5. Execution: under the mmap read lock, every operand is checked to still map its pinned
-//!    pages, then [`run`] interprets the vector on the target CPU, in the inter-processor
-//!    interrupt handler (or here with interrupts off, for the current CPU), through the kernel's
-//!    direct map of the pinned pages. The handler first makes the task it interrupted abort its
-//!    rseq critical section, if it is in one, so that no rseq commit can land on top of the
-//!    vector's stores.
+//! 5. Execution: under the mmap read lock, every operand is checked against the memory that
+//!    cpu_opv refuses ([`check_policy`]) and to still map its pinned pages, then [`run`]
+//!    interprets the vector on the target CPU, in the inter-processor interrupt handler (or
+//!    here with interrupts off, for the current CPU), through the kernel's direct map of the
+//!    pinned pages. The handler first makes the task it interrupted abort its rseq critical
+//!    section, if it is in one, so that no rseq commit can land on top of the vector's stores.
+//!    An offline target CPU runs nothing: the vector then runs here, serialised with the other
+//!    vectors for offline CPUs, with CPU hotplug held off.
 //!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
 //! has been done before.
@@ -42,7 +44,11 @@ use kernel::{
     bindings,
     cpu::CpuId,
     current,
-    mm::pin::PinnedPages,
+    mm::{
+        pin::PinnedPages,
+        virt::{flags, vm_flags_t},
+        MmapReadGuard,
+    },
     page::PAGE_SIZE,
     prelude::*,
     rseq, smp,
@@ -370,6 +376,20 @@ impl Op {
         }
     }
 
+    /// The operands of the operation: (operand, length, written), in order.
+    fn operands(&self) -> [Option<(Operand, usize, bool)>; 2] {
+        match *self {
+            Op::Compare { a, b, len, .. } => {
+                [Some((a, len.bytes(), false)), Some((b, len.bytes(), false))]
+            }
+            Op::Memcpy { dst, src, len, .. } => [
+                Some((dst, len.bytes(), true)),
+                Some((src, len.bytes(), false)),
+            ],
+            Op::Add { p, width, .. } => [Some((p, width.bytes(), true)), None],
+        }
+    }
+
     /// The `len` of the operation, in bytes, as counted against [`VEC_DATA_LEN_MAX`].
     fn len(&self) -> usize {
         match self {
@@ -555,19 +575,9 @@ impl PinnedVec {
     fn pin(ops: &OpVec) -> Result<Self> {
         let mut slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX] = Default::default();
         for (op, pair) in ops.iter().zip(slots.chunks_exact_mut(2)) {
-            let (first, second) = match op {
-                Op::Compare { a, b, len, .. } => {
-                    ((a, len.bytes(), false), Some((b, len.bytes(), false)))
-                }
-                Op::Memcpy { dst, src, len, .. } => {
-                    ((dst, len.bytes(), true), Some((src, len.bytes(), false)))
-                }
-                Op::Add { p, width, .. } => ((p, width.bytes(), true), None),
-            };
-            if let [slot0, slot1] = pair {
-                *slot0 = PinnedOperand::pin(first.0, first.1, first.2)?;
-                if let Some((operand, len, write)) = second {
-                    *slot1 = PinnedOperand::pin(operand, len, write)?;
+            for (slot, operand) in pair.iter_mut().zip(op.operands()) {
+                if let Some((operand, len, write)) = operand {
+                    *slot = PinnedOperand::pin(&operand, len, write)?;
                 }
             }
         }
@@ -575,7 +585,7 @@ impl PinnedVec {
     }
 
     /// Whether every operand still maps its pinned pages.
-    fn still_mapped(&self, guard: &kernel::mm::MmapReadGuard<'_>) -> bool {
+    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
         self.slots
             .iter()
             .flatten()
@@ -814,6 +824,37 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
     0
 }
 
+/// Checks that cpu_opv may access the memory of every operand of `ops`.
+///
+/// Refused: device memory (`VM_IO`, `VM_PFNMAP`, `VM_MIXEDMAP`: it may not be cached
+/// write-back, may have side effects, and has no `struct page` to pin or one that must not be
+/// pinned), and, for written operands, shared writable file mappings whose dirty state the
+/// filesystem tracks (writes through a pin would bypass it). The answer is `EFAULT`, whatever
+/// `expect_fault` says: a retry could never succeed. An address without a mapping passes:
+/// pinning reports it as a fault.
+fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
+    const DEVICE: vm_flags_t = flags::IO | flags::PFNMAP | flags::MIXEDMAP;
+
+    for op in ops.iter() {
+        for (operand, len, write) in op.operands().into_iter().flatten() {
+            let Ok(Some(seg)) = Segments::new(operand.addr, len) else {
+                continue;
+            };
+            // The first and the last byte: an operand spans at most two pages, and so at most
+            // two mappings.
+            let first = seg.page + seg.offset;
+            for addr in [first, first + (seg.len - 1)] {
+                if let Some(vma) = guard.vma_lookup(addr) {
+                    if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
+                        return Err(EFAULT);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Attempts before a vector whose pages keep changing under it gets `EAGAIN`.
 const MAX_ATTEMPTS: usize = 4;
 
@@ -861,8 +902,18 @@ fn execute_with(ops: &OpVec, cpu: CpuId, how: Dispatch) -> Result<isize> {
         if task.fatal_signal_pending() {
             return Err(EINTR);
         }
-        let mut pinned = PinnedVec::pin(ops)?;
+        let mut pinned = match PinnedVec::pin(ops) {
+            Ok(pinned) => pinned,
+            Err(e) if e == EAGAIN => {
+                // An expected fault, or memory refused by policy that pinning also refuses
+                // (`VM_IO`, `VM_PFNMAP`): tell them apart.
+                check_policy(ops, &mm.mmap_read_lock())?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let guard = mm.mmap_read_lock();
+        check_policy(ops, &guard)?;
         if !pinned.still_mapped(&guard) {
             // The memory was remapped between pinning and now: pin again.
             continue;

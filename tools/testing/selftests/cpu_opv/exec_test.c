@@ -11,7 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <linux/loop.h>
 
 #include "../kselftest_harness.h"
 #include "cpu_opv.h"
@@ -366,6 +370,119 @@ TEST_F(exec, transparent_huge_page)
 	p[0] = 1;
 	exercise(_metadata, p + huge / 2, "THP");
 	munmap(raw, 2 * huge);
+}
+
+/* The start of the first mapping named @name in /proc/self/maps, or 0. */
+static unsigned long mapping_start(const char *name)
+{
+	char line[512];
+	unsigned long start = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, name)) {
+			start = strtoul(line, NULL, 16);
+			break;
+		}
+	}
+	fclose(f);
+	return start;
+}
+
+/*
+ * Device memory (here the vDSO data pages, a VM_IO | VM_PFNMAP mapping) is
+ * refused by policy: EFAULT, even when the caller expects a fault, since a
+ * retry could never succeed.
+ */
+TEST_F(exec, policy_device_memory)
+{
+	unsigned long vvar = mapping_start("[vvar");
+	struct cpu_op op;
+
+	if (!vvar)
+		SKIP(return, "no [vvar] mapping");
+	op = op_compare(1, (void *)vvar, self->mem, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	op.u.compare_op.expect_fault_a = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/*
+ * Writes into a shared writable mapping of a file on a filesystem with
+ * writeback (ext2 on a loop device) are refused by policy; reads of it, and
+ * writes into a private mapping of the same file, are fine.
+ */
+TEST_F(exec, policy_dirty_tracked_file)
+{
+	const char *img = "/tmp/cpu_opv_ext2.img", *mnt = "/tmp/cpu_opv_mnt";
+	char dev[32], path[64];
+	int ctl, loop, imgfd, fd, n;
+	uint64_t *shared, *private;
+	struct cpu_op op;
+
+	ctl = open("/dev/loop-control", O_RDWR);
+	if (ctl < 0)
+		SKIP(return, "no loop devices");
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	ASSERT_LE(0, n);
+	snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+	imgfd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, imgfd);
+	ASSERT_EQ(0, ftruncate(imgfd, 4 << 20));
+	loop = open(dev, O_RDWR);
+	ASSERT_LE(0, loop);
+	ASSERT_EQ(0, ioctl(loop, LOOP_SET_FD, imgfd));
+	snprintf(path, sizeof(path), "mke2fs -F %s >/dev/null 2>&1", dev);
+	if (system(path)) {
+		ioctl(loop, LOOP_CLR_FD, 0);
+		SKIP(return, "mke2fs failed or is missing");
+	}
+	mkdir(mnt, 0700);
+	if (mount(dev, mnt, "ext2", 0, NULL)) {
+		ioctl(loop, LOOP_CLR_FD, 0);
+		SKIP(return, "cannot mount ext2: %s", strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/file", mnt);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, PAGE));
+	shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	private = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, private);
+	shared[0] = 7;
+
+	op = op_add(0, shared, 1, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	op.u.arithmetic_op.expect_fault_p = 1;
+	EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	op = op_memcpy(0, shared + 1, self->mem, 8);
+	EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(7, shared[0]);
+
+	op = op_memcpy(0, self->mem, shared, 8);		/* reading is fine */
+	EXPECT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(0, memcmp(self->mem, shared, 8));
+	op = op_add(0, private, 1, 8);			/* so is a private copy */
+	EXPECT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
+	EXPECT_EQ(8, private[0]);
+	EXPECT_EQ(7, shared[0]);
+
+	munmap(shared, PAGE);
+	munmap(private, PAGE);
+	close(fd);
+	EXPECT_EQ(0, umount(mnt));
+	ioctl(loop, LOOP_CLR_FD, 0);
+	close(loop);
+	close(imgfd);
+	unlink(img);
 }
 
 TEST_HARNESS_MAIN

@@ -198,7 +198,14 @@ static long read_vmstat(const char *name)
 {
 	char key[64];
 	long val;
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	/* Fold the per-CPU deltas into the global counters: exact values. */
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+	f = fopen("/proc/vmstat", "r");
 
 	if (!f)
 		return -1;
