@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
-      qemu-system-x86 python3 perl xz-utils gzip rsync)
+      qemu-system-x86 python3 perl xz-utils gzip rsync groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -27,9 +27,10 @@ if ! bindgen --version >/dev/null 2>&1; then
 	cargo install --locked --quiet bindgen-cli@0.73.2
 fi
 # checkpatch's SPDX check runs scripts/spdxcheck.py, which needs ply and GitPython.
-if ! python3 -c 'import ply, git' 2>/dev/null; then
-	log "installing ply and GitPython from PyPI"
-	pip install -q ply GitPython 2>/dev/null
+# dev/check-docs.py parses the rst document with docutils.
+if ! python3 -c 'import ply, git, docutils' 2>/dev/null; then
+	log "installing ply, GitPython and docutils from PyPI"
+	pip install -q ply GitPython docutils 2>/dev/null
 fi
 if ! python3 -c 'import clang' 2>/dev/null; then
 	log "installing libclang 18 from PyPI"

@@ -372,6 +372,26 @@ TEST_F(exec, transparent_huge_page)
 	munmap(raw, 2 * huge);
 }
 
+TEST_F(exec, hugetlb)
+{
+	size_t huge = 2UL << 20;
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	uint8_t *p;
+
+	/* Reserve two huge pages if nobody did; fails harmlessly if not root. */
+	if (f) {
+		fputs("2", f);
+		fclose(f);
+	}
+	p = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "no huge pages: %s", strerror(errno));
+	/* An operand across the boundary between the two huge pages. */
+	exercise(_metadata, p + huge - PAGE, "hugetlb");
+	munmap(p, 2 * huge);
+}
+
 /* The start of the first mapping named @name in /proc/self/maps, or 0. */
 static unsigned long mapping_start(const char *name)
 {
