@@ -1231,13 +1231,19 @@ mod tests {
     const OFFSETS: [usize; 6] = [0, 1, 7, 8, 4088, 4095];
     const LENGTHS: [u32; 7] = [0, 1, 7, 8, 9, 4095, 4096];
 
-    #[test]
-    fn memcpy_across_pages_is_byte_exact() -> Result {
-        for (src_off, dst_off, len) in OFFSETS.iter().flat_map(|&s| {
+    /// Every (first operand offset, second operand offset, length) of [`OFFSETS`] and
+    /// [`LENGTHS`]: the operands start anywhere in a page, and cross into the next one.
+    fn offset_pairs_and_lengths() -> impl Iterator<Item = (usize, usize, u32)> {
+        OFFSETS.iter().flat_map(|&a| {
             OFFSETS
                 .iter()
-                .flat_map(move |&d| LENGTHS.iter().map(move |&l| (s, d, l)))
-        }) {
+                .flat_map(move |&b| LENGTHS.iter().map(move |&l| (a, b, l)))
+        })
+    }
+
+    #[test]
+    fn memcpy_across_pages_is_byte_exact() -> Result {
+        for (src_off, dst_off, len) in offset_pairs_and_lengths() {
             let n = len as usize;
             let mut src = TwoPages::new(3)?;
             let mut dst = TwoPages::new(101)?;
@@ -1252,11 +1258,7 @@ mod tests {
 
     #[test]
     fn compare_across_pages() -> Result {
-        for (a_off, b_off, len) in OFFSETS.iter().flat_map(|&s| {
-            OFFSETS
-                .iter()
-                .flat_map(move |&d| LENGTHS.iter().map(move |&l| (s, d, l)))
-        }) {
+        for (a_off, b_off, len) in offset_pairs_and_lengths() {
             let n = len as usize;
             let mut a = TwoPages::new(3)?;
             let mut b = TwoPages::new(77)?;
