@@ -21,4 +21,31 @@ while read -r p; do
 	done <<< "$out"
 done < "$ROOT/series"
 ((fail == 0)) || die "checkpatch --strict reported findings"
-log "checkpatch: --strict clean on all patches (exceptions: $(grep -vc '^#' "$ROOT/dev/checkpatch-exceptions"))"
+
+# get_maintainer.pl, on the patched tree, names the cpu_opv entry for every
+# patch that touches a file of MAINTAINERS.fragment.
+entry=$(sed -n 's/^M:\t//p' "$ROOT/MAINTAINERS.fragment" | head -1)
+paths=$(sed -n 's/^F:\t//p' "$ROOT/MAINTAINERS.fragment")
+while read -r p; do
+	case $p in 0000-cover-letter.patch|"") continue ;; esac
+	touched=$(sed -n 's|^+++ b/||p' "$ROOT/patches/$p")
+	covered=0
+	for f in $touched; do
+		for q in $paths; do
+			case $f in "$q"|"$q"*) covered=1 ;; esac
+		done
+	done
+	((covered)) || continue
+	if ! (cd "$BASE_REPO" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+		"$ROOT/patches/$p" 2>/dev/null) | grep -qF "$entry"; then
+		echo "get_maintainer: $p does not name $entry" >&2
+		fail=1
+	fi
+done < "$ROOT/series"
+((fail == 0)) || die "get_maintainer.pl does not name the cpu_opv entry"
+
+# kernel-doc finds no problem in the C sources of the series.
+kd=$(cd "$BASE_REPO" && ./scripts/kernel-doc -none -Wall kernel/cpu_opv_sys.c \
+	include/linux/cpu_opv.h include/uapi/linux/cpu_opv.h 2>&1) || true
+[ -z "$kd" ] || die "kernel-doc: $kd"
+log "checkpatch: --strict clean on all patches (exceptions: $(grep -vc '^#' "$ROOT/dev/checkpatch-exceptions")); get_maintainer and kernel-doc fine"
