@@ -36,8 +36,11 @@ while read -r p; do
 		done
 	done
 	((covered)) || continue
-	if ! (cd "$BASE_REPO" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
-		"$ROOT/patches/$p" 2>/dev/null) | grep -qF "$entry"; then
+	# Captured first: under pipefail, "| grep -q" would fail at random when
+	# grep exits on the first line and get_maintainer.pl then gets SIGPIPE.
+	named=$(cd "$BASE_REPO" && perl scripts/get_maintainer.pl --no-git \
+		--no-git-fallback "$ROOT/patches/$p" 2>/dev/null) || true
+	if ! grep -qF "$entry" <<< "$named"; then
 		echo "get_maintainer: $p does not name $entry" >&2
 		fail=1
 	fi
