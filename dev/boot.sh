@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n test|demo|enosys [time limit in s]
+#   dev/boot.sh y|n|bench test|demo|enosys|bench [time limit in s]
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap.
 # In demo mode the console is also shown on the terminal.

@@ -11,6 +11,8 @@
 v=${1:?usage: build-kernel.sh y|n}
 out=$CACHE/build-${2:-$v}
 frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/cpu_opv-$v.config")
+# EXTRA_FRAGMENT: one more fragment, merged last (it overrides the others).
+[ -z "${EXTRA_FRAGMENT:-}" ] || frags+=("$EXTRA_FRAGMENT")
 export LIBCLANG_PATH=${LIBCLANG_PATH:-$(libclang_path)}
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
 mk() { make -s -C "$BASE_REPO" O="$out" CLIPPY=1 "$@"; }
@@ -24,17 +26,28 @@ configure() {
 	echo "$stamp" > "$out/.config-stamp"
 }
 
-# Whether every option a fragment sets survived the dependency resolution.
+# Whether every option the fragments set survived the dependency resolution.
+# As in merge_config.sh, a later fragment's setting of a symbol wins.
 config_applied() {
 	local bad=0 line sym
+	local -A want=()
+	local -a order=()
 	while IFS= read -r line; do
 		case $line in
-		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { log "build-$v: not applied: $line"; bad=1; } ;;
-		"# CONFIG_"*" is not set")
-			sym=${line#\# }; sym=${sym% is not set}
-			! grep -q "^$sym=" "$out/.config" || { log "build-$v: not unset: $sym"; bad=1; } ;;
+		CONFIG_*=*) sym=${line%%=*} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym% is not set} ;;
+		*) continue ;;
 		esac
+		[ -n "${want[$sym]+set}" ] || order+=("$sym")
+		want[$sym]=$line
 	done < <(cat "${frags[@]}")
+	for sym in "${order[@]}"; do
+		line=${want[$sym]}
+		case $line in
+		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { log "build-$v: not applied: $line"; bad=1; } ;;
+		*) ! grep -q "^$sym=" "$out/.config" || { log "build-$v: not unset: $sym"; bad=1; } ;;
+		esac
+	done
 	return $bad
 }
 

@@ -35,12 +35,16 @@ static_assert(offsetof(struct cpu_op, u.arithmetic_op.count) == 16);
 static_assert(offsetof(struct cpu_op, u.arithmetic_op.expect_fault_p) == 24);
 static_assert(CPU_OP_VEC_DATA_LEN_MAX == 4120);
 
+/*
+ * postcore: after debugfs (a core_initcall) for the irq-off statistic, and
+ * long before user space can call cpu_opv().
+ */
 static int __init cpu_opv_sys_init(void)
 {
 	cpu_opv_init();
 	return 0;
 }
-core_initcall(cpu_opv_sys_init);
+postcore_initcall(cpu_opv_sys_init);
 
 SYSCALL_DEFINE4(cpu_opv, struct cpu_op __user *, ucpuopv, int, cpuopcnt,
 		int, cpu, int, flags)
