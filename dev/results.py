@@ -119,6 +119,35 @@ def tap(path, label):
     return total
 
 
+def bench(path):
+    """The benchmark counts as one test: it passes if it ran to the end.
+
+    cpu_opv_bench checks every measured loop (each call succeeded, each
+    counter holds what it should) and exits non-zero otherwise; the guest
+    prints its exit status after its output. The floors are figures, not
+    tests: they are shown, met or missed, and do not change the count.
+    """
+    total = Tally()
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    begin, end = "--- cpu_opv_bench csv begin ---", "--- cpu_opv_bench csv end ---"
+    csv = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
+    for row in csv:
+        f = row.split(",")
+        if f[0] == "floor":
+            print(f"bench floor: {f[2]}: {f[10]} (limit {f[11]}): {f[12]}")
+    if csv and "guest: benchmark exit status 0" in lines:
+        print("bench cpu_opv_bench: 1 passed, 0 failed, 0 skipped")
+        total.passed = 1
+    else:
+        print(f"bench: FAILED (no complete run in {path})")
+        total.failed = 1
+    return total
+
+
 def reports(console):
     found = 0
     with open(console, errors="replace") as f:
@@ -139,6 +168,7 @@ def main():
     ap.add_argument("--srctree", required=True)
     ap.add_argument("--kunit", action="append", default=[], help="console log with KUnit output")
     ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
+    ap.add_argument("--bench", action="append", default=[], help="output of cpu_opv_bench")
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
     args = ap.parse_args()
 
@@ -148,6 +178,8 @@ def main():
     for spec in args.tap:
         label, _, path = spec.partition("=")
         total.add(tap(path, label))
+    for path in args.bench:
+        total.add(bench(path))
     bad = 0
     for console in args.console:
         bad += reports(console)

@@ -32,6 +32,11 @@ if ! python3 -c 'import ply, git, docutils' 2>/dev/null; then
 	log "installing ply, GitPython and docutils from PyPI"
 	pip install -q ply GitPython docutils 2>/dev/null
 fi
+# dev/plot-bench.py renders the benchmark's CSV with matplotlib.
+if ! python3 -c 'import matplotlib' 2>/dev/null; then
+	log "installing matplotlib from PyPI"
+	pip install -q matplotlib 2>/dev/null
+fi
 if ! python3 -c 'import clang' 2>/dev/null; then
 	log "installing libclang 18 from PyPI"
 	pip install -q libclang==18.1.1 2>/dev/null

@@ -25,7 +25,8 @@
 //!    interprets the vector on the target CPU, in the inter-processor interrupt handler (or
 //!    here with interrupts off, for the current CPU), through the kernel's direct map of the
 //!    pinned pages. The handler first makes the task it interrupted abort its rseq critical
-//!    section, if it is in one, so that no rseq commit can land on top of the vector's stores.
+//!    section, if it is in one, so that no rseq commit can land on top of the vector's stores
+//!    (unless that task is the caller, which is in this system call).
 //!    An offline target CPU runs nothing: the vector then runs here, serialised with the other
 //!    vectors for offline CPUs, with CPU hotplug held off.
 //!
@@ -53,6 +54,7 @@ use kernel::{
     prelude::*,
     rseq, smp,
     sync::barrier,
+    task::Task,
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -844,13 +846,17 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
                 continue;
             };
             // The first and the last byte: an operand spans at most two pages, and so at most
-            // two mappings.
+            // two mappings. Most are in one, which one lookup finds.
             let first = seg.page + seg.offset;
-            for addr in [first, first + (seg.len - 1)] {
-                if let Some(vma) = guard.vma_lookup(addr) {
-                    if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
-                        return Err(EFAULT);
-                    }
+            let last = first + (seg.len - 1);
+            let first_vma = guard.vma_lookup(first);
+            let last_vma = match first_vma {
+                Some(vma) if last < vma.end() => None,
+                _ => guard.vma_lookup(last),
+            };
+            for vma in [first_vma, last_vma].into_iter().flatten() {
+                if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
+                    return Err(EFAULT);
                 }
             }
         }
@@ -926,9 +932,16 @@ fn execute_with(ops: &OpVec, cpu: CpuId, how: Dispatch) -> Result<isize> {
             *slot = operand.as_ref().and_then(PinnedOperand::map);
         }
         let mut ret = 0;
+        // The caller's identity, for the handler to compare with the task it interrupts.
+        let caller = task.as_ptr() as usize;
         let mut handler = || {
             let stamp = irqoff::start();
-            if how == Dispatch::Target {
+            // The task this interrupts may be in an rseq critical section on the vector's
+            // memory: abort it. Unless it is the caller itself, when the vector runs on the
+            // caller's CPU: the caller is in this system call, not in a critical section, and
+            // the other tasks of this CPU were scheduled out, which aborts their critical
+            // sections already. (That also holds for an offline CPU's vector, run here.)
+            if how == Dispatch::Target && Task::current_raw() as usize != caller {
                 rseq::abort_current_critical_section();
             }
             ret = run(ops, &mem);

@@ -123,36 +123,76 @@ impl<const N: usize> PinnedPages<N> {
     /// Never faults anything in: a page that is not present is not mapped, and a write-pinned
     /// page that is now mapped read-only (for instance after `mprotect()`) does not count.
     /// Only meaningful while `guard` is held: the mapping can change after it is released.
+    ///
+    /// Each page is looked up with GUP-fast first, which walks the page tables with interrupts
+    /// off and takes no lock, so that threads of one process revalidating pages of one page
+    /// table do not contend on its lock. Only where GUP-fast cannot tell (it refuses some kinds
+    /// of mappings) is the page looked up with the page table lock.
+    #[doc(alias = "get_user_pages_fast_only")]
     #[doc(alias = "get_user_pages_remote")]
     pub fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        let mut flags = bindings::FOLL_NOFAULT;
+        let mut flags = 0;
         if self.write {
             flags |= bindings::FOLL_WRITE;
         }
+        // GUP-fast walks the current task's page tables: it can only answer for them.
+        let current_mm = crate::current!()
+            .mm()
+            .is_some_and(|mm| core::ptr::eq(mm.as_raw(), guard.mm.as_raw()));
         self.pinned().iter().enumerate().all(|(i, &pinned)| {
-            let mut page = core::ptr::null_mut();
             let addr = self.addr + i * PAGE_SIZE;
-            // SAFETY: `guard` owns the mmap read lock of its mm, as `get_user_pages_remote()`
-            // requires; `page` has room for one pointer; `locked` is null, so the lock is
-            // never dropped.
-            let ret = unsafe {
-                bindings::get_user_pages_remote(
-                    guard.mm.as_raw(),
-                    addr,
-                    1,
-                    flags,
-                    &mut page,
-                    core::ptr::null_mut(),
-                )
-            };
-            if ret != 1 {
-                return false;
-            }
-            // SAFETY: `get_user_pages_remote()` returned one page with a reference taken for
-            // us, which is dropped here; only the pointer is compared afterwards.
-            unsafe { bindings::put_page(page) };
-            page == pinned
+            let page = current_mm
+                .then(|| Self::mapped_page_fast(addr, flags))
+                .flatten()
+                .or_else(|| Self::mapped_page(guard, addr, flags));
+            page == Some(pinned)
         })
+    }
+
+    /// The page the current task maps at `addr` for the access `flags` asks for, if GUP-fast
+    /// finds it. No reference is kept: the pointer is only for comparison.
+    fn mapped_page_fast(addr: usize, flags: u32) -> Option<*mut bindings::page> {
+        let mut page = core::ptr::null_mut();
+        // SAFETY: `page` has room for one pointer. GUP-fast takes no lock and accepts any
+        // address.
+        let ret = unsafe { bindings::get_user_pages_fast_only(addr, 1, flags, &mut page) };
+        Self::drop_ref(ret == 1, page)
+    }
+
+    /// The page `guard`'s mm maps at `addr` for the access `flags` asks for, looked up without
+    /// faulting. No reference is kept: the pointer is only for comparison.
+    fn mapped_page(
+        guard: &MmapReadGuard<'_>,
+        addr: usize,
+        flags: u32,
+    ) -> Option<*mut bindings::page> {
+        let mut page = core::ptr::null_mut();
+        // SAFETY: `guard` owns the mmap read lock of its mm, as `get_user_pages_remote()`
+        // requires; `page` has room for one pointer; `locked` is null, so the lock is never
+        // dropped.
+        let ret = unsafe {
+            bindings::get_user_pages_remote(
+                guard.mm.as_raw(),
+                addr,
+                1,
+                flags | bindings::FOLL_NOFAULT,
+                &mut page,
+                core::ptr::null_mut(),
+            )
+        };
+        Self::drop_ref(ret == 1, page)
+    }
+
+    /// After a GUP call for one page: if it `found` one, drops the reference it took on `page`
+    /// and returns the page pointer.
+    fn drop_ref(found: bool, page: *mut bindings::page) -> Option<*mut bindings::page> {
+        if !found {
+            return None;
+        }
+        // SAFETY: The GUP call returned one page, `page`, with a reference taken for us, which
+        // is dropped here; only the pointer is compared afterwards.
+        unsafe { bindings::put_page(page) };
+        Some(page)
     }
 
     /// The pinned page pointers.

@@ -1,0 +1,1392 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cpu_opv() next to what Linux already offers for per-CPU data, in one run:
+ *
+ * - baselines: null system call (getppid), lock-prefixed atomic add, rseq
+ *   per-CPU add;
+ * - cpu_opv() on the current CPU: one add, the worst-case vector (a 4096-byte
+ *   copy across a page boundary and three adds), four compares;
+ * - cpu_opv() on another CPU, idle or busy, next to the alternatives for
+ *   remote per-CPU data: the membarrier() rseq fence to one CPU, and
+ *   migrating there with sched_setaffinity(), operating, and coming back;
+ * - scaling: 1..N threads (or processes) on distinct CPUs doing local
+ *   cpu_opv() on private data, next to the same curve for getppid;
+ * - the time a worst-case vector keeps interrupts off, as recorded by the
+ *   kernel with CONFIG_CPU_OPV_DEBUG_IRQOFF=y.
+ *
+ * Each latency figure is the median and 99th percentile of a fixed number
+ * of samples, taken after warm-up in rounds that interleave the rows, so
+ * that a change of the load of the host weighs on all of them alike. A
+ * sample times a batch of operations (one for system calls) and is divided
+ * by the batch. Every measured loop is checked: a failed call or a wrong
+ * counter fails the benchmark (exit 1). The floors of the cover letter are
+ * printed as met or MISSED and do not change the exit status: timing under
+ * emulation is noisy.
+ *
+ * Output: a table on stdout and a CSV, on stdout between the lines
+ * "--- cpu_opv_bench csv begin ---" and "--- cpu_opv_bench csv end ---"
+ * (so it can be cut out of a serial console log), or in the file given with
+ * -o. dev/plot-bench.py renders either into a PNG.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../kselftest.h"
+#include "../rseq/rseq.h"
+#include "cpu_opv.h"
+
+#define PAGE_SZ		4096
+#define MAX_THREADS	256
+#define MAX_SWEEPS	15
+#define IRQOFF_PATH	"/sys/kernel/debug/cpu_opv/irqoff_ns"
+#define IRQOFF_RING	1024
+#define CSV_BEGIN	"--- cpu_opv_bench csv begin ---"
+#define CSV_END		"--- cpu_opv_bench csv end ---"
+#define CSV_HEADER	\
+	"section,name,label,config,n,batch,median_ns,p99_ns,max_ns,ops_per_s,ratio,limit,result"
+
+/* Options. */
+static long opt_iters = 10000;
+static long opt_warmup = -1;
+static long opt_migrate_iters = 1000;
+static int opt_rounds = 10;
+static long opt_scale_ms = 500;
+static int opt_sweeps = 3;
+static long opt_gap_kb = PAGE_SZ / 1024;
+static long opt_irqoff_iters = 1000;
+static int opt_max_threads;
+static const char *opt_csv;
+
+static int cpu_a = -1, cpu_b = -1;
+static int have_opv, have_rseq, have_membarrier;
+static int failed;
+static double ns_per_tick = 1.0;
+
+static __printf(1, 2) void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "cpu_opv_bench: FAILED: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	failed = 1;
+}
+
+/* Clock */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * The TSC where there is one: clock_gettime() is a system call when the
+ * guest's clocksource has no vDSO support (as under emulation, once the TSC
+ * is found unstable), which would cost as much as what it times.
+ */
+static inline uint64_t ticks(void)
+{
+#ifdef __x86_64__
+	uint32_t lo, hi;
+
+	asm volatile("lfence\n\trdtsc\n\tlfence" : "=a" (lo), "=d" (hi)
+		     : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+#else
+	return mono_ns();
+#endif
+}
+
+static void calibrate_clock(void)
+{
+#ifdef __x86_64__
+	uint64_t t0 = mono_ns(), c0 = ticks(), t1, c1;
+
+	do {
+		t1 = mono_ns();
+	} while (t1 - t0 < 100000000ULL);
+	c1 = ticks();
+	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
+#endif
+}
+
+/* CPUs */
+
+static cpu_set_t allowed;
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Runs on @a and may run on @b: cpu_opv(@b) needs @b in the mask. */
+static int pin_to_pair(int a, int b)
+{
+	cpu_set_t set;
+
+	if (pin_to(a))
+		return -1;
+	CPU_ZERO(&set);
+	CPU_SET(a, &set);
+	CPU_SET(b, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static int current_cpu(void)
+{
+	return have_rseq ? rseq_current_cpu_raw() : sched_getcpu();
+}
+
+/* The @n-th CPU of the initial affinity mask, or -1. */
+static int nth_cpu(int n)
+{
+	int cpu;
+
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (CPU_ISSET(cpu, &allowed) && n-- == 0)
+			return cpu;
+	}
+	return -1;
+}
+
+/* Data of the latency loops */
+
+/* One cache line per CPU. */
+struct percpu_count {
+	intptr_t v;
+	char pad[64 - sizeof(intptr_t)];
+};
+
+/* The operands, and what they should hold. */
+struct bench_data {
+	uint64_t add, add_expect;
+	uint64_t atomic, atomic_expect;
+	uint64_t wc_add[2], wc_expect;
+	uint64_t cmp_a[4], cmp_b[4];
+	intptr_t percpu_expect;
+};
+
+static struct bench_data d;
+
+static struct percpu_count *percpu;
+static int nr_percpu;
+/* Source and destination of the worst-case copy: each crosses a page. */
+static char *wc_src, *wc_dst;
+
+static struct cpu_op op_add1[1];
+static struct cpu_op op_worst[4];
+static struct cpu_op op_cmp4[4];
+
+static int setup_data(void)
+{
+	char *map;
+	int i;
+
+	nr_percpu = nr_possible_cpus();
+	if (nr_percpu < 1)
+		nr_percpu = CPU_SETSIZE;
+	percpu = aligned_alloc(64, nr_percpu * sizeof(*percpu));
+	map = mmap(NULL, 4 * PAGE_SZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!percpu || map == MAP_FAILED)
+		return -1;
+	memset(percpu, 0, nr_percpu * sizeof(*percpu));
+	memset(map, 0, 4 * PAGE_SZ);
+	wc_src = map + PAGE_SZ / 2;
+	wc_dst = map + 2 * PAGE_SZ + PAGE_SZ / 2;
+	for (i = 8; i < PAGE_SZ; i++)
+		wc_src[i] = (char)(i * 7 + 1);
+	for (i = 0; i < 4; i++) {
+		d.cmp_a[i] = 0x5a5a5a5a00000000ULL + i;
+		d.cmp_b[i] = d.cmp_a[i];
+	}
+
+	op_add1[0] = op_add(0, &d.add, 1, sizeof(d.add));
+	/*
+	 * The copy reads the first word of the source, which the next add
+	 * increments: after n vectors the destination holds n - 1 there, which
+	 * shows that each copy ran, after the previous vector's add.
+	 */
+	op_worst[0] = op_memcpy(0, wc_dst, wc_src, PAGE_SZ);
+	op_worst[1] = op_add(0, wc_src, 1, 8);
+	op_worst[2] = op_add(0, &d.wc_add[0], 1, 8);
+	op_worst[3] = op_add(0, &d.wc_add[1], 1, 8);
+	for (i = 0; i < 4; i++)
+		op_cmp4[i] = op_compare(1, &d.cmp_a[i], &d.cmp_b[i], 8);
+	return 0;
+}
+
+/* Operations. Each runs @n times: 0 on success, 1 to retry, -1 on error. */
+
+static int run_getppid(long n)
+{
+	while (n--)
+		getppid();
+	return 0;
+}
+
+static int run_atomic(long n)
+{
+	d.atomic_expect += n;
+	while (n--)
+		__atomic_fetch_add(&d.atomic, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static int run_rseq_add(long n)
+{
+	d.percpu_expect += n;
+	while (n--) {
+		int cpu;
+
+		do {
+			cpu = rseq_current_cpu_raw();
+		} while (rseq_addv(RSEQ_MO_RELAXED, RSEQ_PERCPU_CPU_ID,
+				   &percpu[cpu].v, 1, cpu));
+	}
+	return 0;
+}
+
+static int opv(struct cpu_op *ops, int cnt, int cpu)
+{
+	int ret = sys_cpu_opv(ops, cnt, cpu, 0);
+
+	if (ret) {
+		fail("cpu_opv(%d ops, cpu %d) returned %d, errno %d (%s)",
+		     cnt, cpu, ret, errno, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int run_opv_add(int cpu, long n)
+{
+	while (n--) {
+		if (opv(op_add1, 1, cpu))
+			return -1;
+		d.add_expect++;
+	}
+	return 0;
+}
+
+static int run_opv_worst(int cpu, long n)
+{
+	while (n--) {
+		if (opv(op_worst, 4, cpu))
+			return -1;
+		d.wc_expect++;
+	}
+	return 0;
+}
+
+static int run_opv_local_add(long n)
+{
+	return run_opv_add(cpu_a, n);
+}
+
+static int run_opv_local_worst(long n)
+{
+	return run_opv_worst(cpu_a, n);
+}
+
+static int run_opv_local_cmp4(long n)
+{
+	while (n--) {
+		if (opv(op_cmp4, 4, cpu_a))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Remote calls run on CPU A with B allowed: a sample taken after the thread
+ * moved is not a remote call; move back and take it again.
+ */
+static int on_cpu_a(void)
+{
+	if (current_cpu() == cpu_a)
+		return 1;
+	pin_to_pair(cpu_a, cpu_b);
+	return 0;
+}
+
+static int run_opv_remote_add(long n)
+{
+	if (!on_cpu_a())
+		return 1;
+	if (run_opv_add(cpu_b, n))
+		return -1;
+	return on_cpu_a() ? 0 : 1;
+}
+
+static int run_opv_remote_worst(long n)
+{
+	if (!on_cpu_a())
+		return 1;
+	if (run_opv_worst(cpu_b, n))
+		return -1;
+	return on_cpu_a() ? 0 : 1;
+}
+
+static int run_membarrier(long n)
+{
+	while (n--) {
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
+			    MEMBARRIER_CMD_FLAG_CPU, cpu_b)) {
+			fail("membarrier(PRIVATE_EXPEDITED_RSEQ, cpu %d): %s",
+			     cpu_b, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Moves to B, adds to B's counter with rseq there, and comes back to A. */
+static int run_migrate(long n)
+{
+	while (n--) {
+		int tries = 0;
+
+		if (pin_to(cpu_b)) {
+			fail("sched_setaffinity(%d): %s", cpu_b, strerror(errno));
+			return -1;
+		}
+		while (rseq_addv(RSEQ_MO_RELAXED, RSEQ_PERCPU_CPU_ID,
+				 &percpu[cpu_b].v, 1, cpu_b)) {
+			if (++tries == 1000) {
+				fail("rseq add: not on CPU %d after sched_setaffinity()",
+				     cpu_b);
+				return -1;
+			}
+		}
+		d.percpu_expect++;
+		if (pin_to(cpu_a)) {
+			fail("sched_setaffinity(%d): %s", cpu_a, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Checks after each measured loop */
+
+static int check_none(void)
+{
+	return 0;
+}
+
+static int check_u64(const char *what, uint64_t got, uint64_t expect)
+{
+	if (got == expect)
+		return 0;
+	fail("%s: counter is %llu, expected %llu", what,
+	     (unsigned long long)got, (unsigned long long)expect);
+	return -1;
+}
+
+static int check_atomic(void)
+{
+	return check_u64("atomic add", d.atomic, d.atomic_expect);
+}
+
+static int check_percpu(void)
+{
+	intptr_t sum = 0;
+	int i;
+
+	for (i = 0; i < nr_percpu; i++)
+		sum += percpu[i].v;
+	return check_u64("per-CPU counters", sum, d.percpu_expect);
+}
+
+static int check_add(void)
+{
+	return check_u64("cpu_opv add", d.add, d.add_expect);
+}
+
+static int check_worst(void)
+{
+	uint64_t src0, dst0;
+
+	memcpy(&src0, wc_src, 8);
+	memcpy(&dst0, wc_dst, 8);
+	if (check_u64("worst-case add 1", src0, d.wc_expect) ||
+	    check_u64("worst-case add 2", d.wc_add[0], d.wc_expect) ||
+	    check_u64("worst-case add 3", d.wc_add[1], d.wc_expect) ||
+	    check_u64("worst-case copy", dst0, d.wc_expect - 1))
+		return -1;
+	if (memcmp(wc_dst + 8, wc_src + 8, PAGE_SZ - 8)) {
+		fail("worst-case copy: destination differs from source");
+		return -1;
+	}
+	return 0;
+}
+
+/* Latency rows */
+
+enum need { NEED_NONE, NEED_RSEQ, NEED_OPV, NEED_MEMBARRIER };
+enum where { LOCAL, REMOTE_IDLE, REMOTE_BUSY };
+
+struct row {
+	const char *name;	/* CSV key */
+	const char *label;	/* table and plot */
+	enum need need;
+	enum where where;
+	long batch;
+	bool slow;		/* uses the migrate iteration count */
+	int (*run)(long n);
+	int (*check)(void);
+	/* Results, in ns per operation. */
+	bool done;
+	const char *why;	/* not done: why */
+	uint64_t *samples;	/* in ticks, per batch */
+	long iters, retries;
+	double median, p99, max;
+};
+
+#define ROW(_name, _label, _need, _where, _batch, _slow, _run, _check) {	\
+	.name = _name, .label = _label, .need = _need, .where = _where,	\
+	.batch = _batch, .slow = _slow, .run = _run, .check = _check,	\
+}
+
+static struct row rows[] = {
+	ROW("getppid", "null syscall (getppid)",
+	    NEED_NONE, LOCAL, 1, false, run_getppid, check_none),
+	ROW("atomic_add", "lock-prefixed atomic add",
+	    NEED_NONE, LOCAL, 64, false, run_atomic, check_atomic),
+	ROW("rseq_add", "rseq per-CPU add",
+	    NEED_RSEQ, LOCAL, 64, false, run_rseq_add, check_percpu),
+	ROW("opv_local_add", "cpu_opv local: 1 add",
+	    NEED_OPV, LOCAL, 1, false, run_opv_local_add, check_add),
+	ROW("opv_local_worst", "cpu_opv local: 4096B copy + 3 adds",
+	    NEED_OPV, LOCAL, 1, false, run_opv_local_worst, check_worst),
+	ROW("opv_local_cmp4", "cpu_opv local: 4 compares",
+	    NEED_OPV, LOCAL, 1, false, run_opv_local_cmp4, check_none),
+	ROW("opv_remote_add_idle", "cpu_opv remote: 1 add (idle target)",
+	    NEED_OPV, REMOTE_IDLE, 1, false, run_opv_remote_add, check_add),
+	ROW("opv_remote_add_busy", "cpu_opv remote: 1 add (busy target)",
+	    NEED_OPV, REMOTE_BUSY, 1, false, run_opv_remote_add, check_add),
+	ROW("opv_remote_worst_idle", "cpu_opv remote: worst case (idle target)",
+	    NEED_OPV, REMOTE_IDLE, 1, false, run_opv_remote_worst, check_worst),
+	ROW("membarrier_idle", "membarrier rseq fence (idle: no IPI sent)",
+	    NEED_MEMBARRIER, REMOTE_IDLE, 1, false, run_membarrier, check_none),
+	ROW("membarrier_busy", "membarrier rseq fence (busy target)",
+	    NEED_MEMBARRIER, REMOTE_BUSY, 1, false, run_membarrier, check_none),
+	ROW("migrate_idle", "migrate + rseq add + return (idle)",
+	    NEED_RSEQ, REMOTE_IDLE, 1, true, run_migrate, check_percpu),
+	ROW("migrate_busy", "migrate + rseq add + return (busy)",
+	    NEED_RSEQ, REMOTE_BUSY, 1, true, run_migrate, check_percpu),
+};
+
+#define NR_ROWS	ARRAY_SIZE(rows)
+
+static struct row *find_row(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_ROWS; i++) {
+		if (!strcmp(rows[i].name, name))
+			return &rows[i];
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted @s. */
+static uint64_t percentile(const uint64_t *s, long n, double pct)
+{
+	long rank = (long)(pct / 100.0 * n + 0.999999);
+
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return s[rank - 1];
+}
+
+static uint64_t timer_overhead;
+
+static void measure_timer_overhead(void)
+{
+	uint64_t samples[1000];
+	long i, n = ARRAY_SIZE(samples);
+
+	for (i = 0; i < n; i++) {
+		uint64_t t0 = ticks();
+
+		samples[i] = ticks() - t0;
+	}
+	qsort(samples, n, sizeof(*samples), cmp_u64);
+	timer_overhead = percentile(samples, n, 50);
+}
+
+/* The busy target: a thread of this process spinning on CPU B. */
+static atomic_int spin_stop, spin_running;
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	if (pin_to(cpu_b))
+		return NULL;
+	atomic_store(&spin_running, 1);
+	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed))
+		;
+	return NULL;
+}
+
+static pthread_t spin_thread;
+static bool spinning;
+
+static int start_spinner(void)
+{
+	atomic_store(&spin_stop, 0);
+	atomic_store(&spin_running, 0);
+	if (pthread_create(&spin_thread, NULL, spinner, NULL))
+		return -1;
+	while (!atomic_load(&spin_running))
+		usleep(1000);
+	spinning = true;
+	return 0;
+}
+
+static void stop_spinner(void)
+{
+	if (!spinning)
+		return;
+	atomic_store(&spin_stop, 1);
+	pthread_join(spin_thread, NULL);
+	spinning = false;
+}
+
+/* Whether @r can be measured here; if not, r->why says why. */
+static bool row_possible(struct row *r)
+{
+	switch (r->need) {
+	case NEED_RSEQ:
+		if (!have_rseq)
+			r->why = "rseq not available";
+		break;
+	case NEED_OPV:
+		if (!have_opv)
+			r->why = "cpu_opv not available";
+		break;
+	case NEED_MEMBARRIER:
+		if (!have_membarrier)
+			r->why = "membarrier rseq fence not available";
+		break;
+	default:
+		break;
+	}
+	if (r->where != LOCAL && cpu_b < 0)
+		r->why = "needs two CPUs";
+	return !r->why;
+}
+
+static long row_iters(const struct row *r)
+{
+	return r->slow ? opt_migrate_iters : opt_iters;
+}
+
+/* Takes the share of round @round of the samples of @r, then checks. */
+static int measure_round(struct row *r, int round)
+{
+	long iters = row_iters(r), warm = opt_warmup;
+	long i = iters * round / opt_rounds;
+	long end = iters * (round + 1) / opt_rounds;
+	int ret;
+
+	if (warm < 0)
+		warm = iters / 10 / opt_rounds ? iters / 10 / opt_rounds : 1;
+	/* Migrating threads go from A to B and back; the others stay on A. */
+	if (r->where == LOCAL || r->run == run_migrate)
+		ret = pin_to(cpu_a);
+	else
+		ret = pin_to_pair(cpu_a, cpu_b);
+	if (ret) {
+		fail("%s: sched_setaffinity: %s", r->name, strerror(errno));
+		return -1;
+	}
+	if (r->run(warm * r->batch) < 0)
+		return -1;
+	while (i < end) {
+		uint64_t t0, t1;
+
+		t0 = ticks();
+		ret = r->run(r->batch);
+		t1 = ticks() - t0;
+		if (ret < 0)
+			return -1;
+		if (ret > 0) {
+			/* Not the measured operation: take it again. */
+			if (++r->retries > iters) {
+				fail("%s: the thread keeps leaving CPU %d",
+				     r->name, cpu_a);
+				return -1;
+			}
+			continue;
+		}
+		r->samples[i++] = t1 > timer_overhead ? t1 - timer_overhead : 0;
+	}
+	return r->check();
+}
+
+/*
+ * The rows are measured in interleaved rounds, so that a change of the
+ * load of the host (of an emulator) weighs on all of them alike.
+ */
+static void measure_latency(void)
+{
+	unsigned int i;
+	int round, where;
+
+	for (i = 0; i < NR_ROWS; i++) {
+		struct row *r = &rows[i];
+
+		if (!row_possible(r))
+			continue;
+		r->samples = calloc(row_iters(r), sizeof(*r->samples));
+		if (!r->samples) {
+			fail("%s: out of memory", r->name);
+			r->why = "failed";
+		}
+	}
+	for (round = 0; round < opt_rounds; round++) {
+		for (where = LOCAL; where <= REMOTE_BUSY; where++) {
+			if (where != REMOTE_BUSY) {
+				stop_spinner();
+			} else if (cpu_b >= 0 && start_spinner()) {
+				fail("cannot start the thread that keeps CPU %d busy",
+				     cpu_b);
+				return;
+			}
+			for (i = 0; i < NR_ROWS; i++) {
+				struct row *r = &rows[i];
+
+				if (r->why || r->where != (enum where)where)
+					continue;
+				if (measure_round(r, round))
+					r->why = "failed";
+			}
+		}
+	}
+	stop_spinner();
+
+	for (i = 0; i < NR_ROWS; i++) {
+		struct row *r = &rows[i];
+		long n = row_iters(r);
+
+		if (r->why)
+			continue;
+		qsort(r->samples, n, sizeof(*r->samples), cmp_u64);
+		r->iters = n;
+		r->median = percentile(r->samples, n, 50) * ns_per_tick / r->batch;
+		r->p99 = percentile(r->samples, n, 99) * ns_per_tick / r->batch;
+		r->max = r->samples[n - 1] * ns_per_tick / r->batch;
+		r->done = true;
+	}
+}
+
+/* Scaling */
+
+struct worker_result {
+	uint64_t ops;
+	uint64_t ns;
+	int error;
+};
+
+struct scale_shared {
+	atomic_int ready;
+	atomic_int go;
+	atomic_int stop;
+	struct worker_result res[MAX_THREADS];
+};
+
+static struct scale_shared *sh;
+/* The workers' counters, opt_gap_kb apart (private after fork()). */
+static char *scale_data;
+
+struct worker_arg {
+	int idx, cpu;
+	bool opv;
+};
+
+static void *worker(void *p)
+{
+	struct worker_arg *w = p;
+	struct worker_result *res = &sh->res[w->idx];
+	uint64_t *counter, ops = 0, t0;
+	struct cpu_op op;
+
+	counter = (uint64_t *)(scale_data + w->idx * opt_gap_kb * 1024);
+	if (pin_to(w->cpu)) {
+		res->error = errno;
+		atomic_fetch_add(&sh->ready, 1);
+		return NULL;
+	}
+	*counter = 0;
+	op = op_add(0, counter, 1, sizeof(*counter));
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->go))
+		sched_yield();
+	t0 = ticks();
+	if (w->opv) {
+		while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+			if (sys_cpu_opv(&op, 1, w->cpu, 0)) {
+				res->error = errno ? errno : EINVAL;
+				break;
+			}
+			ops++;
+		}
+		if (!res->error && *counter != ops)
+			res->error = EBADMSG;
+	} else {
+		while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
+			getppid();
+			ops++;
+		}
+	}
+	res->ns = (ticks() - t0) * ns_per_tick;
+	res->ops = ops;
+	return NULL;
+}
+
+/* Operations per second of @n workers on the first @n allowed CPUs. */
+static double scale_point(int n, bool opv, bool processes)
+{
+	struct worker_arg args[MAX_THREADS];
+	pthread_t threads[MAX_THREADS];
+	pid_t pids[MAX_THREADS];
+	struct timespec ts = {
+		.tv_sec = opt_scale_ms / 1000,
+		.tv_nsec = opt_scale_ms % 1000 * 1000000L,
+	};
+	double total = 0;
+	int i, started = 0;
+
+	memset(sh, 0, sizeof(*sh));
+	for (i = 0; i < n; i++) {
+		args[i].idx = i;
+		args[i].cpu = nth_cpu(i);
+		args[i].opv = opv;
+		if (processes) {
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				worker(&args[i]);
+				_exit(0);
+			}
+			if (pids[i] < 0)
+				break;
+		} else if (pthread_create(&threads[i], NULL, worker, &args[i])) {
+			break;
+		}
+		started++;
+	}
+	while (atomic_load(&sh->ready) < started)
+		usleep(1000);
+	atomic_store(&sh->go, 1);
+	if (started == n)
+		nanosleep(&ts, NULL);
+	atomic_store(&sh->stop, 1);
+	for (i = 0; i < started; i++) {
+		if (processes)
+			waitpid(pids[i], NULL, 0);
+		else
+			pthread_join(threads[i], NULL);
+	}
+	if (started < n) {
+		fail("scaling: cannot start %d workers", n);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct worker_result *res = &sh->res[i];
+
+		if (res->error) {
+			fail("scaling: %s worker on CPU %d: %s",
+			     opv ? "cpu_opv" : "getppid", args[i].cpu,
+			     res->error == EBADMSG ? "wrong counter" :
+			     strerror(res->error));
+			return 0;
+		}
+		if (res->ns)
+			total += res->ops * 1e9 / res->ns;
+	}
+	return total;
+}
+
+/* [processes][opv][n - 1]: median over the sweeps, operations per second. */
+static double scale[2][2][MAX_THREADS];
+static int scale_n;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void measure_scaling(void)
+{
+	static double runs[2][2][MAX_THREADS][MAX_SWEEPS];
+	size_t data_len;
+	int p, n, opv, k;
+
+	scale_n = CPU_COUNT(&allowed);
+	if (opt_max_threads && opt_max_threads < scale_n)
+		scale_n = opt_max_threads;
+	if (scale_n > MAX_THREADS)
+		scale_n = MAX_THREADS;
+	data_len = (size_t)scale_n * opt_gap_kb * 1024;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/*
+	 * Only the counters' pages are accessible: the mappings stay smaller
+	 * than a huge page, whatever the distance between the counters.
+	 */
+	scale_data = mmap(NULL, data_len, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (n = 0; scale_data != MAP_FAILED && n < scale_n; n++) {
+		if (mprotect(scale_data + n * opt_gap_kb * 1024, PAGE_SZ,
+			     PROT_READ | PROT_WRITE))
+			break;
+	}
+	if (sh == MAP_FAILED || scale_data == MAP_FAILED || n < scale_n) {
+		fail("scaling: mmap: %s", strerror(errno));
+		scale_n = 0;
+		return;
+	}
+	/*
+	 * The sweeps, and the two curves within a sweep, are interleaved so
+	 * that both see the same changes of load of the host.
+	 */
+	for (k = 0; k < opt_sweeps; k++) {
+		for (p = 0; p < 2; p++) {
+			for (n = 1; n <= scale_n; n++) {
+				for (opv = 0; opv < 1 + have_opv; opv++)
+					runs[p][opv][n - 1][k] =
+						scale_point(n, opv, p);
+			}
+		}
+	}
+	for (p = 0; p < 2; p++) {
+		for (n = 1; n <= scale_n; n++) {
+			for (opv = 0; opv < 2; opv++) {
+				double *r = runs[p][opv][n - 1];
+
+				qsort(r, opt_sweeps, sizeof(*r), cmp_double);
+				scale[p][opv][n - 1] = r[opt_sweeps / 2];
+			}
+		}
+	}
+	munmap(scale_data, data_len);
+	munmap(sh, sizeof(*sh));
+}
+
+/* cpu_opv's scaling at @n over getppid's, for threads or processes. */
+static double scale_ratio(int p, int n)
+{
+	double so, sg;
+
+	if (!scale[p][1][0] || !scale[p][0][0] || !scale[p][0][n - 1])
+		return 0;
+	so = scale[p][1][n - 1] / scale[p][1][0];
+	sg = scale[p][0][n - 1] / scale[p][0][0];
+	return so / sg;
+}
+
+/* Interrupts-off time recorded by the kernel */
+
+struct irqoff {
+	bool available;
+	const char *why;	/* not available: why */
+	int cpu[2];		/* remote (target), local */
+	long count[2];
+	double median[2], p99[2], max[2];
+};
+
+static struct irqoff irq;
+
+static void measure_irqoff(void)
+{
+	static uint64_t ns[2][IRQOFF_RING * 4];
+	long n = opt_irqoff_iters, cap = IRQOFF_RING * 4, tries = 0;
+	unsigned long long v;
+	FILE *f;
+	int k, c;
+
+	if (!have_opv || cpu_b < 0)
+		return;
+	f = fopen(IRQOFF_PATH, "w");
+	if (!f) {
+		irq.why = errno == ENOENT ? "CONFIG_CPU_OPV_DEBUG_IRQOFF=n" :
+			  strerror(errno);
+		return;
+	}
+	if (fputs("0\n", f) == EOF || fclose(f)) {
+		fail("clearing %s: %s", IRQOFF_PATH, strerror(errno));
+		return;
+	}
+	irq.cpu[0] = cpu_b;
+	irq.cpu[1] = cpu_a;
+	stop_spinner();
+	if (pin_to_pair(cpu_a, cpu_b)) {
+		fail("irq-off: sched_setaffinity: %s", strerror(errno));
+		return;
+	}
+	while (n) {
+		/* Migrated calls ran locally: they do not count. */
+		uint64_t before = d.wc_expect;
+		int ret = run_opv_remote_worst(1);
+
+		if (ret < 0)
+			return;
+		if (ret == 0 && d.wc_expect != before) {
+			n--;
+		} else if (++tries > opt_irqoff_iters) {
+			fail("irq-off: the thread keeps leaving CPU %d", cpu_a);
+			return;
+		}
+	}
+	if (pin_to(cpu_a)) {
+		fail("irq-off: sched_setaffinity: %s", strerror(errno));
+		return;
+	}
+	if (run_opv_local_worst(opt_irqoff_iters) || check_worst())
+		return;
+
+	f = fopen(IRQOFF_PATH, "r");
+	if (!f) {
+		fail("reading %s: %s", IRQOFF_PATH, strerror(errno));
+		return;
+	}
+	while (fscanf(f, "%d %llu", &c, &v) == 2) {
+		for (k = 0; k < 2; k++) {
+			if (c == irq.cpu[k] && irq.count[k] < cap)
+				ns[k][irq.count[k]++] = v;
+		}
+	}
+	fclose(f);
+	irq.available = true;
+	for (k = 0; k < 2; k++) {
+		long cnt = irq.count[k];
+
+		if (!cnt)
+			continue;
+		qsort(ns[k], cnt, sizeof(ns[k][0]), cmp_u64);
+		irq.median[k] = percentile(ns[k], cnt, 50);
+		irq.p99[k] = percentile(ns[k], cnt, 99);
+		irq.max[k] = ns[k][cnt - 1];
+	}
+}
+
+/* Output */
+
+struct floor {
+	const char *name;
+	const char *label;
+	double value;		/* 0: not measured */
+	bool at_most;
+	double limit;
+};
+
+static struct floor floors[5];
+
+static double median_of(const char *name)
+{
+	struct row *r = find_row(name);
+
+	return r && r->done ? r->median : 0;
+}
+
+static double div_or_0(double a, double b)
+{
+	return a && b ? a / b : 0;
+}
+
+static void compute_floors(void)
+{
+	double worst_scale = 0;
+	int n;
+
+	for (n = 2; n <= scale_n; n++) {
+		double r = scale_ratio(0, n);
+
+		if (n == 2 || r < worst_scale)
+			worst_scale = r;
+	}
+	floors[0] = (struct floor){ "local_add_vs_getppid",
+		"local 1-add cpu_opv / getppid",
+		div_or_0(median_of("opv_local_add"), median_of("getppid")),
+		true, 5 };
+	floors[1] = (struct floor){ "migrate_vs_remote",
+		"migrate-operate-return / remote cpu_opv (idle targets)",
+		div_or_0(median_of("migrate_idle"),
+			 median_of("opv_remote_add_idle")),
+		false, 10 };
+	floors[2] = (struct floor){ "remote_vs_membarrier",
+		"remote cpu_opv / membarrier rseq fence (busy targets)",
+		div_or_0(median_of("opv_remote_add_busy"),
+			 median_of("membarrier_busy")),
+		true, 3 };
+	floors[3] = (struct floor){ "worst_vs_local_add",
+		"worst-case vector / local 1-add (local)",
+		div_or_0(median_of("opv_local_worst"),
+			 median_of("opv_local_add")),
+		true, 3 };
+	floors[4] = (struct floor){ "thread_scaling",
+		"cpu_opv / getppid scaling: threads (worst n >= 2)",
+		worst_scale, false, 0.8 };
+}
+
+static const char *floor_result(const struct floor *f)
+{
+	if (!f->value)
+		return "n/a";
+	if (f->at_most)
+		return f->value <= f->limit ? "met" : "MISSED";
+	return f->value >= f->limit ? "met" : "MISSED";
+}
+
+/* Digits after the point that keep about three significant ones. */
+static int ratio_digits(double ratio)
+{
+	return ratio < 0.1 ? 3 : ratio < 100 ? 2 : 0;
+}
+
+static void print_table(void)
+{
+	double base = median_of("getppid"), ratio;
+	struct utsname u;
+	unsigned int i;
+	int p, n;
+
+	uname(&u);
+	printf("\ncpu_opv benchmark: Linux %s %s, CPUs %d (A=%d, B=%d)\n",
+	       u.release, u.machine, CPU_COUNT(&allowed), cpu_a, cpu_b);
+	printf("All figures are from one boot. Only the ratios between them are claimed:\n");
+	printf("absolute times under emulation (QEMU TCG) are distorted.\n");
+	if (!access("/proc/lockdep", F_OK))
+		printf("This kernel has lockdep: the costs of locking are inflated.\n");
+	putchar('\n');
+	printf("Latency: %ld samples per row (%ld for migrate rows), in %d interleaved\n",
+	       opt_iters, opt_migrate_iters, opt_rounds);
+	printf("rounds after warm-up; a sample times a batch of operations, less the\n");
+	printf("timer overhead (%.0f ns). Local: on CPU A; remote: from A to B; busy:\n",
+	       timer_overhead * ns_per_tick);
+	printf("a thread of the benchmark spins on B.\n\n");
+	printf("%-42s %5s %10s %10s %9s\n", "operation (ns per operation)",
+	       "batch", "median", "p99", "x getppid");
+	for (i = 0; i < NR_ROWS; i++) {
+		struct row *r = &rows[i];
+
+		if (!r->done) {
+			printf("%-42s %5ld %10s %10s %9s  (%s)\n", r->label,
+			       r->batch, "n/a", "n/a", "",
+			       r->why ? r->why : "failed");
+			continue;
+		}
+		ratio = div_or_0(r->median, base);
+		printf("%-42s %5ld %10.0f %10.0f %9.*f", r->label, r->batch,
+		       r->median, r->p99, ratio_digits(ratio), ratio);
+		if (r->retries)
+			printf("  (%ld samples retaken)", r->retries);
+		putchar('\n');
+	}
+
+	if (scale_n) {
+		printf("\nScaling: local 1-add cpu_opv and getppid on 1..%d CPUs, median of\n",
+		       scale_n);
+		printf("%d sweeps of %ld ms per point; counters %ld KiB apart\n",
+		       opt_sweeps, opt_scale_ms, opt_gap_kb);
+		printf("%-10s %3s %14s %14s %8s %8s %8s\n", "workers", "n",
+		       "getppid ops/s", "cpu_opv ops/s", "getppid", "cpu_opv",
+		       "ratio");
+		for (p = 0; p < 2; p++) {
+			for (n = 1; n <= scale_n; n++) {
+				double *g = scale[p][0], *o = scale[p][1];
+
+				printf("%-10s %3d %14.0f %14.0f %7.2fx %7.2fx %8.2f\n",
+				       p ? "processes" : "threads", n,
+				       g[n - 1], o[n - 1],
+				       div_or_0(g[n - 1], g[0]),
+				       div_or_0(o[n - 1], o[0]),
+				       scale_ratio(p, n));
+			}
+		}
+		printf("(getppid, cpu_opv: throughput over 1 worker;");
+		printf(" ratio: cpu_opv's scaling over getppid's)\n");
+	}
+
+	if (irq.why)
+		printf("\nirq-off statistic: not available (%s)\n", irq.why);
+	if (irq.available) {
+		static const char * const kind[2] = { "remote", "local" };
+
+		printf("\nInterrupts off per worst-case vector (kernel, %s)\n",
+		       IRQOFF_PATH);
+		for (p = 0; p < 2; p++) {
+			printf("%-6s on CPU %d: %5ld samples, median %7.0f ns,",
+			       kind[p], irq.cpu[p], irq.count[p], irq.median[p]);
+			printf(" p99 %7.0f ns, max %7.0f ns%s\n",
+			       irq.p99[p], irq.max[p],
+			       irq.count[p] < opt_irqoff_iters ?
+			       "  (fewer samples than calls)" : "");
+		}
+	}
+
+	printf("\nFloors (ratios of medians from this run):\n");
+	for (i = 0; i < 5; i++) {
+		struct floor *f = &floors[i];
+
+		if (f->value)
+			printf("floor: %-56s %7.2f %s %-4g %s\n", f->label,
+			       f->value, f->at_most ? "<=" : ">=", f->limit,
+			       floor_result(f));
+		else
+			printf("floor: %-56s %7s %s %-4g n/a\n", f->label, "-",
+			       f->at_most ? "<=" : ">=", f->limit);
+	}
+}
+
+static void print_csv(FILE *f)
+{
+	unsigned int i;
+	int p, n, k;
+
+	fprintf(f, "%s\n", CSV_HEADER);
+	for (i = 0; i < NR_ROWS; i++) {
+		static const char * const where[] = {
+			"local", "remote-idle", "remote-busy"
+		};
+		struct row *r = &rows[i];
+
+		if (!r->done)
+			continue;
+		fprintf(f, "latency,%s,%s,%s,%ld,%ld,%.1f,%.1f,%.1f,,%.3f,,\n",
+			r->name, r->label, where[r->where], r->iters, r->batch,
+			r->median, r->p99, r->max,
+			div_or_0(r->median, median_of("getppid")));
+	}
+	for (p = 0; p < 2; p++) {
+		for (n = 1; n <= scale_n; n++) {
+			for (k = 0; k < 2; k++) {
+				double *t = scale[p][k];
+
+				if (!t[n - 1])
+					continue;
+				fprintf(f, "scaling,%s,%s,%s,%d,,,,,%.0f,%.3f,,\n",
+					k ? "cpu_opv" : "getppid",
+					k ? "local 1-add cpu_opv" : "getppid",
+					p ? "processes" : "threads", n,
+					t[n - 1], t[n - 1] / t[0]);
+			}
+			if (scale_ratio(p, n))
+				fprintf(f,
+					"scaling_ratio,cpu_opv/getppid,%s,%s,%d,,,,,,%.3f,,\n",
+					"cpu_opv scaling over getppid scaling",
+					p ? "processes" : "threads", n,
+					scale_ratio(p, n));
+		}
+	}
+	for (k = 0; irq.available && k < 2; k++) {
+		fprintf(f,
+			"irqoff,worst_%s,%s %s,cpu%d,%ld,,%.0f,%.0f,%.0f,,,,\n",
+			k ? "local" : "remote",
+			"interrupts off: worst-case vector",
+			k ? "local" : "remote",
+			irq.cpu[k], irq.count[k], irq.median[k], irq.p99[k],
+			irq.max[k]);
+	}
+	for (i = 0; i < 5; i++) {
+		struct floor *fl = &floors[i];
+
+		fprintf(f, "floor,%s,%s,%s,,,,,,,%.3f,%g,%s\n", fl->name,
+			fl->label, fl->at_most ? "<=" : ">=", fl->value,
+			fl->limit, floor_result(fl));
+	}
+}
+
+/* Main */
+
+static void usage(const char *prog, int status)
+{
+	fprintf(status ? stderr : stdout,
+		"Usage: %s [options]\n"
+		"  -i ITERS   samples per latency row (default %ld)\n"
+		"  -m ITERS   samples per migrate-operate-return row (default %ld)\n"
+		"  -r ROUNDS  interleaved rounds the samples are taken in (default %d)\n"
+		"  -w WARMUP  warm-up operations per row and round\n"
+		"             (default: a tenth of the round's samples)\n"
+		"  -s MS      duration of each scaling point (default %ld)\n"
+		"  -S SWEEPS  scaling sweeps, the median is kept (default %d, at most %d)\n"
+		"  -g KB      distance between the counters of the scaling workers,\n"
+		"             each on a small page (default %ld: adjacent pages, as in\n"
+		"             a per-CPU area; 4096: each in a page table of its own)\n"
+		"  -t N       scale up to N workers (default: every allowed CPU)\n"
+		"  -q ITERS   worst-case vectors per kind for the irq-off statistic\n"
+		"             (default %ld, at most %d)\n"
+		"  -o FILE    write the CSV to FILE; by default it goes to stdout,\n"
+		"             between the lines \"%s\" and \"%s\"\n",
+		prog, opt_iters, opt_migrate_iters, opt_rounds, opt_scale_ms,
+		opt_sweeps, MAX_SWEEPS, opt_gap_kb, opt_irqoff_iters,
+		IRQOFF_RING, CSV_BEGIN, CSV_END);
+	exit(status);
+}
+
+static long arg_long(const char *s, const char *prog, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		usage(prog, KSFT_FAIL);
+	return v;
+}
+
+static void detect(void)
+{
+	int ret;
+
+	/* Every operation the benchmark uses is known to the kernel. */
+	ret = sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG);
+	have_opv = ret >= NR_CPU_OPS;
+	if (!have_opv)
+		printf("cpu_opv() is not available (%s): its rows are skipped\n",
+		       ret < 0 ? strerror(errno) : "too few operations");
+	have_rseq = !rseq_register_current_thread() &&
+		    rseq_current_cpu_raw() >= 0;
+	ret = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	have_membarrier = ret > 0 &&
+		(ret & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) &&
+		!syscall(__NR_membarrier,
+			 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "i:m:r:w:s:S:g:t:q:o:h")) != -1) {
+		switch (c) {
+		case 'i':
+			opt_iters = arg_long(optarg, argv[0], 1, 100000000);
+			break;
+		case 'm':
+			opt_migrate_iters = arg_long(optarg, argv[0], 1,
+						     100000000);
+			break;
+		case 'r':
+			opt_rounds = arg_long(optarg, argv[0], 1, 1000);
+			break;
+		case 'w':
+			opt_warmup = arg_long(optarg, argv[0], 0, 100000000);
+			break;
+		case 's':
+			opt_scale_ms = arg_long(optarg, argv[0], 1, 3600000);
+			break;
+		case 'S':
+			opt_sweeps = arg_long(optarg, argv[0], 1, MAX_SWEEPS);
+			break;
+		case 'g':
+			opt_gap_kb = arg_long(optarg, argv[0], PAGE_SZ / 1024,
+					      65536);
+			break;
+		case 't':
+			opt_max_threads = arg_long(optarg, argv[0], 1,
+						   MAX_THREADS);
+			break;
+		case 'q':
+			opt_irqoff_iters = arg_long(optarg, argv[0], 1,
+						    IRQOFF_RING);
+			break;
+		case 'o':
+			opt_csv = optarg;
+			break;
+		case 'h':
+			usage(argv[0], KSFT_PASS);
+			break;
+		default:
+			usage(argv[0], KSFT_FAIL);
+		}
+	}
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed)) {
+		perror("sched_getaffinity");
+		return KSFT_FAIL;
+	}
+	cpu_a = nth_cpu(0);
+	cpu_b = nth_cpu(1);
+	if (setup_data()) {
+		perror("cpu_opv_bench: allocation");
+		return KSFT_FAIL;
+	}
+	detect();
+	calibrate_clock();
+	if (pin_to(cpu_a)) {
+		perror("sched_setaffinity");
+		return KSFT_FAIL;
+	}
+	measure_timer_overhead();
+
+	measure_latency();
+	measure_irqoff();
+	sched_setaffinity(0, sizeof(allowed), &allowed);
+	measure_scaling();
+	compute_floors();
+
+	print_table();
+	if (opt_csv) {
+		FILE *f = fopen(opt_csv, "w");
+
+		if (!f) {
+			fail("%s: %s", opt_csv, strerror(errno));
+		} else {
+			print_csv(f);
+			if (fclose(f))
+				fail("%s: %s", opt_csv, strerror(errno));
+		}
+	} else {
+		printf("%s\n", CSV_BEGIN);
+		print_csv(stdout);
+		printf("%s\n", CSV_END);
+	}
+	fflush(stdout);
+	if (failed) {
+		printf("cpu_opv_bench: FAILED\n");
+		return KSFT_FAIL;
+	}
+	return have_opv ? KSFT_PASS : KSFT_SKIP;
+}
