@@ -13,6 +13,7 @@ when no test ran at all.
 """
 
 import argparse
+import csv
 import io
 import re
 import sys
@@ -134,12 +135,14 @@ def bench(path):
     except FileNotFoundError:
         lines = []
     begin, end = "--- cpu_opv_bench csv begin ---", "--- cpu_opv_bench csv end ---"
-    csv = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
-    for row in csv:
-        f = row.split(",")
-        if f[0] == "floor":
-            print(f"bench floor: {f[2]}: {f[10]} (limit {f[11]}): {f[12]}")
-    if csv and "guest: benchmark exit status 0" in lines:
+    block = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
+    # The first line of the block names the columns.
+    rows = list(csv.DictReader(block))
+    for row in rows:
+        if row["section"] == "floor":
+            print(f"bench floor: {row['label']}: {row['ratio']} (limit {row['limit']}): "
+                  f"{row['result']}")
+    if rows and "guest: benchmark exit status 0" in lines:
         print("bench cpu_opv_bench: 1 passed, 0 failed, 0 skipped")
         total.passed = 1
     else:
