@@ -4,7 +4,8 @@
 # 4 CPUs and the initramfs, in one of the guest's modes:
 #   dev/boot.sh y|n|bench test|demo|enosys|bench [time limit in s]
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
-# guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap.
+# guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
+# third: $CACHE/logs/<y|n>-<mode>.extra.
 # In demo mode the console is also shown on the terminal.
 . "$(dirname "$0")/lib.sh"
 
@@ -12,8 +13,8 @@ v=${1:?y|n} mode=${2:?test|demo|enosys} limit=${3:-900}
 kernel=$CACHE/build-$v/arch/x86/boot/bzImage
 logs=$CACHE/logs
 mkdir -p "$logs"
-console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap
-rm -f "$console" "$tap"
+console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
+rm -f "$console" "$tap" "$extra"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -no-reboot
       -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
       -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode")
@@ -21,7 +22,8 @@ rc=0
 if [ "$mode" = demo ]; then
 	timeout "$limit" "${qemu[@]}" -serial stdio -serial null < /dev/null | tee "$console" || rc=$?
 else
-	timeout "$limit" "${qemu[@]}" -serial "file:$console" -serial "file:$tap" < /dev/null || rc=$?
+	timeout "$limit" "${qemu[@]}" -serial "file:$console" -serial "file:$tap" \
+		-serial "file:$extra" < /dev/null || rc=$?
 fi
 if ((rc == 124)); then
 	log "boot $v-$mode: guest did not finish within $limit s"

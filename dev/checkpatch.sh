@@ -13,7 +13,7 @@ while read -r p; do
 	while IFS= read -r line; do
 		[ -n "$line" ] || continue
 		type=$(sed -n 's/^[^:]*:[0-9]*: \(ERROR\|WARNING\|CHECK\):\([A-Z_0-9]*\):.*/\2/p' <<< "$line")
-		if [ -n "$type" ] && grep -qxF "$p $type" "$ROOT/dev/checkpatch-exceptions"; then
+		if [ -n "$type" ] && grep -qxF "${p#[0-9][0-9][0-9][0-9]-} $type" "$ROOT/dev/checkpatch-exceptions"; then
 			continue
 		fi
 		echo "checkpatch: $p: $line" >&2

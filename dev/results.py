@@ -151,6 +151,30 @@ def bench(path):
     return total
 
 
+def irqoff(path):
+    """The irq-off statistic (cpu_opv_bench -I on the test kernel): one test.
+
+    It passes if the statistic was read back for the worst-case vector on
+    both the local and a remote CPU, which cpu_opv_bench -I checks.
+    """
+    total = Tally()
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    for line in lines:
+        if line.startswith(("remote ", "local ")):
+            print(f"irqoff {line}")
+    if "guest: irqoff exit status 0" in lines:
+        print("irqoff cpu_opv_bench -I: 1 passed, 0 failed, 0 skipped")
+        total.passed = 1
+    else:
+        print(f"irqoff: FAILED (no complete run in {path})")
+        total.failed = 1
+    return total
+
+
 def reports(console):
     found = 0
     with open(console, errors="replace") as f:
@@ -172,6 +196,7 @@ def main():
     ap.add_argument("--kunit", action="append", default=[], help="console log with KUnit output")
     ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
     ap.add_argument("--bench", action="append", default=[], help="output of cpu_opv_bench")
+    ap.add_argument("--irqoff", action="append", default=[], help="output of cpu_opv_bench -I")
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
     args = ap.parse_args()
 
@@ -183,6 +208,8 @@ def main():
         total.add(tap(path, label))
     for path in args.bench:
         total.add(bench(path))
+    for path in args.irqoff:
+        total.add(irqoff(path))
     bad = 0
     for console in args.console:
         bad += reports(console)

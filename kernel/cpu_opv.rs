@@ -18,17 +18,20 @@
 //! 3. [`Op`] in an [`OpVec`]: a validated operation. Op codes, lengths, widths, alignment,
 //!    `expect_fault_*` values and the vector-wide length sum have been checked, so later stages
 //!    never check them again.
-//! 4. [`PinnedOperand`]: the user pages an operand lives on (at most two, see [`Segments`]),
-//!    pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
-//! 5. Execution: under the mmap read lock, every operand is checked against the memory that
-//!    cpu_opv refuses ([`check_policy`]) and to still map its pinned pages, then [`run`]
-//!    interprets the vector on the target CPU, in the inter-processor interrupt handler (or
-//!    here with interrupts off, for the current CPU), through the kernel's direct map of the
-//!    pinned pages. The handler first makes the task it interrupted abort its rseq critical
-//!    section, if it is in one, so that no rseq commit can land on top of the vector's stores
-//!    (unless that task is the caller, which is in this system call).
-//!    An offline target CPU runs nothing: the vector then runs here, serialised with the other
-//!    vectors for offline CPUs, with CPU hotplug held off.
+//! 4. [`PinnedOperand`]: the user pages an operand lives on (at most two, see [`Segments`], at
+//!    the untagged address), pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
+//!    Pinning faults pages in; it runs with no lock held, and is killable.
+//! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
+//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages, and, for
+//!    read operands, to be on pages that no copy-on-write fault can replace
+//!    ([`cow_unstable`]); otherwise the operands are pinned again. Then [`run`] interprets the
+//!    vector on the target CPU, in the inter-processor interrupt handler (or here with
+//!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
+//!    pages. The handler first makes the task it interrupted abort its rseq critical section,
+//!    if it is in one, so that no rseq commit can land on top of the vector's stores (unless
+//!    that task is the caller, which is in this system call). An offline target CPU runs
+//!    nothing: the vector then runs here, serialised with the other vectors for offline CPUs,
+//!    with CPU hotplug held off only for as long as the vector runs.
 //!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
 //! has been done before.
@@ -506,6 +509,14 @@ impl Segments {
         }))
     }
 
+    /// Splits `operand`, `len` bytes long, at its untagged address: the policy check, pinning
+    /// and revalidation all look the same address up, whatever tag user space put in its upper
+    /// bits (x86 LAM, arm64 TBI).
+    fn of(operand: &Operand, len: usize) -> Result<Option<Self>> {
+        let addr = usize::try_from(operand.addr).map_err(|_| EFAULT)?;
+        Self::new(UserPtr::from_addr(addr).untagged_addr() as u64, len)
+    }
+
     /// The number of pages the operand lives on: 1 or 2.
     fn nr_pages(&self) -> usize {
         (self.offset + self.len).div_ceil(PAGE_SIZE)
@@ -537,14 +548,17 @@ impl PinnedOperand {
     /// could never succeed.
     fn pin(operand: &Operand, len: usize, write: bool) -> Result<Option<Self>> {
         let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
-        let Some(seg) = Segments::new(operand.addr, len).map_err(|_| fault)? else {
+        let Some(seg) = Segments::of(operand, len).map_err(|_| fault)? else {
             return Ok(None);
         };
+        // Only the documented errors reach user space: running out of memory, a fatal signal,
+        // and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the top of
+        // the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
         let pages = PinnedPages::pin_fast(seg.page, seg.nr_pages(), write).map_err(|e| {
-            if e == EFAULT {
-                fault
-            } else {
+            if e == ENOMEM || e == EINTR {
                 e
+            } else {
+                fault
             }
         })?;
         if pages.any_zone_device() {
@@ -576,14 +590,14 @@ struct PinnedVec {
 }
 
 impl PinnedVec {
-    /// Pins the operands of `ops`, in order. Sleeps to fault pages in.
-    fn pin(ops: &OpVec) -> Result<Self> {
+    /// Pins the operands of `ops`, in order, those that are written or that `unshare` names
+    /// for writing. Sleeps to fault pages in.
+    fn pin(ops: &OpVec, unshare: &Unshare) -> Result<Self> {
         let mut slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX] = Default::default();
-        for (op, pair) in ops.iter().zip(slots.chunks_exact_mut(2)) {
-            for (slot, operand) in pair.iter_mut().zip(op.operands()) {
-                if let Some((operand, len, write)) = operand {
-                    *slot = PinnedOperand::pin(&operand, len, write)?;
-                }
+        let operands = ops.iter().flat_map(|op| op.operands());
+        for ((slot, operand), &unshare) in slots.iter_mut().zip(operands).zip(unshare) {
+            if let Some((operand, len, write)) = operand {
+                *slot = PinnedOperand::pin(&operand, len, write || unshare)?;
             }
         }
         Ok(Self { slots })
@@ -649,11 +663,16 @@ impl Mem<'_> {
         self.pieces.get(..self.n).unwrap_or(&[])
     }
 
-    /// The address of a naturally aligned word of `width` bytes, if the operand is exactly
-    /// one: such accesses are single-copy atomic.
-    fn word(&self, width: usize) -> Option<*mut u8> {
+    /// The address of a naturally aligned word of `width`, if the operand is exactly one: such
+    /// accesses are single-copy atomic.
+    fn word(&self, width: Width) -> Option<*mut u8> {
+        let bytes = width.bytes();
         match self.pieces() {
-            [(ptr, len)] if *len == width && (*ptr as usize) % width == 0 => Some(*ptr),
+            // `checked_rem()`: no division, so no panic path, even where the compiler cannot
+            // see that `bytes` is never 0.
+            [(ptr, len)] if *len == bytes && (*ptr as usize).checked_rem(bytes) == Some(0) => {
+                Some(*ptr)
+            }
             _ => None,
         }
     }
@@ -732,13 +751,12 @@ fn for_each_stretch(
 
 /// Whether the `len`-byte operands `a` and `b` hold the same bytes.
 fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
-    if let (Some(width), Some(pa), Some(pb)) = (
-        word_width(len),
-        a.and_then(|m| m.word(len)),
-        b.and_then(|m| m.word(len)),
-    ) {
-        // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands.
-        return unsafe { read_word(pa, width) == read_word(pb, width) };
+    if let Some(width) = word_width(len) {
+        if let (Some(pa), Some(pb)) = (a.and_then(|m| m.word(width)), b.and_then(|m| m.word(width)))
+        {
+            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands.
+            return unsafe { read_word(pa, width) == read_word(pb, width) };
+        }
     }
     let mut equal = true;
     for_each_stretch(a, b, |pa, pb, n| {
@@ -763,15 +781,16 @@ fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Orderin
     if order == Ordering::Release {
         barrier::smp_mb(barrier::ordering::Full);
     }
-    if let (Some(width), Some(pd), Some(ps)) = (
-        word_width(len),
-        dst.and_then(|m| m.word(len)),
-        src.and_then(|m| m.word(len)),
-    ) {
-        // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands; the
-        // destination operand is written, so valid for writes.
-        unsafe { write_word(pd, width, read_word(ps, width)) };
-        return;
+    if let Some(width) = word_width(len) {
+        if let (Some(pd), Some(ps)) = (
+            dst.and_then(|m| m.word(width)),
+            src.and_then(|m| m.word(width)),
+        ) {
+            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
+            // the destination operand is written, so valid for writes.
+            unsafe { write_word(pd, width, read_word(ps, width)) };
+            return;
+        }
     }
     for_each_stretch(dst, src, |pd, ps, n| {
         // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes (the `Mem`
@@ -783,7 +802,7 @@ fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Orderin
 
 /// Adds `count`, truncated to `width`, to the word of operand `p`, wrapping.
 fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
-    let Some(ptr) = p.and_then(|m| m.word(width.bytes())) else {
+    let Some(ptr) = p.and_then(|m| m.word(width)) else {
         // Validation made ADD operands naturally aligned words: unreachable.
         return;
     };
@@ -842,7 +861,7 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
 
     for op in ops.iter() {
         for (operand, len, write) in op.operands().into_iter().flatten() {
-            let Ok(Some(seg)) = Segments::new(operand.addr, len) else {
+            let Ok(Some(seg)) = Segments::of(&operand, len) else {
                 continue;
             };
             // The first and the last byte: an operand spans at most two pages, and so at most
@@ -873,92 +892,141 @@ kernel::sync::global_lock! {
     unsafe(uninit) static OFFLINE: Mutex<()> = ();
 }
 
-/// How a vector gets to run on its CPU.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dispatch {
-    /// On the target CPU, by IPI (or here, with interrupts off, if it is this CPU).
-    Target,
-    /// The target CPU is offline and stays so (the CPU hotplug lock is held): here, with
-    /// interrupts off, serialised with all other such executions by [`OFFLINE`].
-    Offline,
+/// The operand slots (two per operation, see [`PinnedVec`]) whose pages are to be pinned for
+/// writing although the operation only reads them, to break copy-on-write: see [`cow_unstable`].
+type Unshare = [bool; 2 * VEC_LEN_MAX];
+
+/// The read operands of `ops` whose pinned pages a copy-on-write fault could replace while the
+/// vector waits for its CPU.
+///
+/// A read-only `FOLL_PIN` unshares anonymous pages (so that the pin observes later writes) but
+/// not the shared zero page nor the page-cache pages of a private file mapping (see
+/// `gup_must_unshare()`). In a private writable mapping, the first write by any thread replaces
+/// such a page with a new anonymous copy; copy-on-write faults run under the per-VMA lock or the
+/// mmap read lock, which the mmap read lock held here does not exclude. A vector that compared
+/// or copied from the old page would act on a state its CPU no longer sees, after having been
+/// revalidated. Such operands are pinned again for writing, which breaks copy-on-write at once:
+/// the page the vector reads is then the page every later write goes to.
+///
+/// Pages of shared mappings never change under a write. Private mappings without `VM_WRITE`
+/// are only written through `FOLL_FORCE` (a debugger's `PTRACE_POKEDATA`), which is not
+/// excluded: a vector that races a debugger writing to read-only memory may read the old
+/// contents, as any concurrent reader of that memory would.
+///
+/// Called with `guard` held, after `pinned` was revalidated.
+fn cow_unstable(ops: &OpVec, pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
+    let mut unshare: Unshare = [false; 2 * VEC_LEN_MAX];
+    let mut any = false;
+    let operands = ops.iter().flat_map(|op| op.operands());
+    for ((slot, operand), want) in pinned.slots.iter().zip(operands).zip(unshare.iter_mut()) {
+        let (Some(slot), Some((_, _, false))) = (slot, operand) else {
+            continue;
+        };
+        if slot.pages.is_write() || slot.pages.all_anon_exclusive() {
+            continue;
+        }
+        let private_writable = (0..slot.pages.len()).any(|i| {
+            let addr = slot.pages.addr() + i * PAGE_SIZE;
+            guard
+                .vma_lookup(addr)
+                .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
+        });
+        if private_writable {
+            *want = true;
+            any = true;
+        }
+    }
+    any.then_some(unshare)
 }
 
 /// Runs the validated vector `ops` on `cpu`.
+///
+/// Pinning faults pages in and may wait for as long as user space wants (userfaultfd, FUSE,
+/// a slow swap device): it runs with no lock held, and is killable. The mmap read lock (taken
+/// killably) is held from revalidation to the end of the vector's execution, and is only
+/// shared with this process's threads. The CPU hotplug lock and [`OFFLINE`] are only taken,
+/// under it, when the target CPU is offline, and only around the execution of the vector,
+/// which neither faults nor sleeps: nothing a caller controls can hold them for long.
 fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
-    match execute_with(ops, cpu, Dispatch::Target) {
-        Err(e) if e == ENXIO => {
-            // The CPU is offline, or was. Keep it from coming online, then look again:
-            // `execute_with` only falls back to running here if it is still offline.
-            let _hotplug = kernel::cpu::HotplugReadGuard::lock();
-            match execute_with(ops, cpu, Dispatch::Target) {
-                Err(e) if e == ENXIO => {
-                    let _serialised = OFFLINE.lock();
-                    execute_with(ops, cpu, Dispatch::Offline)
-                }
-                other => other,
-            }
-        }
-        other => other,
-    }
-}
-
-/// Pins the operands of `ops`, revalidates them under the mmap read lock and runs the vector
-/// as `how` says. `ENXIO` if the target is offline and `how` is [`Dispatch::Target`].
-fn execute_with(ops: &OpVec, cpu: CpuId, how: Dispatch) -> Result<isize> {
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
+    let mut unshare: Unshare = [false; 2 * VEC_LEN_MAX];
     for _ in 0..MAX_ATTEMPTS {
         if task.fatal_signal_pending() {
             return Err(EINTR);
         }
-        let mut pinned = match PinnedVec::pin(ops) {
+        let mut pinned = match PinnedVec::pin(ops, &unshare) {
             Ok(pinned) => pinned,
             Err(e) if e == EAGAIN => {
                 // An expected fault, or memory refused by policy that pinning also refuses
                 // (`VM_IO`, `VM_PFNMAP`): tell them apart.
-                check_policy(ops, &mm.mmap_read_lock())?;
+                check_policy(ops, &mm.mmap_read_lock_killable()?)?;
                 return Err(e);
             }
             Err(e) => return Err(e),
         };
-        let guard = mm.mmap_read_lock();
+        let guard = mm.mmap_read_lock_killable()?;
         check_policy(ops, &guard)?;
         if !pinned.still_mapped(&guard) {
             // The memory was remapped between pinning and now: pin again.
             continue;
         }
-        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-        for (slot, operand) in mem.iter_mut().zip(pinned.slots.iter()) {
-            *slot = operand.as_ref().and_then(PinnedOperand::map);
-        }
-        let mut ret = 0;
-        // The caller's identity, for the handler to compare with the task it interrupts.
-        let caller = task.as_ptr() as usize;
-        let mut handler = || {
-            let stamp = irqoff::start();
-            // The task this interrupts may be in an rseq critical section on the vector's
-            // memory: abort it. Unless it is the caller itself, when the vector runs on the
-            // caller's CPU: the caller is in this system call, not in a critical section, and
-            // the other tasks of this CPU were scheduled out, which aborts their critical
-            // sections already. (That also holds for an offline CPU's vector, run here.)
-            if how == Dispatch::Target && Task::current_raw() as usize != caller {
-                rseq::abort_current_critical_section();
+        if let Some(more) = cow_unstable(ops, &pinned, &guard) {
+            for (u, m) in unshare.iter_mut().zip(more) {
+                *u |= m;
             }
-            ret = run(ops, &mem);
-            irqoff::record(stamp);
-        };
-        match how {
-            Dispatch::Target => smp::call_function_single(cpu, &mut handler)?,
-            // Runs here with interrupts off: the vector is short and cannot be interrupted
-            // half-way by anything that could look at its memory on this CPU.
-            Dispatch::Offline => smp::call_function_single(CpuId::current(), &mut handler)?,
+            continue;
         }
+        debug::delay_dispatch();
+        let ret = dispatch(ops, &pinned, cpu)?;
         drop(guard);
         let ran = if ret == 0 { ops.iter().count() } else { ret };
         pinned.set_dirty(ops, ran);
         return Ok(ret as isize);
     }
     Err(EAGAIN)
+}
+
+/// Runs the vector over its pinned, revalidated operands on `cpu`, or here if `cpu` is
+/// offline. Returns what [`run`] returned. Called with the mmap read lock held.
+fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
+    let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+    for (slot, operand) in mem.iter_mut().zip(pinned.slots.iter()) {
+        *slot = operand.as_ref().and_then(PinnedOperand::map);
+    }
+    let mut ret = 0;
+    // The caller's identity, for the handler to compare with the task it interrupts.
+    let caller = Task::current_raw() as usize;
+    let mut handler = || {
+        let stamp = irqoff::start();
+        // The task this interrupts may be in an rseq critical section on the vector's memory:
+        // abort it. Unless it is the caller itself, when the vector runs on the caller's CPU
+        // (or here, for an offline CPU): the caller is in this system call, not in a critical
+        // section, and the other tasks of this CPU were scheduled out, which aborts their
+        // critical sections already.
+        if Task::current_raw() as usize != caller {
+            rseq::abort_current_critical_section();
+        }
+        ret = run(ops, &mem);
+        irqoff::record(stamp);
+    };
+    match smp::call_function_single(cpu, &mut handler) {
+        Err(e) if e == ENXIO => {
+            // The CPU is offline, or was. Keep it from coming online, then look again.
+            let _hotplug = kernel::cpu::HotplugReadGuard::lock();
+            match smp::call_function_single(cpu, &mut handler) {
+                Err(e) if e == ENXIO => {
+                    // It stays offline and runs nothing: the vector runs here, with interrupts
+                    // off, serialised with the other vectors for offline CPUs.
+                    let _serialised = OFFLINE.lock();
+                    smp::call_function_single(CpuId::current(), &mut handler)?;
+                }
+                other => other?,
+            }
+        }
+        other => other?,
+    }
+    Ok(ret)
 }
 
 /// How long each vector keeps interrupts off, recorded for debugging.
@@ -983,7 +1051,7 @@ fn execute_with(ops: &OpVec, cpu: CpuId, how: Dispatch) -> Result<isize> {
 mod irqoff {
     use kernel::{
         cpu::{nr_cpu_ids, CpuId},
-        debugfs::{Dir, File, Reader, Writer},
+        debugfs::{File, Reader, Writer},
         fmt,
         prelude::*,
         sync::{
@@ -1072,11 +1140,9 @@ mod irqoff {
         }
     }
 
-    /// The debugfs directory and the file that owns the log.
+    /// The debugfs file that owns the log.
     struct Debugfs {
-        /// `/sys/kernel/debug/cpu_opv`.
-        _dir: Dir,
-        /// `irqoff_ns` in it.
+        /// `/sys/kernel/debug/cpu_opv/irqoff_ns`.
         log: Pin<KBox<File<Log>>>,
     }
 
@@ -1086,9 +1152,9 @@ mod irqoff {
     /// Allocates the log and creates its debugfs file.
     pub(super) fn init() -> Result {
         let log = Log::new(nr_cpu_ids() as usize)?;
-        let dir = Dir::new(c"cpu_opv");
+        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
         let log = KBox::pin_init(dir.read_write_file(c"irqoff_ns", log), GFP_KERNEL)?;
-        DEBUGFS.populate(Debugfs { _dir: dir, log });
+        DEBUGFS.populate(Debugfs { log });
         Ok(())
     }
 
@@ -1136,6 +1202,72 @@ mod irqoff {
     }
 }
 
+/// `/sys/kernel/debug/cpu_opv`, the directory of the debug-only files, made by the first of
+/// them. Only called from [`cpu_opv_init`].
+#[cfg(any(CONFIG_CPU_OPV_DEBUG_IRQOFF, CONFIG_CPU_OPV_DEBUG_DELAY))]
+fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
+    static DIR: kernel::sync::SetOnce<kernel::debugfs::Dir> = kernel::sync::SetOnce::new();
+    if DIR.as_ref().is_none() {
+        DIR.populate(kernel::debugfs::Dir::new(c"cpu_opv"));
+    }
+    DIR.as_ref()
+}
+
+/// A debug-only delay between revalidation and dispatch, that makes races testable.
+///
+/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, every vector waits
+/// `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds (0 at boot) after its operands
+/// were revalidated and before it is sent to its CPU, with the mmap read lock held: the window
+/// in which only the pins and locks of [`execute`] keep the operands from changing under the
+/// vector. Tests widen it to make their races with copy-on-write, munmap or CPU hotplug
+/// deterministic instead of lucky.
+#[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
+mod debug {
+    use kernel::{
+        debugfs::File,
+        prelude::*,
+        sync::{
+            atomic::{Atomic, Relaxed},
+            SetOnce,
+        },
+        time::{delay::fsleep, Delta},
+    };
+
+    /// `dispatch_delay_us`, set once at boot by [`init`].
+    static DELAY_US: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
+
+    /// Creates `dispatch_delay_us`.
+    pub(super) fn init() -> Result {
+        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
+        let file = dir.read_write_file(c"dispatch_delay_us", Atomic::new(0u32));
+        DELAY_US.populate(KBox::pin_init(file, GFP_KERNEL)?);
+        Ok(())
+    }
+
+    /// Sleeps for the configured delay, if any. Called from process context.
+    pub(super) fn delay_dispatch() {
+        let us = DELAY_US.as_ref().map_or(0, |file| file.load(Relaxed));
+        if us != 0 {
+            fsleep(Delta::from_micros(i64::from(us)));
+        }
+    }
+}
+
+/// Without `CONFIG_CPU_OPV_DEBUG_DELAY`: no delay.
+#[cfg(not(CONFIG_CPU_OPV_DEBUG_DELAY))]
+mod debug {
+    use kernel::prelude::*;
+
+    /// Does nothing.
+    pub(super) fn init() -> Result {
+        Ok(())
+    }
+
+    /// Does nothing.
+    #[inline(always)]
+    pub(super) fn delay_dispatch() {}
+}
+
 /// Initialises cpu_opv, from an initcall in `kernel/cpu_opv_sys.c`.
 #[export]
 pub extern "C" fn cpu_opv_init() {
@@ -1143,6 +1275,9 @@ pub extern "C" fn cpu_opv_init() {
     unsafe { OFFLINE.init() };
     if let Err(e) = irqoff::init() {
         pr_warn!("no irq-off statistic: {e:?}\n");
+    }
+    if let Err(e) = debug::init() {
+        pr_warn!("no dispatch delay: {e:?}\n");
     }
 }
 

@@ -89,6 +89,26 @@ impl<const N: usize> PinnedPages<N> {
         self.addr
     }
 
+    /// Whether the pages were pinned for writing.
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+
+    /// Whether every page is an anonymous page that is exclusive to the process that pinned it.
+    ///
+    /// Such a page is never replaced by a copy-on-write fault: writes through any mapping of
+    /// the process go to it. It stays exclusive while it is pinned: `fork()` copies pinned
+    /// exclusive pages instead of sharing them, and KSM does not merge pinned pages. Pages
+    /// pinned for reading may instead be the shared zero page or a page-cache page of a private
+    /// file mapping, which the first write replaces (`FOLL_PIN` does not unshare those).
+    pub fn all_anon_exclusive(&self) -> bool {
+        self.pinned().iter().all(|&page| {
+            // SAFETY: By the type invariants, `page` is a pinned, hence valid, page.
+            // `PageAnonExclusive()` is only defined for anonymous pages, which is checked first.
+            unsafe { bindings::PageAnon(page) && bindings::PageAnonExclusive(page) }
+        })
+    }
+
     /// Marks the pages dirty: they are unpinned with `unpin_user_pages_dirty_lock()`.
     ///
     /// Only for pages pinned for writing.

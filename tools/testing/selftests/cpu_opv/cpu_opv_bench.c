@@ -73,6 +73,7 @@ static long opt_gap_kb = PAGE_SZ / 1024;
 static long opt_irqoff_iters = 1000;
 static int opt_max_threads;
 static const char *opt_csv;
+static bool opt_irqoff_only;
 
 static int cpu_a = -1, cpu_b = -1;
 static int have_opv, have_rseq, have_membarrier;
@@ -1084,6 +1085,29 @@ static int ratio_digits(double ratio)
 	return ratio < 0.1 ? 3 : ratio < 100 ? 2 : 0;
 }
 
+static void print_irqoff(void)
+{
+	static const char * const kind[2] = { "remote", "local" };
+	int p;
+
+	if (irq.why)
+		printf("\nirq-off statistic: not available (%s)\n", irq.why);
+	if (!irq.available)
+		return;
+	printf("\nInterrupts off per worst-case vector (kernel, %s)\n",
+	       IRQOFF_PATH);
+	if (!access("/proc/lockdep", F_OK))
+		printf("(this kernel has lockdep: an upper bound)\n");
+	for (p = 0; p < 2; p++) {
+		printf("%-6s on CPU %d: %5ld samples, median %7.0f ns,",
+		       kind[p], irq.cpu[p], irq.count[p], irq.median[p]);
+		printf(" p99 %7.0f ns, max %7.0f ns%s\n",
+		       irq.p99[p], irq.max[p],
+		       irq.count[p] < opt_irqoff_iters ?
+		       "  (fewer samples than calls)" : "");
+	}
+}
+
 static void print_table(void)
 {
 	double base = median_of("getppid"), ratio;
@@ -1148,22 +1172,7 @@ static void print_table(void)
 		printf(" ratio: cpu_opv's scaling over getppid's)\n");
 	}
 
-	if (irq.why)
-		printf("\nirq-off statistic: not available (%s)\n", irq.why);
-	if (irq.available) {
-		static const char * const kind[2] = { "remote", "local" };
-
-		printf("\nInterrupts off per worst-case vector (kernel, %s)\n",
-		       IRQOFF_PATH);
-		for (p = 0; p < 2; p++) {
-			printf("%-6s on CPU %d: %5ld samples, median %7.0f ns,",
-			       kind[p], irq.cpu[p], irq.count[p], irq.median[p]);
-			printf(" p99 %7.0f ns, max %7.0f ns%s\n",
-			       irq.p99[p], irq.max[p],
-			       irq.count[p] < opt_irqoff_iters ?
-			       "  (fewer samples than calls)" : "");
-		}
-	}
+	print_irqoff();
 
 	printf("\nFloors (ratios of medians from this run):\n");
 	for (i = 0; i < 5; i++) {
@@ -1256,6 +1265,9 @@ static void usage(const char *prog, int status)
 		"  -t N       scale up to N workers (default: every allowed CPU)\n"
 		"  -q ITERS   worst-case vectors per kind for the irq-off statistic\n"
 		"             (default %ld, at most %d)\n"
+		"  -I         measure the irq-off statistic only, and print it\n"
+		"             (the statistic instruments the measured path: the\n"
+		"             latencies come from a kernel without it)\n"
 		"  -o FILE    write the CSV to FILE; by default it goes to stdout,\n"
 		"             between the lines \"%s\" and \"%s\"\n",
 		prog, opt_iters, opt_migrate_iters, opt_rounds, opt_scale_ms,
@@ -1299,7 +1311,7 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "i:m:r:w:s:S:g:t:q:o:h")) != -1) {
+	while ((c = getopt(argc, argv, "i:m:r:w:s:S:g:t:q:Io:h")) != -1) {
 		switch (c) {
 		case 'i':
 			opt_iters = arg_long(optarg, argv[0], 1, 100000000);
@@ -1332,6 +1344,9 @@ int main(int argc, char **argv)
 			opt_irqoff_iters = arg_long(optarg, argv[0], 1,
 						    IRQOFF_RING);
 			break;
+		case 'I':
+			opt_irqoff_only = true;
+			break;
 		case 'o':
 			opt_csv = optarg;
 			break;
@@ -1361,6 +1376,13 @@ int main(int argc, char **argv)
 	}
 	measure_timer_overhead();
 
+	if (opt_irqoff_only) {
+		measure_irqoff();
+		print_irqoff();
+		if (!irq.available)
+			fail("irq-off statistic: not available");
+		return failed ? KSFT_FAIL : KSFT_PASS;
+	}
 	measure_latency();
 	measure_irqoff();
 	sched_setaffinity(0, sizeof(allowed), &allowed);

@@ -35,15 +35,38 @@ static void fill(uint8_t *p, size_t len, unsigned int seed)
 		p[i] = (uint8_t)(i * 31 + seed);
 }
 
+#define NR_MAPS	3
+#define NR_FDS	2
+#define MNT	"/tmp/cpu_opv_mnt"
+
+/*
+ * What a test maps, opens, mounts or changes belongs to the fixture, whose
+ * teardown also runs after a failed ASSERT: nothing stays mapped, open,
+ * mounted, attached or changed.
+ */
 FIXTURE(exec) {
 	uint8_t *mem;	/* 4 pages: src in 0-1, dst in 2-3 */
 	uint8_t *ref;
+	struct {
+		void *addr;
+		size_t len;
+	} map[NR_MAPS];	/* the test's mappings, NULL if unused */
+	int fd[NR_FDS];	/* the test's files, -1 if unused */
+	bool mounted;	/* ext2 on MNT */
+	int loop;	/* a loop device bound to a file, or -1 */
+	long nr_hugepages;	/* vm.nr_hugepages to restore, or -1 */
 };
 
 FIXTURE_SETUP(exec)
 {
+	int i;
+
 	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
 		SKIP(return, "cpu_opv() is not implemented by this kernel");
+	for (i = 0; i < NR_FDS; i++)
+		self->fd[i] = -1;
+	self->loop = -1;
+	self->nr_hugepages = -1;
 	self->mem = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
@@ -51,8 +74,110 @@ FIXTURE_SETUP(exec)
 	ASSERT_NE(NULL, self->ref);
 }
 
+/* mmap() for a test, unmapped by the teardown. */
+static void *test_mmap(struct _test_data_exec *self, size_t len, int prot, int flags, int fd)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, 0);
+	int i;
+
+	for (i = 0; i < NR_MAPS && p != MAP_FAILED; i++) {
+		if (!self->map[i].addr) {
+			self->map[i].addr = p;
+			self->map[i].len = len;
+			return p;
+		}
+	}
+	if (p != MAP_FAILED)
+		munmap(p, len);
+	return MAP_FAILED;
+}
+
+/* Unmaps the end of a test's mapping, from @len on; the teardown the rest. */
+static int unmap_tail(struct _test_data_exec *self, void *addr, size_t len)
+{
+	int i;
+
+	for (i = 0; i < NR_MAPS; i++) {
+		if (self->map[i].addr == addr && self->map[i].len > len) {
+			size_t tail = self->map[i].len - len;
+
+			self->map[i].len = len;
+			return munmap((uint8_t *)addr + len, tail);
+		}
+	}
+	return -1;
+}
+
+/* Keeps @fd for the teardown to close; returns it. */
+static int keep_fd(struct _test_data_exec *self, int fd)
+{
+	int i;
+
+	for (i = 0; i < NR_FDS && fd >= 0; i++) {
+		if (self->fd[i] < 0) {
+			self->fd[i] = fd;
+			return fd;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Unmaps and closes what the test mapped and opened. */
+static void release(struct _test_data_exec *self)
+{
+	int i;
+
+	for (i = 0; i < NR_MAPS; i++) {
+		if (self->map[i].addr)
+			munmap(self->map[i].addr, self->map[i].len);
+		self->map[i].addr = NULL;
+	}
+	for (i = 0; i < NR_FDS; i++) {
+		if (self->fd[i] >= 0)
+			close(self->fd[i]);
+		self->fd[i] = -1;
+	}
+}
+
+/* vm.nr_hugepages, or -1. */
+static long read_nr_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long nr = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	return nr;
+}
+
+static int set_nr_hugepages(long nr)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%ld", nr);
+	return fclose(f) ? -1 : 0;
+}
+
 FIXTURE_TEARDOWN(exec)
 {
+	release(self);
+	if (self->mounted) {
+		umount(MNT);
+		rmdir(MNT);
+	}
+	if (self->loop >= 0) {
+		ioctl(self->loop, LOOP_CLR_FD, 0);
+		close(self->loop);
+	}
+	if (self->nr_hugepages >= 0)
+		set_nr_hugepages(self->nr_hugepages);
 	munmap(self->mem, 4 * PAGE);
 	free(self->ref);
 }
@@ -239,12 +364,12 @@ TEST_F(exec, faults)
 	uint8_t *ro, *none, *gone;
 	struct cpu_op ops[2];
 
-	ro = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = test_mmap(self, 3 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	ASSERT_NE(MAP_FAILED, ro);
 	none = ro + PAGE;
 	gone = ro + 2 * PAGE;
 	ASSERT_EQ(0, mprotect(none, PAGE, PROT_NONE));
-	ASSERT_EQ(0, munmap(gone, PAGE));
+	ASSERT_EQ(0, unmap_tail(self, ro, 2 * PAGE));	/* gone */
 	*ok = 5;
 
 	/* Write to read-only memory, to PROT_NONE, to nothing. */
@@ -291,13 +416,12 @@ TEST_F(exec, faults)
 	ops[1] = op_compare(1, ro, ro, 8);
 	EXPECT_EQ(0, sys_cpu_opv(ops, 2, cpu_now(), 0));
 	EXPECT_EQ(6, *ok);
-	munmap(ro, 2 * PAGE);
 }
 
 /* Never-written anonymous memory reads as the zero page. */
 TEST_F(exec, zero_page_source)
 {
-	uint8_t *zero = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *zero = test_mmap(self, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	uint8_t *dst = self->mem + 2 * PAGE + 1000;
 	struct cpu_op op = op_memcpy(0, dst, zero + 2000, 4096);
 	uint8_t expect[4096] = { 0 };
@@ -306,7 +430,6 @@ TEST_F(exec, zero_page_source)
 	memset(dst, 0xaa, 4096);
 	EXPECT_EQ(0, sys_cpu_opv(&op, 1, cpu_now(), 0));
 	EXPECT_EQ(0, memcmp(dst, expect, 4096));
-	munmap(zero, 2 * PAGE);
 }
 
 /* The kinds of memory cpu_opv accepts. */
@@ -331,65 +454,93 @@ TEST_F(exec, memory_kinds)
 	uint8_t *p;
 	int fd;
 
-	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	p = test_mmap(self, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
 	ASSERT_NE(MAP_FAILED, p);
 	exercise(_metadata, p, "shared anonymous");
-	munmap(p, 2 * PAGE);
 
-	fd = memfd_create("cpu_opv", 0);
+	fd = keep_fd(self, memfd_create("cpu_opv", 0));
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, 2 * PAGE));
-	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = test_mmap(self, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
 	ASSERT_NE(MAP_FAILED, p);
 	exercise(_metadata, p, "memfd");
-	munmap(p, 2 * PAGE);
-	close(fd);
 
-	/* A private mapping of a file (tmpfs): written pages are anonymous copies. */
-	fd = mkstemp(path);
+	/*
+	 * A private mapping of a file (tmpfs): written pages are anonymous
+	 * copies. The file is unlinked at once: nothing to remove after.
+	 */
+	fd = keep_fd(self, mkstemp(path));
 	ASSERT_LE(0, fd);
+	unlink(path);
 	ASSERT_EQ(0, ftruncate(fd, 2 * PAGE));
-	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	p = test_mmap(self, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd);
 	ASSERT_NE(MAP_FAILED, p);
 	exercise(_metadata, p, "file-backed private");
-	munmap(p, 2 * PAGE);
-	close(fd);
-	unlink(path);
 }
 
+/* The AnonHugePages of the mapping of @addr in /proc/self/smaps, in kB, or -1. */
+static long anon_huge_kb(void *addr)
+{
+	unsigned long start, end, a = (unsigned long)addr;
+	char line[512];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = a >= start && a < end;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Only if a transparent huge page backs the memory: otherwise this would
+ * repeat the anonymous memory tests, and is skipped.
+ */
 TEST_F(exec, transparent_huge_page)
 {
 	size_t huge = 2UL << 20;
-	uint8_t *raw = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *raw = test_mmap(self, 2 * huge, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	uint8_t *p;
+	long kb;
 
 	ASSERT_NE(MAP_FAILED, raw);
 	p = (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
-	madvise(p, huge, MADV_HUGEPAGE);
+	if (madvise(p, huge, MADV_HUGEPAGE))
+		SKIP(return, "MADV_HUGEPAGE: %s", strerror(errno));
 	p[0] = 1;
+	/* madvise() made [p, p + huge) a mapping of its own. */
+	kb = anon_huge_kb(p);
+	if (kb < (long)(huge >> 10))
+		SKIP(return, "no transparent huge page: AnonHugePages %ld kB", kb);
 	exercise(_metadata, p + huge / 2, "THP");
-	munmap(raw, 2 * huge);
 }
 
 TEST_F(exec, hugetlb)
 {
 	size_t huge = 2UL << 20;
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	long nr = read_nr_hugepages();
 	uint8_t *p;
 
-	/* Reserve two huge pages if nobody did; fails harmlessly if not root. */
-	if (f) {
-		fputs("2", f);
-		fclose(f);
-	}
-	p = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	/*
+	 * Reserve two huge pages if nobody did, for the teardown to give
+	 * back; fails harmlessly if not root.
+	 */
+	if (nr >= 0 && nr < 2 && !set_nr_hugepages(2))
+		self->nr_hugepages = nr;
+	p = test_mmap(self, 2 * huge, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1);
 	if (p == MAP_FAILED)
 		SKIP(return, "no huge pages: %s", strerror(errno));
 	/* An operand across the boundary between the two huge pages. */
 	exercise(_metadata, p + huge - PAGE, "hugetlb");
-	munmap(p, 2 * huge);
 }
 
 /* The start of the first mapping named @name in /proc/self/maps, or 0. */
@@ -438,9 +589,9 @@ TEST_F(exec, policy_device_memory)
  */
 TEST_F(exec, policy_dirty_tracked_file)
 {
-	const char *img = "/tmp/cpu_opv_ext2.img", *mnt = "/tmp/cpu_opv_mnt";
-	char dev[32], path[64];
-	int ctl, loop, imgfd, fd, n;
+	const char *img = "/tmp/cpu_opv_ext2.img";
+	char dev[32], cmd[64];
+	int ctl, loop, imgfd, fd, n, ret;
 	uint64_t *shared, *private;
 	struct cpu_op op;
 
@@ -448,31 +599,36 @@ TEST_F(exec, policy_dirty_tracked_file)
 	if (ctl < 0)
 		SKIP(return, "no loop devices");
 	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
 	ASSERT_LE(0, n);
 	snprintf(dev, sizeof(dev), "/dev/loop%d", n);
-	imgfd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	/* The loop device keeps the image open: nothing to remove after. */
+	imgfd = keep_fd(self, open(img, O_RDWR | O_CREAT | O_TRUNC, 0600));
 	ASSERT_LE(0, imgfd);
+	unlink(img);
 	ASSERT_EQ(0, ftruncate(imgfd, 4 << 20));
 	loop = open(dev, O_RDWR);
 	ASSERT_LE(0, loop);
-	ASSERT_EQ(0, ioctl(loop, LOOP_SET_FD, imgfd));
-	snprintf(path, sizeof(path), "mke2fs -F %s >/dev/null 2>&1", dev);
-	if (system(path)) {
-		ioctl(loop, LOOP_CLR_FD, 0);
+	/* The teardown only detaches what this test attached. */
+	ret = ioctl(loop, LOOP_SET_FD, imgfd);
+	if (ret)
+		close(loop);
+	else
+		self->loop = loop;
+	ASSERT_EQ(0, ret);
+	snprintf(cmd, sizeof(cmd), "mke2fs -F %s >/dev/null 2>&1", dev);
+	if (system(cmd))
 		SKIP(return, "mke2fs failed or is missing");
-	}
-	mkdir(mnt, 0700);
-	if (mount(dev, mnt, "ext2", 0, NULL)) {
-		ioctl(loop, LOOP_CLR_FD, 0);
+	mkdir(MNT, 0700);
+	if (mount(dev, MNT, "ext2", 0, NULL))
 		SKIP(return, "cannot mount ext2: %s", strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s/file", mnt);
-	fd = open(path, O_RDWR | O_CREAT, 0600);
+	self->mounted = true;
+	fd = keep_fd(self, open(MNT "/file", O_RDWR | O_CREAT, 0600));
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, PAGE));
-	shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	shared = test_mmap(self, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
 	ASSERT_NE(MAP_FAILED, shared);
-	private = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	private = test_mmap(self, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd);
 	ASSERT_NE(MAP_FAILED, private);
 	shared[0] = 7;
 
@@ -495,14 +651,9 @@ TEST_F(exec, policy_dirty_tracked_file)
 	EXPECT_EQ(8, private[0]);
 	EXPECT_EQ(7, shared[0]);
 
-	munmap(shared, PAGE);
-	munmap(private, PAGE);
-	close(fd);
-	EXPECT_EQ(0, umount(mnt));
-	ioctl(loop, LOOP_CLR_FD, 0);
-	close(loop);
-	close(imgfd);
-	unlink(img);
+	/* The teardown detaches the loop device and removes the mount point. */
+	release(self);
+	EXPECT_EQ(0, umount(MNT));
 }
 
 TEST_HARNESS_MAIN
