@@ -48,6 +48,7 @@ use kernel::{
     bindings,
     cpu::CpuId,
     current,
+    interrupt::LocalInterruptDisabled,
     mm::{
         pin::PinnedPages,
         virt::{flags, vm_flags_t},
@@ -628,18 +629,31 @@ impl PinnedVec {
 /// # Invariants
 ///
 /// Each of the first `n` pieces `(ptr, len)` is valid for reads of `len` bytes, and for writes
-/// if the operand is written, for `'a`. The memory may be accessed concurrently by user space
-/// on other CPUs: it is only accessed with volatile accesses or byte copies, never through
-/// references.
+/// if the operand is written, for `'a`.
+///
+/// The memory is user memory: threads of the caller's process on other CPUs may read and write
+/// it at any time, which Rust's memory model would call a data race for ordinary accesses. It
+/// is therefore only ever accessed the way the kernel accesses memory shared with user space
+/// (the rule every `SAFETY` comment on it cites):
+///
+/// - aligned words with volatile loads and stores ([`read_word`], [`write_word`]), which are
+///   single-copy atomic, as `READ_ONCE()` and `WRITE_ONCE()` are;
+/// - single bytes with volatile loads ([`compare`]);
+/// - ranges with the C `memmove()` ([`copy`]), as `copy_from_user()` copies user memory;
+///
+/// never through references, nor with Rust's `copy` functions, whose semantics assume that no
+/// one else accesses the memory.
 struct Mem<'a> {
     pieces: [(*mut u8, usize); 2],
     n: usize,
     _lifetime: PhantomData<&'a ()>,
 }
 
-// SAFETY: The interrupt handler on another CPU reads the pieces while the calling CPU waits
-// for it: the memory they describe is accessed with volatile accesses or byte copies only,
-// which tolerate concurrent access.
+// SAFETY: A `Mem` is shared with the interrupt handler on the target CPU while the calling
+// CPU waits for it; only one of them uses it at a time. The pointers themselves are never
+// written after construction, and the memory they describe is only accessed as the type
+// invariants say (volatile accesses, C `memmove()`), which is defined for memory that user
+// space accesses concurrently.
 unsafe impl Sync for Mem<'_> {}
 
 impl Mem<'_> {
@@ -754,15 +768,16 @@ fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
     if let Some(width) = word_width(len) {
         if let (Some(pa), Some(pb)) = (a.and_then(|m| m.word(width)), b.and_then(|m| m.word(width)))
         {
-            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands.
+            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
+            // they are accessed with volatile loads, as the `Mem` invariants require.
             return unsafe { read_word(pa, width) == read_word(pb, width) };
         }
     }
     let mut equal = true;
     for_each_stretch(a, b, |pa, pb, n| {
         for i in 0..n {
-            // SAFETY: `pa` and `pb` are valid for reads of `n` bytes (the `Mem` invariants),
-            // and `i < n`.
+            // SAFETY: `pa` and `pb` are valid for reads of `n` bytes and `i < n`; single bytes
+            // are read with volatile loads, as the `Mem` invariants require.
             let (x, y) = unsafe { (pa.add(i).read_volatile(), pb.add(i).read_volatile()) };
             if x != y {
                 equal = false;
@@ -787,15 +802,17 @@ fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Orderin
             src.and_then(|m| m.word(width)),
         ) {
             // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
-            // the destination operand is written, so valid for writes.
+            // the destination operand is written, so valid for writes. Volatile accesses, as
+            // the `Mem` invariants require.
             unsafe { write_word(pd, width, read_word(ps, width)) };
             return;
         }
     }
     for_each_stretch(dst, src, |pd, ps, n| {
-        // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes (the `Mem`
-        // invariants); `ptr::copy` allows the two to overlap.
-        unsafe { core::ptr::copy(ps, pd, n) };
+        // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes, and they are
+        // accessed with the C `memmove()`, as the `Mem` invariants require for memory that user
+        // space may access concurrently; `memmove()` allows the two ranges to overlap.
+        unsafe { bindings::memmove(pd.cast(), ps.cast(), n) };
         true
     });
 }
@@ -806,7 +823,8 @@ fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
         // Validation made ADD operands naturally aligned words: unreachable.
         return;
     };
-    // SAFETY: `Mem::word` returned an aligned word inside a valid, written operand.
+    // SAFETY: `Mem::word` returned an aligned word inside a valid, written operand, accessed
+    // with a volatile load and store, as the `Mem` invariants require.
     unsafe {
         let val = read_word(ptr, width).wrapping_add(count as u64);
         if order == Ordering::Release {
@@ -997,7 +1015,7 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
-    let mut handler = || {
+    let mut handler = |irq_off: &LocalInterruptDisabled| {
         let stamp = irqoff::start();
         // The task this interrupts may be in an rseq critical section on the vector's memory:
         // abort it. Unless it is the caller itself, when the vector runs on the caller's CPU
@@ -1005,7 +1023,7 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         // section, and the other tasks of this CPU were scheduled out, which aborts their
         // critical sections already.
         if Task::current_raw() as usize != caller {
-            rseq::abort_current_critical_section();
+            rseq::abort_current_critical_section(irq_off);
         }
         ret = run(ops, &mem);
         irqoff::record(stamp);

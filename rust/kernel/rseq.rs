@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/rseq.h`](srctree/include/linux/rseq.h)
 
-use crate::{bindings, sync::barrier};
+use crate::{bindings, interrupt::LocalInterruptDisabled, sync::barrier};
 
 /// Makes the task interrupted on this CPU abort its rseq critical section, if it is in one.
 ///
@@ -17,12 +17,13 @@ use crate::{bindings, sync::barrier};
 /// The full barrier orders the caller's earlier stores before the task resumes, and pairs with
 /// the barrier after `rq->curr` is updated on context switch.
 ///
-/// Must be called with interrupts disabled, on the CPU whose task is concerned.
-pub fn abort_current_critical_section() {
+/// `_irq_off` proves that interrupts are disabled on this CPU, so that the interrupted task
+/// stays the current task of this CPU for the duration of the call.
+pub fn abort_current_critical_section(_irq_off: &LocalInterruptDisabled) {
     barrier::smp_mb(barrier::ordering::Full);
     let task = crate::task::Task::current_raw();
-    // SAFETY: `task` is the current task, valid while it runs; with interrupts disabled, it
-    // keeps running on this CPU for the duration of these calls.
+    // SAFETY: `task` is the current task, valid while it runs; with interrupts disabled (the
+    // `_irq_off` token), it keeps running on this CPU for the duration of these calls.
     unsafe {
         if bindings::rseq_v2(task) {
             bindings::rseq_sched_switch_event(task);

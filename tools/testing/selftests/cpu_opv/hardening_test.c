@@ -159,9 +159,11 @@ FIXTURE_SETUP(offline_stuck)
 {
 	int cpus[2];
 
-	self->offline = self->cycled = -1;
+	self->offline = -1;
+	self->cycled = -1;
 	self->stuck = -1;
-	self->pipe[0] = self->pipe[1] = -1;
+	self->pipe[0] = -1;
+	self->pipe[1] = -1;
 	if (geteuid())
 		SKIP(return, "needs root for CPU hotplug and userfaultfd");
 	if (hotpluggable_cpus(cpus, 2) < 2)
@@ -364,8 +366,8 @@ FIXTURE_TEARDOWN(cow)
 
 struct cow_writer {
 	int cpu;
-	volatile uint64_t *z;
-	volatile uint64_t *x;
+	uint64_t *z;
+	uint64_t *x;
 	atomic_int go;
 	uint64_t x_seen;
 	int pinned;
@@ -380,8 +382,8 @@ static void *cow_writer(void *arg)
 		;
 	/* Well inside the 300 ms the vector waits. */
 	usleep(50000);
-	*w->z = 1;
-	w->x_seen = *w->x;
+	__atomic_store_n(w->z, 1, __ATOMIC_RELAXED);
+	w->x_seen = __atomic_load_n(w->x, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -432,7 +434,7 @@ TEST_F_TIMEOUT(cow, read_operand_is_not_stale, 120)
 
 		ASSERT_NE(MAP_FAILED, z);
 		/* Read, never written: mapped read-only, shared. */
-		ASSERT_EQ(0ULL, *(volatile uint64_t *)z);
+		ASSERT_EQ(0ULL, __atomic_load_n(z, __ATOMIC_RELAXED));
 		ops[0] = op_compare(1, z, (void *)&zero, 8);
 		ops[1] = op_add(0, &x, 1, 8);
 		ASSERT_EQ(0, pthread_create(&t, NULL, cow_writer, &w));
