@@ -39,6 +39,10 @@ tar -C "$CACHE" -xJf "$tarball"
 [ -f "$BASE_REPO/Makefile" ] || die "unexpected tarball layout"
 cd "$BASE_REPO"
 git init -q -b base .
+# No automatic gc or maintenance: a repack of the ~90k objects of the tree
+# costs minutes of a cold run and buys nothing here.
+git config gc.auto 0
+git config maintenance.auto false
 # Debian's .gitignore ignores the whole top level: force-add everything.
 git add -f -A
 GIT_AUTHOR_DATE=$BASE_DATE GIT_COMMITTER_DATE=$BASE_DATE \

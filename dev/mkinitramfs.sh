@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Packs static busybox, the guest /init, the demo and the installed
-# kselftests into $CACHE/initramfs.cpio.gz.
+# kselftests (and librseq's tests, if built) into $CACHE/initramfs.cpio.gz.
 . "$(dirname "$0")/lib.sh"
 
 root=$(mktemp -d)
@@ -14,5 +14,12 @@ install -m 755 "$ROOT/dev/guest/init" "$root/init"
 gcc -static -O2 -Wall -Werror -isystem "$CACHE/build-y/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
 cp -r "$CACHE/selftests" "$root/selftests"
+# librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.
+for v in base patched; do
+	if [ -d "$CACHE/librseq/$v/stage" ]; then
+		mkdir -p "$root/librseq"
+		cp -r "$CACHE/librseq/$v/stage" "$root/librseq/$v"
+	fi
+done
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initramfs.cpio.gz"
 log "initramfs: $(du -h "$CACHE/initramfs.cpio.gz" | cut -f1)"

@@ -120,6 +120,43 @@ def tap(path, label):
     return total
 
 
+def plain_tap(path, label):
+    """Counts a plain TAP stream with one test case a line (librseq's suite).
+
+    Prints the failed cases and one summary line. The stream must have a
+    plan, and as many results as the plan says.
+    """
+    total = Tally()
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        print(f"{label}: no results file {path}")
+        total.failed += 1
+        return total
+    plan = None
+    for line in lines:
+        if re.match(r"^1\.\.\d+", line):
+            plan = int(line[3:].split()[0])
+            continue
+        m = RESULT.match(line)
+        if not m:
+            continue
+        if m.group(3):
+            total.skipped += 1
+        elif m.group(1) == "ok":
+            total.passed += 1
+        else:
+            total.failed += 1
+            print(f"{label}: FAILED {m.group(2)}")
+    seen = total.passed + total.failed + total.skipped
+    if plan is None or plan != seen:
+        print(f"{label}: TAP plan {plan} but {seen} results in {path}")
+        total.failed += 1
+    print(f"{label}: {total.passed} passed, {total.failed} failed, {total.skipped} skipped")
+    return total
+
+
 def bench(path):
     """The benchmark counts as one test: it passes if it ran to the end.
 
@@ -195,6 +232,8 @@ def main():
     ap.add_argument("--srctree", required=True)
     ap.add_argument("--kunit", action="append", default=[], help="console log with KUnit output")
     ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
+    ap.add_argument("--plain-tap", action="append", default=[], metavar="LABEL=FILE",
+                    help="a plain TAP stream, one case a line")
     ap.add_argument("--bench", action="append", default=[], help="output of cpu_opv_bench")
     ap.add_argument("--irqoff", action="append", default=[], help="output of cpu_opv_bench -I")
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
@@ -206,6 +245,9 @@ def main():
     for spec in args.tap:
         label, _, path = spec.partition("=")
         total.add(tap(path, label))
+    for spec in args.plain_tap:
+        label, _, path = spec.partition("=")
+        total.add(plain_tap(path, label))
     for path in args.bench:
         total.add(bench(path))
     for path in args.irqoff:

@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
-      qemu-system-x86 python3 perl xz-utils gzip rsync groff-base)
+      qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
+      autoconf automake libtool pkg-config file g++)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -537,35 +537,45 @@ impl Segments {
 struct PinnedOperand {
     /// Where the operand is in its pages.
     seg: Segments,
-    /// The pages, unpinned on drop.
-    pages: PinnedPages<2>,
+    /// The pages, in order, each pinned on its own (so that each is pinned for the access it
+    /// needs, see [`cow_unstable`]) and unpinned on drop. `pages[1]` is `None` for an operand
+    /// on one page.
+    pages: [Option<PinnedPages<1>>; 2],
 }
 
 impl PinnedOperand {
-    /// Pins the pages of `operand`, `len` bytes long, for writing if `write`.
+    /// Pins the pages of `operand`, `len` bytes long: all for writing if `write`, else those
+    /// that `unshare` names.
     ///
     /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for this operand.
     /// Memory that cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry
     /// could never succeed.
-    fn pin(operand: &Operand, len: usize, write: bool) -> Result<Option<Self>> {
+    fn pin(operand: &Operand, len: usize, write: bool, unshare: [bool; 2]) -> Result<Option<Self>> {
         let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
         let Some(seg) = Segments::of(operand, len).map_err(|_| fault)? else {
             return Ok(None);
         };
-        // Only the documented errors reach user space: running out of memory, a fatal signal,
-        // and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the top of
-        // the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
-        let pages = PinnedPages::pin_fast(seg.page, seg.nr_pages(), write).map_err(|e| {
-            if e == ENOMEM || e == EINTR {
-                e
-            } else {
-                fault
+        let mut pages = [None, None];
+        for (i, (slot, unshare)) in pages.iter_mut().zip(unshare).enumerate() {
+            if i >= seg.nr_pages() {
+                break;
             }
-        })?;
-        if pages.any_zone_device() {
-            return Err(EFAULT);
+            // Only the documented errors reach user space: running out of memory, a fatal
+            // signal, and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at
+            // the top of the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
+            let page = PinnedPages::pin_fast(seg.page + i * PAGE_SIZE, 1, write || unshare)
+                .map_err(|e| if e == ENOMEM || e == EINTR { e } else { fault })?;
+            if page.any_zone_device() {
+                return Err(EFAULT);
+            }
+            *slot = Some(page);
         }
         Ok(Some(Self { seg, pages }))
+    }
+
+    /// The pinned pages, in order.
+    fn pinned(&self) -> impl Iterator<Item = &PinnedPages<1>> {
+        self.pages.iter().flatten()
     }
 
     /// Maps the operand for the interpreter.
@@ -573,8 +583,9 @@ impl PinnedOperand {
         let mut pieces = [(core::ptr::null_mut(), 0); 2];
         let mut n = 0;
         for (slot, (page, offset, len)) in pieces.iter_mut().zip(self.seg.pieces()) {
+            let pinned = self.pages.get(page)?.as_ref()?;
             // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            *slot = (self.pages.direct_map(page)?.wrapping_add(offset), len);
+            *slot = (pinned.direct_map(0)?.wrapping_add(offset), len);
             n += 1;
         }
         // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
@@ -591,14 +602,14 @@ struct PinnedVec {
 }
 
 impl PinnedVec {
-    /// Pins the operands of `ops`, in order, those that are written or that `unshare` names
-    /// for writing. Sleeps to fault pages in.
+    /// Pins the operands of `ops`, in order: the pages of written operands and those that
+    /// `unshare` names for writing. Sleeps to fault pages in.
     fn pin(ops: &OpVec, unshare: &Unshare) -> Result<Self> {
         let mut slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX] = Default::default();
         let operands = ops.iter().flat_map(|op| op.operands());
         for ((slot, operand), &unshare) in slots.iter_mut().zip(operands).zip(unshare) {
             if let Some((operand, len, write)) = operand {
-                *slot = PinnedOperand::pin(&operand, len, write || unshare)?;
+                *slot = PinnedOperand::pin(&operand, len, write, unshare)?;
             }
         }
         Ok(Self { slots })
@@ -609,7 +620,8 @@ impl PinnedVec {
         self.slots
             .iter()
             .flatten()
-            .all(|operand| operand.pages.still_mapped(guard))
+            .flat_map(PinnedOperand::pinned)
+            .all(|pages| pages.still_mapped(guard))
     }
 
     /// Marks dirty the pages written by the first `ran` operations of `ops`.
@@ -617,7 +629,10 @@ impl PinnedVec {
         for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)).take(ran) {
             if matches!(op, Op::Memcpy { .. } | Op::Add { .. }) {
                 if let Some(Some(dst)) = pair.first_mut() {
-                    dst.pages.set_dirty();
+                    dst.pages
+                        .iter_mut()
+                        .flatten()
+                        .for_each(PinnedPages::set_dirty);
                 }
             }
         }
@@ -910,11 +925,12 @@ kernel::sync::global_lock! {
     unsafe(uninit) static OFFLINE: Mutex<()> = ();
 }
 
-/// The operand slots (two per operation, see [`PinnedVec`]) whose pages are to be pinned for
-/// writing although the operation only reads them, to break copy-on-write: see [`cow_unstable`].
-type Unshare = [bool; 2 * VEC_LEN_MAX];
+/// The pages (two per operand slot, two slots per operation, see [`PinnedVec`]) to be pinned
+/// for writing although their operation only reads them, to break copy-on-write: see
+/// [`cow_unstable`].
+type Unshare = [[bool; 2]; 2 * VEC_LEN_MAX];
 
-/// The read operands of `ops` whose pinned pages a copy-on-write fault could replace while the
+/// The pages of read operands of `ops` that a copy-on-write fault could replace while the
 /// vector waits for its CPU.
 ///
 /// A read-only `FOLL_PIN` unshares anonymous pages (so that the pin observes later writes) but
@@ -923,8 +939,10 @@ type Unshare = [bool; 2 * VEC_LEN_MAX];
 /// such a page with a new anonymous copy; copy-on-write faults run under the per-VMA lock or the
 /// mmap read lock, which the mmap read lock held here does not exclude. A vector that compared
 /// or copied from the old page would act on a state its CPU no longer sees, after having been
-/// revalidated. Such operands are pinned again for writing, which breaks copy-on-write at once:
-/// the page the vector reads is then the page every later write goes to.
+/// revalidated. Such pages are pinned again for writing, which breaks copy-on-write at once:
+/// the page the vector reads is then the page every later write goes to. Each page of an
+/// operand is judged on its own: an operand may span a private writable page and a read-only
+/// one, which cannot be pinned for writing.
 ///
 /// Pages of shared mappings never change under a write. Private mappings without `VM_WRITE`
 /// are only written through `FOLL_FORCE` (a debugger's `PTRACE_POKEDATA`), which is not
@@ -933,25 +951,27 @@ type Unshare = [bool; 2 * VEC_LEN_MAX];
 ///
 /// Called with `guard` held, after `pinned` was revalidated.
 fn cow_unstable(ops: &OpVec, pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
-    let mut unshare: Unshare = [false; 2 * VEC_LEN_MAX];
+    let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
     let mut any = false;
     let operands = ops.iter().flat_map(|op| op.operands());
     for ((slot, operand), want) in pinned.slots.iter().zip(operands).zip(unshare.iter_mut()) {
         let (Some(slot), Some((_, _, false))) = (slot, operand) else {
             continue;
         };
-        if slot.pages.is_write() || slot.pages.all_anon_exclusive() {
-            continue;
-        }
-        let private_writable = (0..slot.pages.len()).any(|i| {
-            let addr = slot.pages.addr() + i * PAGE_SIZE;
-            guard
-                .vma_lookup(addr)
+        for (pages, want) in slot.pages.iter().zip(want.iter_mut()) {
+            let Some(pages) = pages else {
+                continue;
+            };
+            if pages.is_write() || pages.all_anon_exclusive() {
+                continue;
+            }
+            if guard
+                .vma_lookup(pages.addr())
                 .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
-        });
-        if private_writable {
-            *want = true;
-            any = true;
+            {
+                *want = true;
+                any = true;
+            }
         }
     }
     any.then_some(unshare)
@@ -968,7 +988,7 @@ fn cow_unstable(ops: &OpVec, pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> O
 fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
-    let mut unshare: Unshare = [false; 2 * VEC_LEN_MAX];
+    let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
     for _ in 0..MAX_ATTEMPTS {
         if task.fatal_signal_pending() {
             return Err(EINTR);
@@ -990,7 +1010,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             continue;
         }
         if let Some(more) = cow_unstable(ops, &pinned, &guard) {
-            for (u, m) in unshare.iter_mut().zip(more) {
+            for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
                 *u |= m;
             }
             continue;

@@ -4,7 +4,9 @@
 //!
 //! C header: [`include/linux/smp.h`](srctree/include/linux/smp.h)
 
-use crate::{bindings, cpu::CpuId, error::to_result, interrupt::LocalInterruptDisabled, prelude::*};
+use crate::{
+    bindings, cpu::CpuId, error::to_result, interrupt::LocalInterruptDisabled, prelude::*,
+};
 use core::ffi::c_void;
 
 /// Runs `f` on `cpu` and waits for it to complete.

@@ -1,0 +1,133 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Build librseq's test suite, with the cpu_opv series applied, as static
+# executables for a minimal guest (busybox, no C library installed).
+#
+# Usage: build.sh OUTDIR KHDR_INCLUDE_DIR [--unpatched | --first N]
+#
+#   OUTDIR            scratch and output directory (created); the sources
+#                     and the build go to OUTDIR/src, the staged test
+#                     binaries and the guest runner to OUTDIR/stage
+#   KHDR_INCLUDE_DIR  kernel uapi headers (with or without linux/cpu_opv.h),
+#                     e.g. the kernel's include/uapi or usr/include after
+#                     "make headers_install"
+#   --unpatched       build the snapshot without the series
+#   --first N         apply only the first N patches of the series (--first 1:
+#                     the snapshot with the fix it needs on Linux 7.3, but
+#                     without cpu_opv)
+#
+# Environment: LIBRSEQ_TARBALL (default: the snapshot in /work/shared),
+# JOBS (make -j, default 2).
+
+set -eu
+
+usage() {
+	echo "usage: $0 OUTDIR KHDR_INCLUDE_DIR [--unpatched | --first N]" >&2
+	exit 2
+}
+
+[ $# -ge 2 ] || usage
+OUTDIR=$1
+KHDR=$2
+PATCHED=1
+FIRST=1000
+VARIANT=patched
+if [ $# -ge 3 ]; then
+	case $3 in
+	--unpatched) PATCHED=0; VARIANT=unpatched ;;
+	--first) [ $# -ge 4 ] || usage; FIRST=$4; VARIANT="first $4 patch(es)" ;;
+	*) usage ;;
+	esac
+fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TARBALL=${LIBRSEQ_TARBALL:-/work/shared/librseq/librseq-cbdabc4.tar.gz}
+TOPDIR=librseq-cbdabc4
+JOBS=${JOBS:-2}
+
+[ -f "$TARBALL" ] || { echo "$0: no snapshot at $TARBALL" >&2; exit 1; }
+[ -d "$KHDR" ] || { echo "$0: no kernel header directory $KHDR" >&2; exit 1; }
+for tool in git autoreconf libtoolize pkg-config make gcc g++ file; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "$0: $tool is missing (apt-get install -y git autoconf automake libtool pkg-config build-essential file)" >&2
+		exit 1
+	}
+done
+
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+KHDR=$(cd "$KHDR" && pwd)
+SRC=$OUTDIR/src/$TOPDIR
+BUILD=$OUTDIR/src/build
+STAGE=$OUTDIR/stage
+
+start=$(date +%s)
+
+# Import the snapshot as a git base, then apply the series.
+rm -rf "$OUTDIR/src" "$STAGE"
+mkdir -p "$OUTDIR/src"
+tar -xzf "$TARBALL" -C "$OUTDIR/src"
+export GIT_AUTHOR_NAME="librseq snapshot" GIT_AUTHOR_EMAIL="librseq@localhost"
+export GIT_COMMITTER_NAME="librseq build" GIT_COMMITTER_EMAIL="librseq@localhost"
+export GIT_AUTHOR_DATE="2025-08-20T00:00:00Z" GIT_COMMITTER_DATE="2025-08-20T00:00:00Z"
+(
+	cd "$SRC"
+	git init -q
+	git add -A
+	git commit -q -m "librseq cbdabc4 snapshot"
+	if [ "$PATCHED" = 1 ]; then
+		grep -v '^[[:space:]]*\(#\|$\)' "$HERE/patches/series" | head -n "$FIRST" |
+		while read -r patch; do
+			git am -q --keep-cr "$HERE/patches/$patch"
+		done
+	fi
+	git log --oneline
+)
+unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE
+
+# Bootstrap and configure. -Werror goes to make, not configure: it would
+# make configure's function checks fail (conflicting built-in
+# declarations), so librseq's --enable-Werror adds it to its own flags.
+(cd "$SRC" && ./bootstrap) >"$OUTDIR/bootstrap.log" 2>&1
+mkdir -p "$BUILD"
+(
+	cd "$BUILD"
+	"$SRC/configure" --enable-static --disable-shared --disable-numa --enable-Werror \
+		CFLAGS="-O2 -Wall -I$KHDR" CXXFLAGS="-O2 -Wall -I$KHDR"
+) >"$OUTDIR/configure.log" 2>&1 || { tail -20 "$OUTDIR/configure.log" >&2; exit 1; }
+
+# Build the library and the tests without running them. -all-static makes
+# libtool link the test programs fully statically (C library included).
+(
+	cd "$BUILD"
+	make -j"$JOBS" check TESTS= \
+		CFLAGS="-O2 -Wall -Werror -I$KHDR" CXXFLAGS="-O2 -Wall -Werror -I$KHDR" \
+		LDFLAGS="-all-static"
+) >"$OUTDIR/make.log" 2>&1 || { grep -E "error|Error" "$OUTDIR/make.log" | head -20 >&2; exit 1; }
+
+# Stage the test programs and the guest runner.
+mkdir -p "$STAGE/tests/unit"
+nr=0
+for f in "$BUILD"/tests/*.tap "$BUILD"/tests/param_test* "$BUILD"/tests/unit/*.tap; do
+	[ -f "$f" ] || continue
+	case "$f" in
+	*.o) continue ;;
+	esac
+	case "$(file -b "$f")" in
+	*ELF*"statically linked"*) ;;
+	*)
+		echo "$0: $f is not a statically linked executable: $(file -b "$f")" >&2
+		exit 1
+		;;
+	esac
+	rel=${f#"$BUILD"/tests/}
+	cp "$f" "$STAGE/tests/$rel"
+	nr=$((nr + 1))
+done
+cp "$HERE/run-guest.sh" "$STAGE/run-guest.sh"
+chmod +x "$STAGE/run-guest.sh"
+echo "$VARIANT" >"$STAGE/VARIANT"
+
+end=$(date +%s)
+echo "build.sh: $nr static test programs staged in $STAGE ($(cat "$STAGE/VARIANT")), $((end - start)) s"
