@@ -916,7 +916,7 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     Ok(())
 }
 
-/// Attempts before a vector whose pages keep changing under it gets `EAGAIN`.
+/// Attempts (pin, revalidate, unshare) before a vector whose pages keep changing gets `EAGAIN`.
 const MAX_ATTEMPTS: usize = 4;
 
 kernel::sync::global_lock! {
