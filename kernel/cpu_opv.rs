@@ -617,11 +617,16 @@ impl PinnedVec {
 
     /// Whether every operand still maps its pinned pages.
     fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        self.slots
-            .iter()
-            .flatten()
-            .flat_map(PinnedOperand::pinned)
-            .all(|pages| pages.still_mapped(guard))
+        // Plain loops: the iterator chain's monomorphised closure had a symbol name too long
+        // for kallsyms (over `KSYM_NAME_LEN`) in some configurations.
+        for operand in self.slots.iter().flatten() {
+            for pages in operand.pinned() {
+                if !pages.still_mapped(guard) {
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Marks dirty the pages written by the first `ran` operations of `ops`.
