@@ -5,25 +5,30 @@
 #   dev/boot.sh y|n|bench test|demo|enosys|bench [time limit in s]
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
-# third: $CACHE/logs/<y|n>-<mode>.extra.
+# third: $CACHE/logs/<y|n>-<mode>.extra, to its fourth:
+# $CACHE/logs/<y|n>-<mode>.compat.
 # In demo mode the console is also shown on the terminal.
 . "$(dirname "$0")/lib.sh"
 
 v=${1:?y|n} mode=${2:?test|demo|enosys} limit=${3:-900}
 kernel=$CACHE/build-$v/arch/x86/boot/bzImage
+# The test kernel splits its memory into two NUMA nodes (migration tests).
+numa=
+[ "$v" = y ] && numa=numa=fake=2
 logs=$CACHE/logs
 mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
-rm -f "$console" "$tap" "$extra"
+compat=$logs/$v-$mode.compat
+rm -f "$console" "$tap" "$extra" "$compat"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -no-reboot
       -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
-      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode")
+      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}")
 rc=0
 if [ "$mode" = demo ]; then
 	timeout "$limit" "${qemu[@]}" -serial stdio -serial null < /dev/null | tee "$console" || rc=$?
 else
 	timeout "$limit" "${qemu[@]}" -serial "file:$console" -serial "file:$tap" \
-		-serial "file:$extra" < /dev/null || rc=$?
+		-serial "file:$extra" -serial "file:$compat" < /dev/null || rc=$?
 fi
 if ((rc == 124)); then
 	log "boot $v-$mode: guest did not finish within $limit s"

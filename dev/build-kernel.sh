@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Builds the kernel in the build tree with CONFIG_CPU_OPV=y or =n:
-#   dev/build-kernel.sh y|n [name]
-# Output in $CACHE/build-<name, default y|n>, configuration from dev/config/
-# fragments merged on tinyconfig: base.config (what every guest needs to
-# boot), then for y test.config (Rust, KUnit, the memory kinds, the debugging
-# options) and cpu_opv-y.config; for n only cpu_opv-n.config: that kernel
-# only proves that the series builds without cpu_opv (and without Rust) and
-# that the call then returns ENOSYS. Rebuilds only what changed.
+# Builds a kernel of the build tree:
+#   dev/build-kernel.sh y|n|min [name]
+# Output in $CACHE/build-<name, default the kind>, configuration from
+# dev/config/ fragments merged on tinyconfig:
+#   y    base.config (what every guest needs to boot), test.config (Rust,
+#        KUnit, the memory kinds, KASAN and the other debugging options) and
+#        cpu_opv-y.config: the test kernel;
+#   n    base.config and cpu_opv-n.config: only proves that the series builds
+#        without cpu_opv (and without Rust) and that the call returns ENOSYS;
+#   min  min.config alone: the smallest configuration with Rust and cpu_opv
+#        and the debugging options that change code generation, never booted:
+#        its build must be free of any warning (objtool's and kallsyms'
+#        included), as the 0-day bot would check.
+# The kernel named y (the test kernel) is built with clang (LLVM=-19), so
+# that KASAN and Rust go together; the others with GCC. Rebuilds only what
+# changed.
 # With CHECK_FRAGMENTS=0, options the tree does not know yet (a build in the
 # middle of the series) are not an error.
 . "$(dirname "$0")/lib.sh"
@@ -18,17 +26,20 @@ case $v in
 y) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
 	  "$ROOT/dev/config/cpu_opv-y.config") ;;
 n) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/cpu_opv-n.config") ;;
-*) die "usage: build-kernel.sh y|n [name]" ;;
+min) frags=("$ROOT/dev/config/min.config") ;;
+*) die "usage: build-kernel.sh y|n|min [name]" ;;
 esac
+llvm=
+[ "${2:-$v}" = y ] && llvm=$TEST_LLVM
 # EXTRA_FRAGMENT: one more fragment, merged last (it overrides the others).
 [ -z "${EXTRA_FRAGMENT:-}" ] || frags+=("$EXTRA_FRAGMENT")
-export LIBCLANG_PATH=${LIBCLANG_PATH:-$(libclang_path)}
+export LIBCLANG_PATH=$(libclang_path $llvm)
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
-mk() { make -s -C "$BASE_REPO" O="$out" CLIPPY=1 "$@"; }
+mk() { make -s -C "$BASE_REPO" O="$out" CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
 
 mkdir -p "$out"
 configure() {
-	log "build-$v: configuring (tinyconfig + ${frags[*]##*/})"
+	log "build-$v: configuring (tinyconfig + ${frags[*]##*/}, ${llvm:+clang}${llvm:-gcc})"
 	mk tinyconfig >/dev/null
 	"$BASE_REPO/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null
 	mk olddefconfig >/dev/null
@@ -63,7 +74,7 @@ config_applied() {
 # The configuration is made anew when the fragments change, or the tree's
 # Kconfig files do (a patch that adds an option: its fragment setting must
 # take effect at that patch, not the Kconfig default).
-stamp=$( { cat "${frags[@]}" "$BASE_REPO/Makefile"
+stamp=$( { echo "llvm=$llvm"; cat "${frags[@]}" "$BASE_REPO/Makefile"
 	   git -C "$BASE_REPO" ls-files -s | grep 'Kconfig'; } | sha256sum | cut -c1-16)
 if [ "$(cat "$out/.config-stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$out/.config" ]; then
 	configure
@@ -81,7 +92,10 @@ if ! mk -j"$JOBS" bzImage > "$out/build.log" 2>&1; then
 	tail -40 "$out/build.log" >&2
 	die "build-$v: kernel build failed (log: $out/build.log)"
 fi
-if grep -E '(^|: )(warning|error):' "$out/build.log" >&2; then
+# make -s prints nothing but diagnostics: compiler, clippy, objtool,
+# modpost and kallsyms ("Symbol ... too long for kallsyms") alike.
+if [ -s "$out/build.log" ]; then
+	cat "$out/build.log" >&2
 	die "build-$v: the build printed warnings"
 fi
 log "build-$v: $out/arch/x86/boot/bzImage"

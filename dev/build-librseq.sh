@@ -13,8 +13,8 @@
 
 tarball=$ROOT/../shared/librseq/librseq-cbdabc4.tar.gz
 [ -f "$tarball" ] || die "librseq: no snapshot at $tarball"
-khdr=$CACHE/build-y/usr/include
-[ -f "$khdr/linux/cpu_opv.h" ] || die "librseq: no uapi headers in $khdr (build the test kernel first)"
+khdr=$HEADERS/usr/include
+[ -f "$khdr/linux/cpu_opv.h" ] || die "librseq: no uapi headers in $khdr (run dev/build-selftests.sh first)"
 out=$CACHE/librseq
 stamp=$( { sha256sum "$tarball"; cat "$ROOT"/userspace/librseq/patches/*.patch \
 	"$ROOT"/userspace/librseq/*.sh; find "$khdr" -type f -name '*.h' | sort | xargs cat; } |

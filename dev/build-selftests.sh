@@ -1,23 +1,33 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds the cpu_opv kselftests, statically linked, with the kernel's own
-# selftest build (lib.mk) against the uapi headers of the patched tree.
-# Output: $CACHE/selftests/cpu_opv/ (the programs and run list).
+# selftest build (lib.mk) against the uapi headers of the tree as it is
+# checked out (dev/build-series.sh runs it at each selftest patch):
+#   dev/build-selftests.sh [OUT [m32]]
+# Output: OUT, default $CACHE/selftests (OUT/cpu_opv/: the programs and run
+# list). Any compiler warning fails. With m32: 32-bit programs (gcc -m32),
+# for the compat run on the 64-bit test kernel; their run list is the tests
+# that make sense there (validation, execution, wild addresses).
 . "$(dirname "$0")/lib.sh"
 
-
-out=$CACHE/selftests
-make -s -C "$BASE_REPO" O="$CACHE/build-y" headers
+out=${1:-$CACHE/selftests}
+m32=${2:-}
+cc=(CC=gcc)
+[ "$m32" = m32 ] && cc=(CC="gcc -m32")
+make_headers
 rm -rf "$out"
 mkdir -p "$out"
 # The kselftest install target lays tests out as run_kselftest.sh expects.
-if ! make -s -C "$BASE_REPO/tools/testing/selftests" TARGETS=cpu_opv \
+if ! make -s -C "$BASE_REPO/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
 	USERCFLAGS=-static USERLDFLAGS=-static \
-	O="$CACHE/build-y" INSTALL_PATH="$out" install > "$CACHE/selftests.log" 2>&1; then
-	cat "$CACHE/selftests.log" >&2
+	O="$HEADERS" INSTALL_PATH="$out" install > "$out.log" 2>&1; then
+	cat "$out.log" >&2
 	die "selftests: build failed"
 fi
-if grep -E 'warning:' "$CACHE/selftests.log" >&2; then
+if grep -E 'warning:' "$out.log" >&2; then
 	die "selftests: the build printed warnings"
 fi
-log "selftests: $(cat "$out/kselftest-list.txt" | tr '\n' ' ')"
+if [ "$m32" = m32 ]; then
+	printf 'cpu_opv:%s\n' validation_test exec_test hardening_test > "$out/kselftest-list.txt"
+fi
+log "selftests${m32:+ ($m32)}: $(tr '\n' ' ' < "$out/kselftest-list.txt")"

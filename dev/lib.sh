@@ -30,9 +30,34 @@ stage() {
 	return $rc
 }
 
-# bindgen needs libclang >= 17; the PyPI wheel ships one (see README).
+# The test kernel (build-y) is built with clang 19 (LLVM=-19): Rust accepts
+# KASAN only with clang as the C compiler. The others are built with GCC, so
+# that both compilers stay covered.
+TEST_LLVM=-19
+
+# libclang for bindgen: clang's own for an LLVM build, else the PyPI wheel's
+# (libclang >= 17; Debian 12's default libclang is 14).
 libclang_path() {
-	python3 -c 'import clang,os;print(os.path.join(os.path.dirname(clang.__file__),"native"))'
+	if [ -n "${1:-}" ]; then
+		echo "/usr/lib/llvm${1}/lib"
+	else
+		python3 -c 'import clang,os;print(os.path.join(os.path.dirname(clang.__file__),"native"))'
+	fi
+}
+
+# make in the test kernel's build directory, with its compiler: a make
+# without LLVM=-19 there would reconfigure it for GCC (and drop Rust, which
+# with GCC excludes KASAN).
+make_y() {
+	make -s -C "$BASE_REPO" O="$CACHE/build-y" LLVM=$TEST_LLVM "$@"
+}
+
+# The uapi headers of the tree as it is checked out, in a directory of their
+# own (no configuration needed): what the kselftests, librseq and the demo
+# are built against.
+HEADERS=$CACHE/headers
+make_headers() {
+	make -s -C "$BASE_REPO" O="$HEADERS" headers
 }
 
 base_commit() {

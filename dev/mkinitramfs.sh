@@ -11,9 +11,11 @@ cp /bin/busybox "$root/bin/busybox"
 file -L "$root/bin/busybox" 2>/dev/null | grep -q "statically linked" ||
 	ldd "$root/bin/busybox" 2>&1 | grep -q "not a dynamic" || die "busybox is not static (busybox-static)"
 install -m 755 "$ROOT/dev/guest/init" "$root/init"
-gcc -static -O2 -Wall -Werror -isystem "$CACHE/build-y/usr/include" \
+gcc -static -O2 -Wall -Werror -isystem "$HEADERS/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
 cp -r "$CACHE/selftests" "$root/selftests"
+# Their 32-bit build (compat), if built.
+[ ! -d "$CACHE/selftests32" ] || cp -r "$CACHE/selftests32" "$root/selftests32"
 # librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.
 for v in base patched; do
 	if [ -d "$CACHE/librseq/$v/stage" ]; then
