@@ -994,7 +994,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
     let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
-    for _ in 0..MAX_ATTEMPTS {
+    for attempt in 1..=MAX_ATTEMPTS {
         if task.fatal_signal_pending() {
             return Err(EINTR);
         }
@@ -1012,12 +1012,14 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         check_policy(ops, &guard)?;
         if !pinned.still_mapped(&guard) {
             // The memory was remapped between pinning and now: pin again.
+            trace::retry(attempt, trace::Retry::Remapped);
             continue;
         }
         if let Some(more) = cow_unstable(ops, &pinned, &guard) {
             for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
                 *u |= m;
             }
+            trace::retry(attempt, trace::Retry::Unshare);
             continue;
         }
         debug::delay_dispatch();
@@ -1040,6 +1042,10 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
+    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a local run, in which it
+    // interrupted the caller, from one in an IPI.
+    let mut mode = trace::Mode::Ipi;
+    let mut hotplug = false;
     let mut handler = |irq_off: &LocalInterruptDisabled| {
         let stamp = irqoff::start();
         // The task this interrupts may be in an rseq critical section on the vector's memory:
@@ -1049,6 +1055,8 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         // critical sections already.
         if Task::current_raw() as usize != caller {
             rseq::abort_current_critical_section(irq_off);
+        } else {
+            mode = trace::Mode::Local;
         }
         ret = run(ops, &mem);
         irqoff::record(stamp);
@@ -1057,19 +1065,137 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         Err(e) if e == ENXIO => {
             // The CPU is offline, or was. Keep it from coming online, then look again.
             let _hotplug = kernel::cpu::HotplugReadGuard::lock();
+            hotplug = true;
             match smp::call_function_single(cpu, &mut handler) {
                 Err(e) if e == ENXIO => {
                     // It stays offline and runs nothing: the vector runs here, with interrupts
-                    // off, serialised with the other vectors for offline CPUs.
+                    // off, serialised with the other vectors for offline CPUs. Interrupts go off
+                    // before the handler looks at the CPU it runs on: the task cannot migrate
+                    // in between, as it could while choosing a CPU for a cross-CPU call.
                     let _serialised = OFFLINE.lock();
-                    smp::call_function_single(CpuId::current(), &mut handler)?;
+                    let irq_off = kernel::interrupt::local_interrupt_disable();
+                    handler(&irq_off);
+                    drop(irq_off);
+                    mode = trace::Mode::Offline;
                 }
                 other => other?,
             }
         }
         other => other?,
     }
+    // Process context, with only the mmap read lock held.
+    trace::dispatch(cpu, mode, hotplug);
     Ok(ret)
+}
+
+/// Trace events of the `cpu_opv` system: `include/trace/events/cpu_opv.h`.
+///
+/// The tracepoints, and the `rust_do_trace_*()` functions that emit them for Rust, are defined
+/// in `kernel/cpu_opv_sys.c`. Each function here is a static branch, patched in only while its
+/// event is enabled, around a call of that C function, which builds the record; the arguments
+/// are values the caller has at hand, so a disabled event computes nothing. Without
+/// `CONFIG_TRACEPOINTS` the functions are empty.
+///
+/// None is called with interrupts off: the handler that runs a vector only notes where it ran,
+/// and `dispatch()` emits `cpu_opv_dispatch` once the vector is done.
+mod trace {
+    use kernel::{
+        bindings,
+        cpu::CpuId,
+        ffi::{c_int, c_long, c_uint},
+        tracepoint::declare_trace,
+    };
+
+    declare_trace! {
+        /// `cpu_opv_enter`: a call, with its arguments as passed.
+        ///
+        /// # Safety
+        ///
+        /// RCU must be watching (any process context).
+        unsafe fn cpu_opv_enter(cpu: c_int, cpuopcnt: c_int, flags: c_int);
+
+        /// `cpu_opv_exit`: what the call returns.
+        ///
+        /// # Safety
+        ///
+        /// RCU must be watching (any process context).
+        unsafe fn cpu_opv_exit(ret: c_long);
+
+        /// `cpu_opv_retry`: the revalidation of attempt `attempt` (from 1) failed.
+        ///
+        /// # Safety
+        ///
+        /// RCU must be watching (any process context).
+        unsafe fn cpu_opv_retry(attempt: c_uint, reason: bindings::cpu_opv_retry_reason);
+
+        /// `cpu_opv_dispatch`: a vector for `cpu` ran, as `mode` says.
+        ///
+        /// # Safety
+        ///
+        /// RCU must be watching (any process context).
+        unsafe fn cpu_opv_dispatch(
+            cpu: c_uint,
+            mode: bindings::cpu_opv_dispatch_mode,
+            hotplug: bool,
+        );
+    }
+
+    /// Where a vector ran: `enum cpu_opv_dispatch_mode`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub(super) enum Mode {
+        /// On the calling CPU, which was the target CPU.
+        Local = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_LOCAL,
+        /// On the target CPU, in an IPI.
+        Ipi = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_IPI,
+        /// On the calling CPU, for an offline target CPU.
+        Offline = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_OFFLINE,
+    }
+
+    /// Why the operands are pinned again: `enum cpu_opv_retry_reason`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub(super) enum Retry {
+        /// A pinned page is no longer mapped at its address.
+        Remapped = bindings::cpu_opv_retry_reason_CPU_OPV_RETRY_REMAPPED,
+        /// A read operand is pinned again for writing, to break copy-on-write.
+        Unshare = bindings::cpu_opv_retry_reason_CPU_OPV_RETRY_UNSHARE,
+    }
+
+    /// Emits `cpu_opv_enter`. Called from the system call.
+    #[inline(always)]
+    pub(super) fn enter(cpu: i32, cpuopcnt: i32, flags: i32) {
+        // SAFETY: The system call runs in process context, where RCU is watching.
+        unsafe { cpu_opv_enter(cpu, cpuopcnt, flags) }
+    }
+
+    /// Emits `cpu_opv_exit`. Called from the system call.
+    #[inline(always)]
+    pub(super) fn exit(ret: isize) {
+        // SAFETY: The system call runs in process context, where RCU is watching.
+        unsafe { cpu_opv_exit(ret) }
+    }
+
+    /// Emits `cpu_opv_retry`. Called from [`execute`](super::execute).
+    #[inline(always)]
+    pub(super) fn retry(attempt: usize, reason: Retry) {
+        // SAFETY: `execute()` runs in process context, where RCU is watching. `attempt` is at
+        // most `MAX_ATTEMPTS`: the conversion does not truncate.
+        unsafe { cpu_opv_retry(attempt as c_uint, reason as bindings::cpu_opv_retry_reason) }
+    }
+
+    /// Emits `cpu_opv_dispatch`. Called from [`dispatch`](super::dispatch), with interrupts on.
+    #[inline(always)]
+    pub(super) fn dispatch(cpu: CpuId, mode: Mode, hotplug: bool) {
+        // SAFETY: `dispatch()` runs in process context, where RCU is watching.
+        unsafe {
+            cpu_opv_dispatch(
+                cpu.as_u32(),
+                mode as bindings::cpu_opv_dispatch_mode,
+                hotplug,
+            )
+        }
+    }
 }
 
 /// How long each vector keeps interrupts off, recorded for debugging.
@@ -1356,10 +1482,13 @@ pub unsafe extern "C" fn cpu_opv_syscall(
     cpu: c_int,
     flags: c_int,
 ) -> c_long {
-    match cpu_opv(UserPtr::from_ptr(ucpuopv.cast()), cpuopcnt, cpu, flags) {
+    trace::enter(cpu, cpuopcnt, flags);
+    let ret = match cpu_opv(UserPtr::from_ptr(ucpuopv.cast()), cpuopcnt, cpu, flags) {
         Ok(ret) => ret,
         Err(err) => err.to_errno() as c_long,
-    }
+    };
+    trace::exit(ret);
+    ret
 }
 
 #[kunit_tests(cpu_opv)]
@@ -1747,6 +1876,16 @@ mod tests {
         assert_eq!(cpu_opv(null, -1, -1, 1), Ok(6));
     }
 
+    /// The one duration `log` keeps for `cpu`, if it keeps exactly one.
+    ///
+    /// A loop rather than `Iterator::eq()`, whose monomorphised symbol is too long for kallsyms.
+    #[cfg(CONFIG_CPU_OPV_DEBUG_IRQOFF)]
+    fn single_sample(log: &irqoff::Log, cpu: usize) -> Option<u32> {
+        let mut samples = log.samples(cpu);
+        let first = samples.next()?;
+        samples.next().is_none().then_some(first)
+    }
+
     #[cfg(CONFIG_CPU_OPV_DEBUG_IRQOFF)]
     #[test]
     fn irqoff_log_keeps_the_last_samples_per_cpu() -> Result {
@@ -1759,7 +1898,7 @@ mod tests {
             log.record(1, ns);
         }
         log.record(0, 7);
-        assert!(log.samples(0).eq([7]));
+        assert_eq!(single_sample(&log, 0), Some(7));
         // CPU 1 keeps the last SAMPLES durations: 10 to n - 1, each once.
         assert_eq!(log.samples(1).count(), SAMPLES);
         assert_eq!(log.samples(1).min(), Some(10));
@@ -1772,7 +1911,7 @@ mod tests {
         log.clear();
         assert_eq!(log.samples(0).count() + log.samples(1).count(), 0);
         log.record(1, 3);
-        assert!(log.samples(1).eq([3]));
+        assert_eq!(single_sample(&log, 1), Some(3));
         Ok(())
     }
 }

@@ -3,8 +3,10 @@
  * cpu_opv() system call entry.
  *
  * The system call is implemented in Rust, in kernel/cpu_opv.rs. This file
- * holds what has to be C: the SYSCALL_DEFINE4() wrapper, and the build-time
- * checks that struct cpu_op keeps its ABI layout on every architecture.
+ * holds what has to be C: the SYSCALL_DEFINE4() wrapper, the build-time
+ * checks that struct cpu_op keeps its ABI layout on every architecture, and
+ * the trace events, which kernel/cpu_opv.rs emits through the
+ * rust_do_trace_*() functions that CREATE_RUST_TRACE_POINTS defines here.
  */
 
 #include <linux/build_bug.h>
@@ -12,6 +14,10 @@
 #include <linux/init.h>
 #include <linux/stddef.h>
 #include <linux/syscalls.h>
+
+#define CREATE_TRACE_POINTS
+#define CREATE_RUST_TRACE_POINTS
+#include <trace/events/cpu_opv.h>
 
 /*
  * struct cpu_op is ABI: 32 bytes, the union at offset 8, its two words at

@@ -401,8 +401,9 @@ TEST_F(exec, faults)
 	ops[1].u.compare_op.expect_fault_b = 1;
 	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
 	EXPECT_EQ(EAGAIN, errno);
-	/* Kernel addresses. */
-	ops[1] = op_add(0, (void *)0xffff888000000000UL, 1, 8);
+	/* Kernel addresses: __u64, even for a 32-bit caller. */
+	ops[1] = op_add(0, NULL, 1, 8);
+	ops[1].u.arithmetic_op.p = 0xffff888000000000ULL;
 	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu_now(), 0));
 	EXPECT_EQ(EFAULT, errno);
 	ops[1] = op_memcpy(0, ok + 1, (void *)(-8L), 8);

@@ -25,6 +25,22 @@
  * the man page lists, the sentinel pages that no vector targets must not
  * change, and no page may stay pinned.
  *
+ * -m inject (root): the model mode with failures injected into cpu_opv()
+ * by failslab, fail_page_alloc (order 0, sleeping and highmem allocations
+ * included) and fail_usercopy, set up through debugfs for this thread
+ * only, and only for the time of each call (/proc/thread-self/make-it-fail),
+ * while the pages of the operands of some vectors are dropped first
+ * (MADV_DONTNEED, or mapped anew) so that pinning faults them in and
+ * allocates. A call returns what the model predicts, or is refused with
+ * the errno of an injected failure (ENOMEM for an allocation, EFAULT for
+ * the copy of the vector; the "times" attribute of debugfs must show one
+ * since the previous refusal) and every byte of the arena unchanged; a
+ * refused vector is then called again without injection, which must
+ * return what the model predicts. The failures injected per attribute are
+ * printed: none injected into cpu_opv() fails the run. The knobs are
+ * restored at the end, also on a fatal signal. "-i" replays the vectors
+ * and the page drops, not the (random) injections.
+ *
  * -m selfcheck: hand-written vectors with known results, through the model
  * alone; needs no cpu_opv().
  *
@@ -153,7 +169,7 @@ struct rng {
 	uint64_t s;
 };
 
-enum { STREAM_VEC = 1, STREAM_EPOCH, STREAM_CHURN };
+enum { STREAM_VEC = 1, STREAM_EPOCH, STREAM_CHURN, STREAM_DROP };
 
 static size_t page;
 static unsigned long long opt_seed = 1;
@@ -1494,66 +1510,46 @@ static void print_stats(void)
 		       st.tainted, st.undecided);
 }
 
-/*
- * One vector of the model mode: the prediction, the call, the comparison.
- * Returns false on a mismatch, after reporting it.
- */
-static bool model_one(unsigned long idx, bool stub)
+/* Whether a call's result is the one the model predicts (@want: X_RUNS). */
+static bool result_ok(const struct expect *x, long ret, int err, long want)
 {
-	struct diff d[MAX_DIFFS];
-	long ret, want = 0, ndiff;
-	int err, undecided = 0, i;
-	char where[96];
-	struct expect x;
-	struct vec v;
-	bool ok;
-
-	gen_vec(idx, &v);
-	model_validate(&v, &x);
-	if (stub) {
-		ret = stub_call(&v, &x, &err, &want, &undecided);
-	} else {
-		ret = do_call(&v, place_vec(&v), &err);
-		if (x.kind == X_RUNS && ret >= 0)
-			want = model_run(&v, ret, &undecided);
-	}
-	switch (x.kind) {
+	switch (x->kind) {
 	case X_RET:
-		ok = ret == x.ret;
-		break;
+		return ret == x->ret;
 	case X_RUNS:
-		ok = ret >= 0 && ret == want;
-		break;
+		return ret >= 0 && ret == want;
 	default:
-		ok = ret == -1 && (errno_bit(err) & x.errs);
-		break;
+		return ret == -1 && (errno_bit(err) & x->errs);
 	}
-	if (ntaints)
-		st.tainted++;
-	st.undecided += undecided;
-	taint_settle();
-	count_result(&x, ret, err);
-	touch_vec(&v);
-	ndiff = arena_diff(d, MAX_DIFFS, opt_full ? CMP_ALL : CMP_TOUCHED);
-	if (ok && !ndiff &&
-	    (opt_verbose > 1 || (opt_index >= 0 && (long)idx == opt_index))) {
-		print_vec(idx, &v);
-		ksft_print_msg("  -> %ld errno %s\n", ret, err_name(err));
-	}
-	if (ok && !ndiff)
-		return true;
+}
+
+/*
+ * Reports a mismatch of vector @idx: @ret and @err against @x (and @want),
+ * and the first of the @ndiff bytes of the arena that differ from the
+ * model. @why, if not NULL, says what the call was. Returns false.
+ */
+static bool mismatch(unsigned long idx, const struct vec *v,
+		     const struct expect *x, long ret, int err, long want,
+		     int undecided, const struct diff *d, long ndiff,
+		     const char *why)
+{
+	char where[96];
+	int i;
+
 	/* With -k, the first ones in full, then a line each. */
 	if (++st.mismatches > MAX_REPORTS) {
 		ksft_print_msg("MISMATCH: seed %llu vector %lu: %ld errno %s, %ld bytes differ\n",
 			       opt_seed, idx, ret, err_name(err), ndiff);
+		if (why)
+			ksft_print_msg("  %s\n", why);
 		arena_resync();
 		return false;
 	}
 	ksft_print_msg("MISMATCH: seed %llu vector %lu\n", opt_seed, idx);
-	print_vec(idx, &v);
-	switch (x.kind) {
+	print_vec(idx, v);
+	switch (x->kind) {
 	case X_RET:
-		ksft_print_msg("expected: %ld (a query)\n", x.ret);
+		ksft_print_msg("expected: %ld (a query)\n", x->ret);
 		break;
 	case X_RUNS:
 		if (ret >= 0)
@@ -1563,11 +1559,13 @@ static bool model_one(unsigned long idx, bool stub)
 			ksft_print_msg("expected: the vector runs (0, or 1-4 for a compare)\n");
 		break;
 	default:
-		ksft_print_msg("expected: -1, errno %s (%s)\n", errs_str(x.errs),
-			       x.kind == X_INVALID ? "invalid" : "fault");
+		ksft_print_msg("expected: -1, errno %s (%s)\n", errs_str(x->errs),
+			       x->kind == X_INVALID ? "invalid" : "fault");
 		break;
 	}
 	ksft_print_msg("got: %ld, errno %s (%d)\n", ret, err_name(err), err);
+	if (why)
+		ksft_print_msg("%s\n", why);
 	if (ndiff)
 		ksft_print_msg("%ld bytes of the arena differ from the model, the first:\n",
 			       ndiff);
@@ -1582,6 +1580,46 @@ static bool model_one(unsigned long idx, bool stub)
 		       opt_seed, idx);
 	arena_resync();
 	return false;
+}
+
+/*
+ * One vector of the model mode: the prediction, the call, the comparison.
+ * Returns false on a mismatch, after reporting it.
+ */
+static bool model_one(unsigned long idx, bool stub)
+{
+	struct diff d[MAX_DIFFS];
+	long ret, want = 0, ndiff;
+	int err, undecided = 0;
+	struct expect x;
+	struct vec v;
+	bool ok;
+
+	gen_vec(idx, &v);
+	model_validate(&v, &x);
+	if (stub) {
+		ret = stub_call(&v, &x, &err, &want, &undecided);
+	} else {
+		ret = do_call(&v, place_vec(&v), &err);
+		if (x.kind == X_RUNS && ret >= 0)
+			want = model_run(&v, ret, &undecided);
+	}
+	ok = result_ok(&x, ret, err, want);
+	if (ntaints)
+		st.tainted++;
+	st.undecided += undecided;
+	taint_settle();
+	count_result(&x, ret, err);
+	touch_vec(&v);
+	ndiff = arena_diff(d, MAX_DIFFS, opt_full ? CMP_ALL : CMP_TOUCHED);
+	if (ok && !ndiff &&
+	    (opt_verbose > 1 || (opt_index >= 0 && (long)idx == opt_index))) {
+		print_vec(idx, &v);
+		ksft_print_msg("  -> %ld errno %s\n", ret, err_name(err));
+	}
+	if (ok && !ndiff)
+		return true;
+	return mismatch(idx, &v, &x, ret, err, want, undecided, d, ndiff, NULL);
 }
 
 /* Pins: node counters, exact once the per-CPU deltas are folded (root). */
@@ -1673,7 +1711,464 @@ static bool epoch_check(unsigned long from, unsigned long to)
 	return false;
 }
 
-static int run_model(bool stub)
+/*
+ * Fault-injection mode: failslab, fail_page_alloc and fail_usercopy fail
+ * this thread's allocations and user copies, for the time of each
+ * cpu_opv() call only (/proc/thread-self/make-it-fail), while the pages
+ * of the operands are dropped now and then so that pinning allocates.
+ */
+
+#define INJECT_TIMES	1000000000L	/* failures allowed per attribute */
+#define INJECT_TIMES_S	"1000000000"
+#define SLAB_PCT	"30"	/* percent of the allocations that fail */
+#define PAGE_PCT	"30"
+#define USERCOPY_PCT	"5"	/* percent of the user copies that fail */
+#define DROP_PCT	40	/* vectors whose pages are dropped before */
+#define DROP_PRIVATE_PCT 50	/* private pages dropped (they lose data) */
+#define FAIL_WRITES_MAX	10000	/* attempts to write make-it-fail */
+#define DEBUGFS		"/sys/kernel/debug/"
+
+enum { FA_SLAB, FA_PAGE, FA_USERCOPY, NR_FA };
+
+static const char * const fa_name[NR_FA] = {
+	"failslab", "fail_page_alloc", "fail_usercopy",
+};
+
+/*
+ * The knobs the mode sets, in this order, and restores in the reverse
+ * order: the probabilities come last, so that injection starts once the
+ * rest is set, and stops first.
+ */
+static struct knob {
+	int fa;
+	const char *name, *value;
+	char path[96];
+	char saved[32];
+	bool set;
+} knobs[] = {
+	{ .fa = FA_SLAB, .name = "task-filter", .value = "Y" },
+	{ .fa = FA_SLAB, .name = "interval", .value = "1" },
+	{ .fa = FA_SLAB, .name = "verbose", .value = "0" },
+	{ .fa = FA_SLAB, .name = "space", .value = "0" },
+	{ .fa = FA_SLAB, .name = "times", .value = INJECT_TIMES_S },
+	{ .fa = FA_PAGE, .name = "task-filter", .value = "Y" },
+	{ .fa = FA_PAGE, .name = "interval", .value = "1" },
+	{ .fa = FA_PAGE, .name = "verbose", .value = "0" },
+	{ .fa = FA_PAGE, .name = "space", .value = "0" },
+	{ .fa = FA_PAGE, .name = "times", .value = INJECT_TIMES_S },
+	{ .fa = FA_USERCOPY, .name = "task-filter", .value = "Y" },
+	{ .fa = FA_USERCOPY, .name = "interval", .value = "1" },
+	{ .fa = FA_USERCOPY, .name = "verbose", .value = "0" },
+	{ .fa = FA_USERCOPY, .name = "space", .value = "0" },
+	{ .fa = FA_USERCOPY, .name = "times", .value = INJECT_TIMES_S },
+	{ .fa = FA_SLAB, .name = "ignore-gfp-wait", .value = "N" },
+	{ .fa = FA_PAGE, .name = "ignore-gfp-wait", .value = "N" },
+	{ .fa = FA_PAGE, .name = "ignore-gfp-highmem", .value = "N" },
+	{ .fa = FA_PAGE, .name = "min-order", .value = "0" },
+	{ .fa = FA_SLAB, .name = "probability", .value = SLAB_PCT },
+	{ .fa = FA_PAGE, .name = "probability", .value = PAGE_PCT },
+	{ .fa = FA_USERCOPY, .name = "probability", .value = USERCOPY_PCT },
+};
+
+static int fail_fd = -1;	/* /proc/thread-self/make-it-fail */
+static char times_path[NR_FA][64];
+static long times_last[NR_FA];
+
+static struct {
+	long matched, refused_enomem, refused_efault, dropped, remapped;
+	long write_efault, write_other, pending_efault;
+} ist;
+
+/* Writes @s to @path; async-signal-safe. */
+static bool write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
+/*
+ * Makes this thread fail-able (@on) or not. With make-it-fail at 1, the
+ * write of 0 copies its buffer in with injection: it is retried while it
+ * fails as an injection makes it fail. Returns the number of writes that
+ * failed with an injected EFAULT, or -1. Async-signal-safe.
+ */
+static int fail_set(int on)
+{
+	int tries, efault = 0;
+
+	for (tries = 0; tries < FAIL_WRITES_MAX; tries++) {
+		if (write(fail_fd, on ? "1" : "0", 1) == 1)
+			return efault;
+		if (errno == EFAULT)
+			efault++;
+		else if (errno == ENOMEM)
+			ist.write_other++;
+		else
+			return -1;
+	}
+	return -1;
+}
+
+/* Puts every knob back and makes this thread not fail-able. */
+static void inject_restore(void)
+{
+	int i;
+
+	if (fail_fd >= 0)
+		fail_set(0);
+	for (i = ARRAY_SIZE(knobs) - 1; i >= 0; i--) {
+		if (knobs[i].set)
+			write_file(knobs[i].path, knobs[i].saved);
+		knobs[i].set = false;
+	}
+}
+
+static void inject_on_signal(int sig)
+{
+	inject_restore();
+	/* SA_RESETHAND | SA_NODEFER: the default action, now. */
+	raise(sig);
+	_exit(KSFT_FAIL);
+}
+
+/* The times attributes: failures still allowed (nonseekable: reopened). */
+static bool read_times(long t[NR_FA])
+{
+	char buf[32];
+	ssize_t n;
+	int a, fd;
+
+	for (a = 0; a < NR_FA; a++) {
+		fd = open(times_path[a], O_RDONLY);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		buf[n] = 0;
+		t[a] = strtol(buf, NULL, 10);
+	}
+	return true;
+}
+
+/*
+ * Saves and sets the knobs; skips the test where fault injection is not
+ * there or not allowed.
+ */
+static void inject_setup(void)
+{
+	static const int sigs[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGABRT,
+		SIGFPE, SIGILL,
+	};
+	struct sigaction sa = {
+		.sa_handler = inject_on_signal,
+		.sa_flags = SA_RESETHAND | SA_NODEFER,
+	};
+	size_t i;
+	ssize_t n;
+	int fd, a;
+
+	if (geteuid() != 0)
+		ksft_exit_skip("inject: needs root (debugfs, make-it-fail)\n");
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		snprintf(knobs[i].path, sizeof(knobs[i].path), DEBUGFS "%s/%s",
+			 fa_name[knobs[i].fa], knobs[i].name);
+		/*
+		 * CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC,
+		 * CONFIG_FAULT_INJECTION_USERCOPY and
+		 * CONFIG_FAULT_INJECTION_DEBUG_FS, debugfs mounted.
+		 */
+		if (access(knobs[i].path, R_OK | W_OK))
+			ksft_exit_skip("inject: no %s\n", knobs[i].path);
+	}
+	fail_fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+	if (fail_fd < 0)
+		ksft_exit_skip("inject: no /proc/thread-self/make-it-fail\n");
+	if (fail_set(0) < 0)
+		ksft_exit_skip("inject: make-it-fail: %s\n", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		fd = open(knobs[i].path, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, knobs[i].saved, sizeof(knobs[i].saved) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			ksft_exit_fail_msg("inject: %s: %s\n", knobs[i].path,
+					   strerror(errno));
+		knobs[i].saved[n] = 0;
+	}
+	atexit(inject_restore);
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		knobs[i].set = true;
+		if (!write_file(knobs[i].path, knobs[i].value))
+			ksft_exit_fail_msg("inject: %s: %s\n", knobs[i].path,
+					   strerror(errno));
+	}
+	for (a = 0; a < NR_FA; a++)
+		snprintf(times_path[a], sizeof(times_path[a]), DEBUGFS "%s/times",
+			 fa_name[a]);
+	if (!read_times(times_last))
+		ksft_exit_fail_perror("inject: reading the times attributes");
+	ksft_print_msg("inject: probability " SLAB_PCT "%% (failslab), " PAGE_PCT
+		       "%% (fail_page_alloc), " USERCOPY_PCT "%% (fail_usercopy)\n");
+}
+
+/*
+ * A page of the arena mapped anew: private, and MAP_NORESERVE so that it
+ * merges with no neighbour. Its first write fault prepares an anon_vma.
+ */
+static int remap_page(size_t i)
+{
+	struct area *ar = &areas[0];
+	void *addr = ar->start + i * page;
+	int flags = MAP_FIXED | MAP_PRIVATE | MAP_NORESERVE, fd = -1;
+	off_t off = 0;
+
+	if (ar->kind[i] == K_FILEP) {
+		fd = filep_fd;
+		off = (off_t)ar->fpage[i] * page;
+	} else {
+		flags |= MAP_ANONYMOUS;
+	}
+	return mmap(addr, page, PROT_READ | PROT_WRITE, flags, fd, off) == addr ? 0 : -1;
+}
+
+/*
+ * Before vector @idx, now and then: drops the pages of the first area that
+ * its operands touch (touched[]), so that pinning them faults them in and
+ * allocates. Shared pages keep their data; private ones read as the file
+ * or zeroes again, and are dropped less often (dropped with
+ * MADV_DONTNEED, or mapped anew). It depends on the seed and @idx only.
+ */
+static void inject_drop(unsigned long idx)
+{
+	struct area *ar = &areas[0];
+	struct rng r;
+	size_t off, i;
+	int k, rc;
+
+	rng_init(&r, STREAM_DROP, idx);
+	if (!chance(&r, DROP_PCT))
+		return;
+	for (k = 0; k < ntouched; k++) {
+		if (find_area(touched[k], &off) != 0)
+			continue;
+		i = off / page;
+		switch (ar->kind[i]) {
+		case K_SHM:
+		case K_MEMFD:
+			if (!have_madvise)
+				continue;
+			rc = madvise(ar->start + i * page, page, MADV_DONTNEED);
+			break;
+		case K_ANON:
+		case K_ZERO:
+		case K_FILEP:
+			if (!chance(&r, DROP_PRIVATE_PCT))
+				continue;
+			if (chance(&r, 50) || !have_madvise) {
+				rc = remap_page(i);
+				ist.remapped++;
+			} else {
+				rc = madvise(ar->start + i * page, page, MADV_DONTNEED);
+			}
+			if (ar->kind[i] != K_FILEP)
+				memset(ar->mirror + off, 0, page);
+			else if (pread(filep_fd, ar->mirror + off, page,
+				       (off_t)ar->fpage[i] * page) != (ssize_t)page)
+				rc = -1;
+			break;
+		default:
+			continue;
+		}
+		if (rc)
+			ksft_exit_fail_perror("inject: dropping a page");
+		ist.dropped++;
+	}
+}
+
+/*
+ * The call, with this thread fail-able for its time only: between the two
+ * writes, user space touches no memory that is not mapped already.
+ */
+static long inject_call(const struct vec *v, void *ptr, int *err)
+{
+	long ret;
+	int efault, n;
+
+	efault = fail_set(1);
+	if (efault < 0)
+		ksft_exit_fail_perror("inject: make-it-fail");
+	ret = syscall(__NR_cpu_opv, ptr, v->cnt, v->cpu, v->flags);
+	*err = ret < 0 ? errno : 0;
+	n = fail_set(0);
+	if (n < 0)
+		ksft_exit_fail_perror("inject: make-it-fail");
+	/* These writes failed as they copied their buffer in. */
+	ist.write_efault += efault + n;
+	ist.pending_efault += efault + n;
+	return ret;
+}
+
+/*
+ * The failures injected, per attribute, since the last time (into this
+ * call, and into calls since then that did what the model predicts). The
+ * times attributes are only read here: they cost an open() each.
+ */
+static void injected(long inj[NR_FA])
+{
+	long t[NR_FA];
+	int a;
+
+	if (!read_times(t))
+		ksft_exit_fail_perror("inject: reading the times attributes");
+	for (a = 0; a < NR_FA; a++) {
+		inj[a] = times_last[a] - t[a];
+		times_last[a] = t[a];
+	}
+	inj[FA_USERCOPY] -= ist.pending_efault;
+	ist.pending_efault = 0;
+}
+
+/*
+ * Whether a refusal with @err is what the failures injected (@inj) may
+ * cause, for a vector the model says @x of. The only user copy of
+ * cpu_opv() is that of the vector, after the flags, cpuopcnt and cpu
+ * checks and before the operations are checked: EFAULT. Allocations are
+ * only made while faulting in the operands (page tables, anonymous pages,
+ * copy-on-write, anon_vma), of a valid vector: ENOMEM, which pinning
+ * reports as such whatever expect_fault says (man page: ERRORS).
+ */
+static bool injected_ok(const struct expect *x, int err, const long inj[NR_FA])
+{
+	if (err == EFAULT)
+		return inj[FA_USERCOPY] > 0 && x->kind != X_RET;
+	if (err == ENOMEM)
+		return (inj[FA_SLAB] > 0 || inj[FA_PAGE] > 0) &&
+		       (x->kind == X_RUNS || x->kind == X_FAULT);
+	return false;
+}
+
+/*
+ * One vector of the inject mode. The result must be the model's, or a
+ * refusal that the injected failures explain, with every byte of the
+ * arena unchanged; a refused vector is then called again without
+ * injection, and that call must be the model's, so that the arena goes
+ * through the same states as in the model mode. Returns false on a
+ * mismatch, after reporting it.
+ */
+static bool inject_one(unsigned long idx)
+{
+	struct diff d[MAX_DIFFS];
+	long ret, want = 0, ndiff, inj[NR_FA];
+	int err, undecided = 0;
+	const char *why = NULL;
+	char buf[128] = "";
+	struct expect x;
+	struct vec v;
+	bool ok;
+
+	gen_vec(idx, &v);
+	model_validate(&v, &x);
+	touch_vec(&v);
+	inject_drop(idx);
+	ret = inject_call(&v, place_vec(&v), &err);
+	if (x.kind == X_RUNS && ret >= 0)
+		want = model_run(&v, ret, &undecided);
+	ok = result_ok(&x, ret, err, want);
+	if (!ok && ret == -1) {
+		injected(inj);
+		snprintf(buf, sizeof(buf),
+			 "injected since the last refusal: failslab %ld, fail_page_alloc %ld, fail_usercopy %ld",
+			 inj[FA_SLAB], inj[FA_PAGE], inj[FA_USERCOPY]);
+		why = buf;
+	}
+	if (!ok && ret == -1 && injected_ok(&x, err, inj)) {
+		/* Refused: nothing changed, the model did not run. */
+		ndiff = arena_diff(d, MAX_DIFFS, opt_full ? CMP_ALL : CMP_TOUCHED);
+		if (ndiff) {
+			count_result(&x, ret, err);
+			return mismatch(idx, &v, &x, ret, err, want, undecided, d,
+					ndiff, "refused, but the arena changed");
+		}
+		if (err == ENOMEM)
+			ist.refused_enomem++;
+		else
+			ist.refused_efault++;
+		if (opt_verbose > 1 || (opt_index >= 0 && (long)idx == opt_index))
+			ksft_print_msg("vector %lu: -1 errno %s, %s; again:\n",
+				       idx, err_name(err), buf);
+		ret = do_call(&v, place_vec(&v), &err);
+		if (x.kind == X_RUNS && ret >= 0)
+			want = model_run(&v, ret, &undecided);
+		ok = result_ok(&x, ret, err, want);
+		why = "called again without injection";
+	}
+	if (ntaints)
+		st.tainted++;
+	st.undecided += undecided;
+	taint_settle();
+	count_result(&x, ret, err);
+	ndiff = arena_diff(d, MAX_DIFFS, opt_full ? CMP_ALL : CMP_TOUCHED);
+	if (ok && !ndiff && !why)
+		ist.matched++;
+	if (ok && !ndiff &&
+	    (opt_verbose > 1 || (opt_index >= 0 && (long)idx == opt_index))) {
+		print_vec(idx, &v);
+		ksft_print_msg("  -> %ld errno %s\n", ret, err_name(err));
+	}
+	if (ok && !ndiff)
+		return true;
+	return mismatch(idx, &v, &x, ret, err, want, undecided, d, ndiff, why);
+}
+
+/*
+ * Prints the failures injected per attribute, as debugfs counts them, and
+ * restores the knobs. Returns whether any was injected into cpu_opv().
+ */
+static bool inject_finish(void)
+{
+	long t[NR_FA], n, in_calls = 0;
+	bool have = read_times(t);
+	int a;
+
+	inject_restore();
+	ksft_print_msg("inject: %ld vectors: %ld did what the model predicts\n",
+		       st.vectors, ist.matched);
+	ksft_print_msg("inject: %ld refused by an injected failure: %ld ENOMEM, %ld EFAULT\n",
+		       ist.refused_enomem + ist.refused_efault,
+		       ist.refused_enomem, ist.refused_efault);
+	ksft_print_msg("inject: %ld pages dropped before a call (%ld of them mapped anew)\n",
+		       ist.dropped, ist.remapped);
+	if (!have) {
+		ksft_print_msg("inject: cannot read the times attributes\n");
+		return false;
+	}
+	for (a = 0; a < NR_FA; a++) {
+		n = INJECT_TIMES - t[a];
+		if (a == FA_USERCOPY)
+			n -= ist.write_efault;
+		in_calls += n;
+		ksft_print_msg("inject: %s: %ld injected into cpu_opv() (times %ld -> %ld)\n",
+			       fa_name[a], n, INJECT_TIMES, t[a]);
+	}
+	ksft_print_msg("inject: and %ld into writes of make-it-fail, retried (%ld ENOMEM)\n",
+		       ist.write_efault, ist.write_other);
+	ksft_print_msg("inject: %ld failures injected into a call that did not fail\n",
+		       in_calls - ist.refused_enomem - ist.refused_efault);
+	return in_calls > 0;
+}
+
+static int run_model(bool stub, bool inject)
 {
 	unsigned long idx, first = 0, last = opt_n;
 	long acq0 = 0, rel0 = 0;
@@ -1684,7 +2179,9 @@ static int run_model(bool stub)
 		first = opt_index - opt_index % EPOCH;
 		last = opt_index + 1;
 	}
-	ksft_set_plan(2);
+	if (inject)
+		inject_setup();
+	ksft_set_plan(inject ? 3 : 2);
 	if (opt_index >= 0)
 		ksft_print_msg("replay: fuzz_test -m %s -s %llu -i %ld\n", opt_mode,
 			       opt_seed, opt_index);
@@ -1705,7 +2202,7 @@ static int run_model(bool stub)
 				ksft_print_msg("epoch %lu, %.1f s\n", idx / EPOCH,
 					       now() - t0);
 		}
-		if (!model_one(idx, stub)) {
+		if (inject ? !inject_one(idx) : !model_one(idx, stub)) {
 			ok = false;
 			if (!opt_keep)
 				break;
@@ -1719,6 +2216,8 @@ static int run_model(bool stub)
 		       (now() - t0) * 1e6 / (st.vectors ? st.vectors : 1));
 	ksft_test_result(ok, "%s: %ld vectors of seed %llu, %ld mismatches\n",
 			 opt_mode, st.vectors, opt_seed, st.mismatches);
+	if (inject)
+		ksft_test_result(inject_finish(), "inject: failures injected into cpu_opv()\n");
 	if (stub)
 		ksft_test_result_skip("%s: pins balanced (no cpu_opv)\n", opt_mode);
 	else
@@ -2502,10 +3001,12 @@ static void cpus_setup(bool exclude)
 static void help(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-m model|churn|selfcheck|stub] [-n VECTORS] [-s SEED] [-i INDEX]\n"
-		"	[-t SECONDS] [-F] [-k] [-x] [-H] [-v]\n"
+		"usage: %s [-m model|churn|inject|selfcheck|stub] [-n VECTORS] [-s SEED]\n"
+		"	[-i INDEX] [-t SECONDS] [-F] [-k] [-x] [-H] [-v]\n"
 		"  -m MODE	model (default): check each call against the model\n"
 		"		churn: calls while the address space changes\n"
+		"		inject: the model mode with failures injected into\n"
+		"		cpu_opv() (root, fault-injection debugfs)\n"
 		"		selfcheck: the model on known vectors, no cpu_opv()\n"
 		"		stub: the model mode with a stand-in for the kernel\n"
 		"  -n VECTORS	vectors (default 100000; churn: until -t)\n"
@@ -2523,7 +3024,7 @@ static void help(const char *prog)
 
 int main(int argc, char **argv)
 {
-	bool model, churn, selfcheck, stub;
+	bool model, churn, selfcheck, stub, inject;
 	int c;
 
 	while ((c = getopt(argc, argv, "m:n:s:i:t:FkxHvh")) != -1) {
@@ -2566,14 +3067,16 @@ int main(int argc, char **argv)
 	churn = !strcmp(opt_mode, "churn");
 	selfcheck = !strcmp(opt_mode, "selfcheck");
 	stub = !strcmp(opt_mode, "stub");
-	if (!model && !churn && !selfcheck && !stub)
+	inject = !strcmp(opt_mode, "inject");
+	if (!model && !churn && !selfcheck && !stub && !inject)
 		help(argv[0]);
 	if (opt_n < 0 && !churn)
 		opt_n = 100000;
 	if (opt_index >= 0)
 		opt_full = true;
 	ksft_print_header();
-	if ((model || churn) && sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 &&
+	if ((model || churn || inject) &&
+	    sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 &&
 	    errno == ENOSYS)
 		ksft_exit_skip("cpu_opv() is not implemented by this kernel\n");
 	cpus_setup(!churn);
@@ -2589,5 +3092,5 @@ int main(int argc, char **argv)
 		return run_selfcheck();
 	if (churn)
 		return run_churn();
-	return run_model(stub);
+	return run_model(stub, inject);
 }

@@ -464,10 +464,13 @@ TEST_F_TIMEOUT(cow, read_operand_is_not_stale, 120)
 	ASSERT_LT(0, raced);
 }
 
-/* Addresses at the top of the address space, or outside it. */
+/*
+ * Addresses at the top of the address space, or outside it. The operands are
+ * __u64 whatever the size of a pointer: a 32-bit caller can name all of them.
+ */
 TEST(wild_addresses_fault)
 {
-	static const uintptr_t wild[] = {
+	static const uint64_t wild[] = {
 		(uintptr_t)-16, (uintptr_t)-4096, (uintptr_t)-8,
 		0x8000000000000000ULL, 0xffffffff81000000ULL,
 		0x00007ffffffff000ULL, 0,
@@ -476,27 +479,30 @@ TEST(wild_addresses_fault)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(wild); i++) {
-		struct cpu_op op = op_add(0, (void *)wild[i], 1, 8);
+		struct cpu_op op = op_add(0, NULL, 1, 8);
 		int cpu = sched_getcpu();
 
+		op.u.arithmetic_op.p = wild[i];
 		errno = 0;
 		EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu, 0));
 		EXPECT_EQ(EFAULT, errno) {
-			TH_LOG("add at %#lx: %s", (unsigned long)wild[i],
+			TH_LOG("add at %#llx: %s", (unsigned long long)wild[i],
 			       strerror(errno));
 		}
 		op.u.arithmetic_op.expect_fault_p = 1;
 		errno = 0;
 		EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu, 0));
 		EXPECT_EQ(EAGAIN, errno) {
-			TH_LOG("add at %#lx, fault expected: %s",
-			       (unsigned long)wild[i], strerror(errno));
+			TH_LOG("add at %#llx, fault expected: %s",
+			       (unsigned long long)wild[i], strerror(errno));
 		}
-		op = op_compare(1, (void *)wild[i], &local, 8);
+		op = op_compare(1, NULL, &local, 8);
+		op.u.compare_op.a = wild[i];
 		errno = 0;
 		EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu, 0));
 		EXPECT_EQ(EFAULT, errno);
-		op = op_memcpy(0, &local, (void *)wild[i], 8);
+		op = op_memcpy(0, &local, NULL, 8);
+		op.u.memcpy_op.src = wild[i];
 		errno = 0;
 		EXPECT_EQ(-1, sys_cpu_opv(&op, 1, cpu, 0));
 		EXPECT_EQ(EFAULT, errno);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0+ */
+/*
+ * Trace events of the cpu_opv() system call.
+ *
+ * The tracepoints are defined in kernel/cpu_opv_sys.c, which also makes the
+ * rust_do_trace_*() functions through which kernel/cpu_opv.rs emits them
+ * (CREATE_RUST_TRACE_POINTS). None is emitted with interrupts off: the
+ * vector runs in an IPI handler, or locally with interrupts off, and
+ * cpu_opv_dispatch reports how it ran once it is done.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM cpu_opv
+
+#if !defined(_TRACE_CPU_OPV_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _TRACE_CPU_OPV_H
+
+#include <linux/tracepoint.h>
+#include <linux/types.h>
+
+#ifndef __CPU_OPV_TRACE_ENUMS_ONCE
+#define __CPU_OPV_TRACE_ENUMS_ONCE
+/* Where a vector ran: the mode of cpu_opv_dispatch. */
+enum cpu_opv_dispatch_mode {
+	/* On the calling CPU, which was the target CPU. */
+	CPU_OPV_DISPATCH_LOCAL,
+	/* On the target CPU, in an IPI sent by the calling CPU. */
+	CPU_OPV_DISPATCH_IPI,
+	/* The target CPU was offline: on the calling CPU, serialised. */
+	CPU_OPV_DISPATCH_OFFLINE,
+};
+
+/* Why the operands of a vector are pinned again: cpu_opv_retry. */
+enum cpu_opv_retry_reason {
+	/* A pinned page is no longer mapped at its address. */
+	CPU_OPV_RETRY_REMAPPED,
+	/* A read operand must be pinned for writing to break copy-on-write. */
+	CPU_OPV_RETRY_UNSHARE,
+};
+#endif /* __CPU_OPV_TRACE_ENUMS_ONCE */
+
+TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_LOCAL);
+TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_IPI);
+TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_OFFLINE);
+TRACE_DEFINE_ENUM(CPU_OPV_RETRY_REMAPPED);
+TRACE_DEFINE_ENUM(CPU_OPV_RETRY_UNSHARE);
+
+#define show_cpu_opv_dispatch_mode(mode)			\
+	__print_symbolic(mode,					\
+		{ CPU_OPV_DISPATCH_LOCAL,	"local" },	\
+		{ CPU_OPV_DISPATCH_IPI,		"ipi" },	\
+		{ CPU_OPV_DISPATCH_OFFLINE,	"offline" })
+
+#define show_cpu_opv_retry_reason(reason)			\
+	__print_symbolic(reason,				\
+		{ CPU_OPV_RETRY_REMAPPED,	"remapped" },	\
+		{ CPU_OPV_RETRY_UNSHARE,	"unshare" })
+
+/*
+ * A call, with its arguments as passed: emitted before any of them is
+ * checked, so that every call, refused or not, has an enter and an exit.
+ */
+TRACE_EVENT(cpu_opv_enter,
+	    TP_PROTO(int cpu, int cpuopcnt, int flags),
+	    TP_ARGS(cpu, cpuopcnt, flags),
+	    TP_STRUCT__entry(__field(int, cpu)
+			     __field(int, cpuopcnt)
+			     __field(int, flags)),
+	    TP_fast_assign(__entry->cpu = cpu;
+			   __entry->cpuopcnt = cpuopcnt;
+			   __entry->flags = flags;),
+	    TP_printk("cpu=%d cpuopcnt=%d flags=0x%x",
+		      __entry->cpu, __entry->cpuopcnt, __entry->flags)
+);
+
+/*
+ * The end of a call: the answer to a query, 0 when the vector ran to
+ * completion, the index + 1 of the compare that stopped it, or -errno.
+ */
+TRACE_EVENT(cpu_opv_exit,
+	    TP_PROTO(long ret),
+	    TP_ARGS(ret),
+	    TP_STRUCT__entry(__field(long, ret)),
+	    TP_fast_assign(__entry->ret = ret;),
+	    TP_printk("ret=%ld", __entry->ret)
+);
+
+/*
+ * The revalidation of attempt @attempt (from 1) failed for @reason: the
+ * operands are pinned again, or the call fails with EAGAIN after the last
+ * attempt.
+ */
+TRACE_EVENT(cpu_opv_retry,
+	    TP_PROTO(unsigned int attempt, enum cpu_opv_retry_reason reason),
+	    TP_ARGS(attempt, reason),
+	    TP_STRUCT__entry(__field(unsigned int, attempt)
+			     __field(unsigned int, reason)),
+	    TP_fast_assign(__entry->attempt = attempt;
+			   __entry->reason = reason;),
+	    TP_printk("attempt=%u reason=%s", __entry->attempt,
+		      show_cpu_opv_retry_reason(__entry->reason))
+);
+
+/*
+ * A vector for target CPU @cpu ran: where (@mode), and whether the CPU
+ * hotplug lock had to be taken (@hotplug: the target CPU was offline when
+ * the vector was first sent; it may have come online since).
+ */
+TRACE_EVENT(cpu_opv_dispatch,
+	    TP_PROTO(unsigned int cpu, enum cpu_opv_dispatch_mode mode,
+		     bool hotplug),
+	    TP_ARGS(cpu, mode, hotplug),
+	    TP_STRUCT__entry(__field(unsigned int, cpu)
+			     __field(unsigned int, mode)
+			     __field(bool, hotplug)),
+	    TP_fast_assign(__entry->cpu = cpu;
+			   __entry->mode = mode;
+			   __entry->hotplug = hotplug;),
+	    TP_printk("cpu=%u mode=%s hotplug=%d", __entry->cpu,
+		      show_cpu_opv_dispatch_mode(__entry->mode),
+		      __entry->hotplug)
+);
+
+#endif /* _TRACE_CPU_OPV_H */
+
+/* This part must be outside protection */
+#include <trace/define_trace.h>

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cpu_opv trace events: each call has a cpu_opv_enter and a
+ * cpu_opv_exit event with its arguments and its result, and a vector that
+ * runs has a cpu_opv_dispatch event that says where it ran: locally, in an
+ * IPI on another CPU, or here for an offline CPU.
+ *
+ * The events are enabled in a trace instance of their own, filtered on the
+ * test's process, so that the test neither sees nor disturbs other tracing.
+ * Needs root and tracefs; the offline case also needs a CPU that can be
+ * taken offline, and puts it back online.
+ */
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "../kselftest_harness.h"
+#include "cpu_opv.h"
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define TRACE_SIZE	(64 * 1024)
+
+static int write_file(const char *dir, const char *name, const char *s)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* Empties the trace buffer of the instance @dir. */
+static int clear_trace(const char *dir)
+{
+	return write_file(dir, "trace", "");
+}
+
+/* Reads the trace of the instance @dir into @buf, NUL-terminated. */
+static int read_trace(const char *dir, char *buf, size_t size)
+{
+	char path[256];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = '\0';
+	return 0;
+}
+
+/*
+ * Finds the @nth (from 0) line of @event in @trace. Returns the offset of the
+ * line, and copies its arguments (what follows "<event>: ") to @args and the
+ * CPU it was recorded on (the "[NNN]" column) to @cpu; -1 if there is none.
+ */
+static long find_event(const char *trace, const char *event, int nth,
+		       char *args, size_t size, int *cpu)
+{
+	const char *p = trace;
+	char key[64];
+
+	snprintf(key, sizeof(key), " %s: ", event);
+	while ((p = strstr(p, key))) {
+		const char *line = p, *end, *br;
+
+		while (line > trace && line[-1] != '\n')
+			line--;
+		p += strlen(key);
+		if (*line == '#' || nth-- > 0)
+			continue;
+		end = strchrnul(p, '\n');
+		br = memchr(line, '[', p - line);
+		if (cpu)
+			*cpu = br ? atoi(br + 1) : -1;
+		if (args)
+			snprintf(args, size, "%.*s", (int)(end - p), p);
+		return line - trace;
+	}
+	return -1;
+}
+
+/* The number of @event lines in @trace. */
+static int count_events(const char *trace, const char *event)
+{
+	int n = 0;
+
+	while (find_event(trace, event, n, NULL, 0, NULL) >= 0)
+		n++;
+	return n;
+}
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Two distinct CPUs of the test's affinity mask, or -1. */
+static int two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -1;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (n++ == 0)
+			*a = cpu;
+		else
+			*b = cpu;
+	}
+	return n == 2 ? 0 : -1;
+}
+
+static int open_online(int cpu, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	return open(path, flags);
+}
+
+/* Whether @cpu is online: 1 or 0, or -1. */
+static int is_online(int cpu)
+{
+	int fd = open_online(cpu, O_RDONLY);
+	char c = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, &c, 1);
+	close(fd);
+	return n == 1 && (c == '0' || c == '1') ? c - '0' : -1;
+}
+
+static int set_online(int cpu, int online)
+{
+	int fd = open_online(cpu, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The trace instance, and the CPU the offline test takes offline. The
+ * teardown runs in the parent once the test's process has ended, whichever
+ * way: it puts the CPU back and removes the instance even after a failed
+ * ASSERT.
+ */
+FIXTURE(trace) {
+	char dir[128];
+	bool made;
+	int cpu;
+	int was_online;
+	bool changed;
+	char buf[TRACE_SIZE];
+};
+
+FIXTURE_SETUP(trace)
+{
+	char filter[64];
+
+	self->made = false;
+	self->changed = false;
+	self->cpu = -1;
+	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
+		SKIP(return, "cpu_opv() is not implemented by this kernel");
+	if (geteuid())
+		SKIP(return, "needs root for tracefs");
+	if (access(TRACEFS "/instances", F_OK))
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	if (access(TRACEFS "/instances", F_OK))
+		SKIP(return, "no tracefs at " TRACEFS);
+	if (access(TRACEFS "/events/cpu_opv/enable", F_OK))
+		SKIP(return, "no cpu_opv trace events (CONFIG_FTRACE?)");
+
+	snprintf(self->dir, sizeof(self->dir), TRACEFS "/instances/cpu_opv_test_%d",
+		 getpid());
+	ASSERT_EQ(0, mkdir(self->dir, 0755))
+		TH_LOG("mkdir %s: %s", self->dir, strerror(errno));
+	self->made = true;
+	snprintf(filter, sizeof(filter), "common_pid == %d", getpid());
+	ASSERT_EQ(0, write_file(self->dir, "events/cpu_opv/filter", filter));
+	ASSERT_EQ(0, write_file(self->dir, "events/cpu_opv/enable", "1"));
+	ASSERT_EQ(0, clear_trace(self->dir));
+}
+
+FIXTURE_TEARDOWN_PARENT(trace)
+{
+	if (self->changed && set_online(self->cpu, self->was_online)) {
+		TH_LOG("cannot put CPU %d back %s", self->cpu,
+		       self->was_online ? "online" : "offline");
+		EXPECT_TRUE(false);
+	}
+	if (self->made) {
+		write_file(self->dir, "events/cpu_opv/enable", "0");
+		EXPECT_EQ(0, rmdir(self->dir));
+	}
+}
+
+/*
+ * Checks that the trace of one call holds exactly one cpu_opv_enter line
+ * with @enter, one cpu_opv_exit line with @leave after it, no cpu_opv_retry
+ * line (@retry NULL) or one with @retry between them, and no
+ * cpu_opv_dispatch line (@dispatch NULL) or one with @dispatch between them,
+ * after the retry.
+ */
+#define EXPECT_CALL(trace, enter, retry, dispatch, leave) do {			\
+	const char *_trace = (trace), *_retry = (retry), *_want = (dispatch);	\
+	char _args[256];							\
+	long _enter, _at, _leave;						\
+										\
+	EXPECT_EQ(1, count_events(_trace, "cpu_opv_enter"));			\
+	EXPECT_EQ(1, count_events(_trace, "cpu_opv_exit"));			\
+	EXPECT_EQ(_retry ? 1 : 0, count_events(_trace, "cpu_opv_retry"));	\
+	EXPECT_EQ(_want ? 1 : 0, count_events(_trace, "cpu_opv_dispatch"));	\
+	_enter = find_event(_trace, "cpu_opv_enter", 0, _args, sizeof(_args), NULL); \
+	EXPECT_STREQ(enter, _args);						\
+	_leave = find_event(_trace, "cpu_opv_exit", 0, _args, sizeof(_args), NULL); \
+	EXPECT_STREQ(leave, _args);						\
+	EXPECT_LT(_enter, _leave);						\
+	if (_retry) {								\
+		_at = find_event(_trace, "cpu_opv_retry", 0, _args,		\
+				 sizeof(_args), NULL);				\
+		EXPECT_STREQ(_retry, _args);					\
+		EXPECT_LT(_enter, _at);						\
+		_enter = _at;							\
+	}									\
+	if (_want) {								\
+		_at = find_event(_trace, "cpu_opv_dispatch", 0, _args,		\
+				 sizeof(_args), NULL);				\
+		EXPECT_STREQ(_want, _args);					\
+		EXPECT_LT(_enter, _at);						\
+		EXPECT_LT(_at, _leave);						\
+	}									\
+} while (0)
+
+/* A vector for the CPU the test runs on runs there. */
+TEST_F(trace, local)
+{
+	static uint64_t counter;
+	struct cpu_op op = op_add(0, &counter, 1, 8);
+	char enter[64], dispatch[64];
+	int cpu = sched_getcpu(), line_cpu = -1;
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
+	ASSERT_EQ(1, counter);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
+	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
+	find_event(self->buf, "cpu_opv_dispatch", 0, NULL, 0, &line_cpu);
+	EXPECT_EQ(cpu, line_cpu);
+}
+
+/*
+ * A compare that stops the vector: the vector ran, and returns 1. Its
+ * operands are on the stack, on anonymous pages already written: they need
+ * no unsharing.
+ */
+TEST_F(trace, compare_stops)
+{
+	uint64_t a = 1, b = 2;
+	struct cpu_op op = op_compare(1, &a, &b, sizeof(a));
+	char enter[64], dispatch[64];
+	int cpu = sched_getcpu();
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	ASSERT_EQ(1, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
+	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=1");
+}
+
+/*
+ * A compare of memory never written, on the shared zero page: the read pin
+ * of the first attempt cannot see a copy-on-write, so the operands are
+ * pinned again for writing, and the second attempt runs the vector.
+ */
+TEST_F(trace, unshare)
+{
+	char enter[64], dispatch[64];
+	int cpu = sched_getcpu();
+	struct cpu_op op;
+	uint64_t *p;
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	op = op_compare(1, &p[0], &p[1], sizeof(*p));
+	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
+	munmap(p, getpagesize());
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
+	EXPECT_CALL(self->buf, enter, "attempt=1 reason=unshare", dispatch, "ret=0");
+}
+
+/* A vector for another CPU runs there, in an IPI. */
+TEST_F(trace, remote)
+{
+	static uint64_t counter;
+	struct cpu_op op = op_add(0, &counter, 1, 8);
+	char enter[64], ipi[64], local[64], args[256];
+	int a, b, tries;
+	cpu_set_t both;
+
+	if (two_cpus(&a, &b))
+		SKIP(return, "needs two CPUs");
+	CPU_ZERO(&both);
+	CPU_SET(a, &both);
+	CPU_SET(b, &both);
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", b);
+	snprintf(ipi, sizeof(ipi), "cpu=%d mode=ipi hotplug=0", b);
+	snprintf(local, sizeof(local), "cpu=%d mode=local hotplug=0", b);
+
+	/*
+	 * The target CPU must be in the affinity mask: run on A, then widen
+	 * the mask to A and B, which does not move the test. Should the test
+	 * still land on B, the vector runs locally: try again.
+	 */
+	for (tries = 0; tries < 20; tries++) {
+		ASSERT_EQ(0, pin_to(a));
+		ASSERT_EQ(0, sched_setaffinity(0, sizeof(both), &both));
+		ASSERT_EQ(0, clear_trace(self->dir));
+		ASSERT_EQ(0, sys_cpu_opv(&op, 1, b, 0)) TH_LOG("errno %d", errno);
+		ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+		ASSERT_LE(0, find_event(self->buf, "cpu_opv_dispatch", 0, args,
+					sizeof(args), NULL));
+		if (strcmp(args, ipi) == 0)
+			break;
+		ASSERT_STREQ(local, args);
+	}
+	ASSERT_GT(20, tries) TH_LOG("the test keeps landing on CPU %d", b);
+	EXPECT_CALL(self->buf, enter, NULL, ipi, "ret=0");
+}
+
+/* A call refused before it runs anything: enter and exit, no dispatch. */
+TEST_F(trace, einval)
+{
+	struct cpu_op ops[5] = {};
+	char leave[32];
+
+	ASSERT_EQ(-1, sys_cpu_opv(ops, 5, 0, 0));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+	snprintf(leave, sizeof(leave), "ret=%d", -EINVAL);
+	EXPECT_CALL(self->buf, "cpu=0 cpuopcnt=5 flags=0x0", NULL, NULL, leave);
+}
+
+/* A query: its flag, and its answer. */
+TEST_F(trace, query)
+{
+	char enter[64], leave[32];
+	int n = sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG);
+
+	ASSERT_LT(0, n);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+	snprintf(enter, sizeof(enter), "cpu=0 cpuopcnt=0 flags=0x%x", CPU_OP_NR_FLAG);
+	snprintf(leave, sizeof(leave), "ret=%d", n);
+	EXPECT_CALL(self->buf, enter, NULL, NULL, leave);
+}
+
+/*
+ * A vector for an offline CPU runs here, under the CPU hotplug lock: the
+ * last CPU is taken offline for it.
+ */
+TEST_F(trace, offline)
+{
+	static uint64_t counter;
+	struct cpu_op op = op_add(0, &counter, 1, 8);
+	char enter[64], dispatch[64];
+	int cpu = nr_possible_cpus() - 1, fd;
+
+	fd = cpu < 1 ? -1 : open_online(cpu, O_WRONLY);
+	if (fd < 0)
+		SKIP(return, "cannot offline a CPU here");
+	close(fd);
+	self->cpu = cpu;
+	self->was_online = is_online(cpu);
+	ASSERT_LE(0, self->was_online);
+	self->changed = true;
+	ASSERT_EQ(0, set_online(cpu, 0));
+	ASSERT_EQ(0, clear_trace(self->dir));
+
+	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
+	ASSERT_EQ(1, counter);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+	ASSERT_EQ(0, set_online(cpu, self->was_online));
+	self->changed = false;
+
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=offline hotplug=1", cpu);
+	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
+}
+
+TEST_HARNESS_MAIN
