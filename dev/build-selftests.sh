@@ -12,15 +12,18 @@
 
 out=${1:-$CACHE/selftests}
 m32=${2:-}
-cc=(CC=gcc)
-[ "$m32" = m32 ] && cc=(CC="gcc -m32")
+# The objects go to O/kselftest: one directory per word size, so that the
+# 32-bit build never reuses 64-bit objects (or the other way round).
+cc=(CC=gcc) obj=$CACHE/selftests-obj
+[ "$m32" = m32 ] && cc=(CC="gcc -m32") obj=$CACHE/selftests-obj32
 make_headers
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out" "$obj"
 # The kselftest install target lays tests out as run_kselftest.sh expects.
 if ! make -s -C "$BASE_REPO/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
 	USERCFLAGS=-static USERLDFLAGS=-static \
-	O="$HEADERS" INSTALL_PATH="$out" install > "$out.log" 2>&1; then
+	O="$obj" KHDR_INCLUDES="-isystem $HEADERS/usr/include" \
+	INSTALL_PATH="$out" install > "$out.log" 2>&1; then
 	cat "$out.log" >&2
 	die "selftests: build failed"
 fi
@@ -28,6 +31,8 @@ if grep -E 'warning:' "$out.log" >&2; then
 	die "selftests: the build printed warnings"
 fi
 if [ "$m32" = m32 ]; then
+	file "$out/cpu_opv/validation_test" | grep -q "ELF 32-bit" ||
+		die "selftests: the m32 build is not 32-bit"
 	printf 'cpu_opv:%s\n' validation_test exec_test hardening_test > "$out/kselftest-list.txt"
 fi
 log "selftests${m32:+ ($m32)}: $(tr '\n' ' ' < "$out/kselftest-list.txt")"
