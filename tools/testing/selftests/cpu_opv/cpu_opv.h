@@ -6,6 +6,7 @@
 #define _SELFTESTS_CPU_OPV_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,41 @@ static inline int nr_possible_cpus(void)
 	}
 	fclose(f);
 	return n;
+}
+
+/* Opens the sysfs "online" file of @cpu. */
+static inline int cpu_online_open(int cpu, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	return open(path, flags);
+}
+
+/* Whether @cpu is online: 1 or 0, or -1. */
+static inline int cpu_is_online(int cpu)
+{
+	int fd = cpu_online_open(cpu, O_RDONLY);
+	char c = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, &c, 1);
+	close(fd);
+	return n == 1 && (c == '0' || c == '1') ? c - '0' : -1;
+}
+
+/* Takes @cpu offline (@online 0) or brings it online: 0, or -1. */
+static inline int cpu_set_online(int cpu, int online)
+{
+	int fd = cpu_online_open(cpu, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return ret;
 }
 
 static inline struct cpu_op op_compare(int eq, void *a, void *b, uint32_t len)

@@ -276,40 +276,6 @@ TEST_F(spinner, rseq_critical_section_is_aborted)
 
 #endif /* __x86_64__ */
 
-/* Opens the sysfs "online" file of @cpu. */
-static int open_online(int cpu, int flags)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
-	return open(path, flags);
-}
-
-/* Whether @cpu is online: 1 or 0, or -1. */
-static int is_online(int cpu)
-{
-	int fd = open_online(cpu, O_RDONLY);
-	char c = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, &c, 1);
-	close(fd);
-	return n == 1 && (c == '0' || c == '1') ? c - '0' : -1;
-}
-
-static int set_online(int cpu, int online)
-{
-	int fd = open_online(cpu, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 struct adder {
 	int cpu;
 	uint64_t *counter;
@@ -352,11 +318,11 @@ FIXTURE_SETUP(hotplug)
 	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
 		SKIP(return, "cpu_opv() is not implemented by this kernel");
 	self->cpu = nr_possible_cpus() - 1;
-	fd = self->cpu < 1 ? -1 : open_online(self->cpu, O_WRONLY);
+	fd = self->cpu < 1 ? -1 : cpu_online_open(self->cpu, O_WRONLY);
 	if (fd < 0)
 		SKIP(return, "cannot offline a CPU here");
 	close(fd);
-	self->was_online = is_online(self->cpu);
+	self->was_online = cpu_is_online(self->cpu);
 	ASSERT_LE(0, self->was_online);
 }
 
@@ -366,7 +332,7 @@ FIXTURE_TEARDOWN_PARENT(hotplug)
 
 	if (!self->changed)
 		return;
-	ret = set_online(self->cpu, self->was_online);
+	ret = cpu_set_online(self->cpu, self->was_online);
 	if (ret)
 		TH_LOG("cannot put CPU %d back %s", self->cpu,
 		       self->was_online ? "online" : "offline");
@@ -386,7 +352,7 @@ TEST_F(hotplug, offline_cpu)
 	int cpu = self->cpu, i, cycles = 0;
 
 	self->changed = true;
-	ASSERT_EQ(0, set_online(cpu, 0));
+	ASSERT_EQ(0, cpu_set_online(cpu, 0));
 
 	/* Offline and stable. */
 	atomic_store(&stop, 0);
@@ -409,15 +375,15 @@ TEST_F(hotplug, offline_cpu)
 		ASSERT_EQ(0, pthread_create(&threads[i], NULL, add_until_stopped, &adders[i]));
 	}
 	for (cycles = 0; cycles < 10; cycles++) {
-		ASSERT_EQ(0, set_online(cpu, 1));
+		ASSERT_EQ(0, cpu_set_online(cpu, 1));
 		usleep(20 * 1000);
-		ASSERT_EQ(0, set_online(cpu, 0));
+		ASSERT_EQ(0, cpu_set_online(cpu, 0));
 		usleep(20 * 1000);
 	}
 	atomic_store(&stop, 1);
 	for (i = 0; i < 2; i++)
 		pthread_join(threads[i], NULL);
-	ASSERT_EQ(0, set_online(cpu, 1));
+	ASSERT_EQ(0, cpu_set_online(cpu, 1));
 	EXPECT_EQ(0, adders[0].errors + adders[1].errors);
 	EXPECT_EQ(adders[0].done + adders[1].done, counter);
 	TH_LOG("%ld + %ld adds over %d hotplug cycles", adders[0].done, adders[1].done,

@@ -135,39 +135,6 @@ static int two_cpus(int *a, int *b)
 	return n == 2 ? 0 : -1;
 }
 
-static int open_online(int cpu, int flags)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
-	return open(path, flags);
-}
-
-/* Whether @cpu is online: 1 or 0, or -1. */
-static int is_online(int cpu)
-{
-	int fd = open_online(cpu, O_RDONLY);
-	char c = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, &c, 1);
-	close(fd);
-	return n == 1 && (c == '0' || c == '1') ? c - '0' : -1;
-}
-
-static int set_online(int cpu, int online)
-{
-	int fd = open_online(cpu, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, online ? "1" : "0", 1) == 1 ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 /*
  * The trace instance, and the CPU the offline test takes offline. The
  * teardown runs in the parent once the test's process has ended, whichever
@@ -214,7 +181,7 @@ FIXTURE_SETUP(trace)
 
 FIXTURE_TEARDOWN_PARENT(trace)
 {
-	if (self->changed && set_online(self->cpu, self->was_online)) {
+	if (self->changed && cpu_set_online(self->cpu, self->was_online)) {
 		TH_LOG("cannot put CPU %d back %s", self->cpu,
 		       self->was_online ? "online" : "offline");
 		EXPECT_TRUE(false);
@@ -408,21 +375,21 @@ TEST_F(trace, offline)
 	char enter[64], dispatch[64];
 	int cpu = nr_possible_cpus() - 1, fd;
 
-	fd = cpu < 1 ? -1 : open_online(cpu, O_WRONLY);
+	fd = cpu < 1 ? -1 : cpu_online_open(cpu, O_WRONLY);
 	if (fd < 0)
 		SKIP(return, "cannot offline a CPU here");
 	close(fd);
 	self->cpu = cpu;
-	self->was_online = is_online(cpu);
+	self->was_online = cpu_is_online(cpu);
 	ASSERT_LE(0, self->was_online);
 	self->changed = true;
-	ASSERT_EQ(0, set_online(cpu, 0));
+	ASSERT_EQ(0, cpu_set_online(cpu, 0));
 	ASSERT_EQ(0, clear_trace(self->dir));
 
 	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
 	ASSERT_EQ(1, counter);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
-	ASSERT_EQ(0, set_online(cpu, self->was_online));
+	ASSERT_EQ(0, cpu_set_online(cpu, self->was_online));
 	self->changed = false;
 
 	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
