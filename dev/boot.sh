@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench test|demo|enosys|bench [time limit in s]
+#   dev/boot.sh y|n|bench test|demo|enosys|bench|librseq|run [time limit in s]
+# (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
 # third: $CACHE/logs/<y|n>-<mode>.extra, to its fourth:
@@ -12,9 +13,9 @@
 
 v=${1:?y|n} mode=${2:?test|demo|enosys} limit=${3:-900}
 kernel=$CACHE/build-$v/arch/x86/boot/bzImage
-# The test kernel splits its memory into two NUMA nodes (migration tests).
+# The test kernels split their memory into two NUMA nodes (migration tests).
 numa=
-[ "$v" = y ] && numa=numa=fake=2
+case $v in y|kcsan) numa=numa=fake=2 ;; esac
 logs=$CACHE/logs
 mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
@@ -22,7 +23,7 @@ compat=$logs/$v-$mode.compat
 rm -f "$console" "$tap" "$extra" "$compat"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -no-reboot
       -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
-      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}")
+      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}")
 rc=0
 if [ "$mode" = demo ]; then
 	timeout "$limit" "${qemu[@]}" -serial stdio -serial null < /dev/null | tee "$console" || rc=$?
