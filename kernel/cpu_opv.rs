@@ -50,7 +50,7 @@ use kernel::{
     current,
     interrupt::LocalInterruptDisabled,
     mm::{
-        pin::PinnedPages,
+        pin::{self, PinnedPages},
         virt::{flags, vm_flags_t},
         MmapReadGuard,
     },
@@ -59,6 +59,7 @@ use kernel::{
     rseq, smp,
     sync::barrier,
     task::Task,
+    time::{Instant, Monotonic},
     uaccess::{UserPtr, UserSlice},
 };
 
@@ -533,14 +534,87 @@ impl Segments {
     }
 }
 
+/// One page of an operand, pinned for the access it needs, unpinned on drop.
+enum PinnedPage {
+    /// A page of a read operand, pinned for reading.
+    Read(PinnedPages<1, pin::Read>),
+    /// A page of a written operand, or of a read operand pinned for writing to break
+    /// copy-on-write (see [`cow_unstable`]).
+    Write(PinnedPages<1, pin::Write>),
+}
+
+impl PinnedPage {
+    /// Pins the page at the page-aligned user address `addr`, for writing if `write`.
+    fn pin(addr: usize, write: bool) -> Result<Self> {
+        Ok(if write {
+            Self::Write(PinnedPages::pin_fast(addr, 1)?)
+        } else {
+            Self::Read(PinnedPages::pin_fast(addr, 1)?)
+        })
+    }
+
+    /// Whether the page was pinned for writing.
+    fn is_write(&self) -> bool {
+        matches!(self, Self::Write(_))
+    }
+
+    /// Its user address.
+    fn addr(&self) -> usize {
+        match self {
+            Self::Read(p) => p.addr(),
+            Self::Write(p) => p.addr(),
+        }
+    }
+
+    /// Whether it is an anonymous page exclusive to this process.
+    fn anon_exclusive(&self) -> bool {
+        match self {
+            Self::Read(p) => p.all_anon_exclusive(),
+            Self::Write(p) => p.all_anon_exclusive(),
+        }
+    }
+
+    /// Whether it is a `ZONE_DEVICE` page.
+    fn zone_device(&self) -> bool {
+        match self {
+            Self::Read(p) => p.any_zone_device(),
+            Self::Write(p) => p.any_zone_device(),
+        }
+    }
+
+    /// Whether its address still maps it, under `guard`.
+    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
+        match self {
+            Self::Read(p) => p.still_mapped(guard),
+            Self::Write(p) => p.still_mapped(guard),
+        }
+    }
+
+    /// Its address in the kernel's direct map.
+    fn direct_map(&self) -> Option<*mut u8> {
+        match self {
+            Self::Read(p) => p.direct_map(0),
+            Self::Write(p) => p.direct_map(0),
+        }
+    }
+}
+
+/// The pages of an operand, in order, each pinned on its own (so that each is pinned for the
+/// access it needs, see [`cow_unstable`]). The second is `None` for an operand on one page.
+enum OperandPages {
+    /// A read operand's: each pinned for reading, or for writing where copy-on-write must be
+    /// broken. Never marked dirty.
+    Read([Option<PinnedPage>; 2]),
+    /// A written operand's, pinned for writing: marked dirty once the vector wrote them.
+    Written([Option<PinnedPages<1, pin::Write>>; 2]),
+}
+
 /// An operand whose pages are pinned.
 struct PinnedOperand {
     /// Where the operand is in its pages.
     seg: Segments,
-    /// The pages, in order, each pinned on its own (so that each is pinned for the access it
-    /// needs, see [`cow_unstable`]) and unpinned on drop. `pages[1]` is `None` for an operand
-    /// on one page.
-    pages: [Option<PinnedPages<1>>; 2],
+    /// Its pages.
+    pages: OperandPages,
 }
 
 impl PinnedOperand {
@@ -555,27 +629,74 @@ impl PinnedOperand {
         let Some(seg) = Segments::of(operand, len).map_err(|_| fault)? else {
             return Ok(None);
         };
-        let mut pages = [None, None];
-        for (i, (slot, unshare)) in pages.iter_mut().zip(unshare).enumerate() {
-            if i >= seg.nr_pages() {
-                break;
+        // Only the documented errors reach user space: running out of memory, a fatal signal,
+        // and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the top of
+        // the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
+        let fail = |e: Error| if e == ENOMEM || e == EINTR { e } else { fault };
+        // The second page of an operand on two pages: one that would wrap around the address
+        // space is not a page: a fault.
+        let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
+        let pages = if write {
+            let mut pages = [None, None];
+            for (slot, &addr) in pages.iter_mut().zip(&addrs).take(seg.nr_pages()) {
+                let page = PinnedPages::pin_fast(addr.ok_or(fault)?, 1).map_err(fail)?;
+                if page.any_zone_device() {
+                    return Err(EFAULT);
+                }
+                *slot = Some(page);
             }
-            // Only the documented errors reach user space: running out of memory, a fatal
-            // signal, and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at
-            // the top of the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
-            let page = PinnedPages::pin_fast(seg.page + i * PAGE_SIZE, 1, write || unshare)
-                .map_err(|e| if e == ENOMEM || e == EINTR { e } else { fault })?;
-            if page.any_zone_device() {
-                return Err(EFAULT);
+            OperandPages::Written(pages)
+        } else {
+            let mut pages = [None, None];
+            let wanted = pages.iter_mut().zip(addrs.iter().zip(unshare));
+            for (slot, (&addr, unshare)) in wanted.take(seg.nr_pages()) {
+                let page = PinnedPage::pin(addr.ok_or(fault)?, unshare).map_err(fail)?;
+                if page.zone_device() {
+                    return Err(EFAULT);
+                }
+                *slot = Some(page);
             }
-            *slot = Some(page);
-        }
+            OperandPages::Read(pages)
+        };
         Ok(Some(Self { seg, pages }))
     }
 
-    /// The pinned pages, in order.
-    fn pinned(&self) -> impl Iterator<Item = &PinnedPages<1>> {
-        self.pages.iter().flatten()
+    /// Whether every page still maps what was pinned, under `guard`.
+    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
+        // Plain loops: iterator chains' monomorphised closures had symbol names too long for
+        // kallsyms (over `KSYM_NAME_LEN`) in some configurations.
+        match &self.pages {
+            OperandPages::Read(pages) => {
+                for page in pages.iter().flatten() {
+                    if !page.still_mapped(guard) {
+                        return false;
+                    }
+                }
+            }
+            OperandPages::Written(pages) => {
+                for page in pages.iter().flatten() {
+                    if !page.still_mapped(guard) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// The direct-map address of page `i`.
+    fn direct_map(&self, i: usize) -> Option<*mut u8> {
+        match &self.pages {
+            OperandPages::Read(pages) => pages.get(i)?.as_ref()?.direct_map(),
+            OperandPages::Written(pages) => pages.get(i)?.as_ref()?.direct_map(0),
+        }
+    }
+
+    /// Marks the pages dirty, if the operand is written.
+    fn set_dirty(&mut self) {
+        if let OperandPages::Written(pages) = &mut self.pages {
+            pages.iter_mut().flatten().for_each(PinnedPages::set_dirty);
+        }
     }
 
     /// Maps the operand for the interpreter.
@@ -583,9 +704,8 @@ impl PinnedOperand {
         let mut pieces = [(core::ptr::null_mut(), 0); 2];
         let mut n = 0;
         for (slot, (page, offset, len)) in pieces.iter_mut().zip(self.seg.pieces()) {
-            let pinned = self.pages.get(page)?.as_ref()?;
             // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            *slot = (pinned.direct_map(0)?.wrapping_add(offset), len);
+            *slot = (self.direct_map(page)?.wrapping_add(offset), len);
             n += 1;
         }
         // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
@@ -617,28 +737,20 @@ impl PinnedVec {
 
     /// Whether every operand still maps its pinned pages.
     fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        // Plain loops: the iterator chain's monomorphised closure had a symbol name too long
-        // for kallsyms (over `KSYM_NAME_LEN`) in some configurations.
         for operand in self.slots.iter().flatten() {
-            for pages in operand.pinned() {
-                if !pages.still_mapped(guard) {
-                    return false;
-                }
+            if !operand.still_mapped(guard) {
+                return false;
             }
         }
         true
     }
 
-    /// Marks dirty the pages written by the first `ran` operations of `ops`.
-    fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
-        for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)).take(ran) {
-            if matches!(op, Op::Memcpy { .. } | Op::Add { .. }) {
-                if let Some(Some(dst)) = pair.first_mut() {
-                    dst.pages
-                        .iter_mut()
-                        .flatten()
-                        .for_each(PinnedPages::set_dirty);
-                }
+    /// Marks dirty the pages written by the first `ran` operations: their written operands'
+    /// (read operands are pinned as such, and never dirtied).
+    fn set_dirty(&mut self, ran: usize) {
+        for pair in self.slots.chunks_exact_mut(2).take(ran) {
+            for operand in pair.iter_mut().flatten() {
+                operand.set_dirty();
             }
         }
     }
@@ -955,23 +1067,26 @@ type Unshare = [[bool; 2]; 2 * VEC_LEN_MAX];
 /// contents, as any concurrent reader of that memory would.
 ///
 /// Called with `guard` held, after `pinned` was revalidated.
-fn cow_unstable(ops: &OpVec, pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
+fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
     let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
     let mut any = false;
-    let operands = ops.iter().flat_map(|op| op.operands());
-    for ((slot, operand), want) in pinned.slots.iter().zip(operands).zip(unshare.iter_mut()) {
-        let (Some(slot), Some((_, _, false))) = (slot, operand) else {
+    for (slot, want) in pinned.slots.iter().zip(unshare.iter_mut()) {
+        let Some(PinnedOperand {
+            pages: OperandPages::Read(pages),
+            ..
+        }) = slot
+        else {
             continue;
         };
-        for (pages, want) in slot.pages.iter().zip(want.iter_mut()) {
-            let Some(pages) = pages else {
+        for (page, want) in pages.iter().zip(want.iter_mut()) {
+            let Some(page) = page else {
                 continue;
             };
-            if pages.is_write() || pages.all_anon_exclusive() {
+            if page.is_write() || page.anon_exclusive() {
                 continue;
             }
             if guard
-                .vma_lookup(pages.addr())
+                .vma_lookup(page.addr())
                 .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
             {
                 *want = true;
@@ -1015,7 +1130,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             trace::retry(attempt, trace::Retry::Remapped);
             continue;
         }
-        if let Some(more) = cow_unstable(ops, &pinned, &guard) {
+        if let Some(more) = cow_unstable(&pinned, &guard) {
             for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
                 *u |= m;
             }
@@ -1026,7 +1141,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         let ret = dispatch(ops, &pinned, cpu)?;
         drop(guard);
         let ran = if ret == 0 { ops.iter().count() } else { ret };
-        pinned.set_dirty(ops, ran);
+        pinned.set_dirty(ran);
         return Ok(ret as isize);
     }
     Err(EAGAIN)
@@ -1046,8 +1161,11 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
     // interrupted the caller, from one in an IPI.
     let mut mode = trace::Mode::Ipi;
     let mut hotplug = false;
+    let mut irqoff_ns = 0;
     let mut handler = |irq_off: &LocalInterruptDisabled| {
         let stamp = irqoff::start();
+        // The clock is read only while `cpu_opv_dispatch` is enabled.
+        let traced = trace::dispatch_enabled().then(Instant::<Monotonic>::now);
         // The task this interrupts may be in an rseq critical section on the vector's memory:
         // abort it. Unless it is the caller itself, when the vector runs on the caller's CPU
         // (or here, for an offline CPU): the caller is in this system call, not in a critical
@@ -1060,6 +1178,9 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         }
         ret = run(ops, &mem);
         irqoff::record(stamp);
+        if let Some(start) = traced {
+            irqoff_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
+        }
     };
     match smp::call_function_single(cpu, &mut handler) {
         Err(e) if e == ENXIO => {
@@ -1084,7 +1205,7 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         other => other?,
     }
     // Process context, with only the mmap read lock held.
-    trace::dispatch(cpu, mode, hotplug);
+    trace::dispatch(cpu, mode, hotplug, irqoff_ns);
     Ok(ret)
 }
 
@@ -1128,7 +1249,8 @@ mod trace {
         /// RCU must be watching (any process context).
         unsafe fn cpu_opv_retry(attempt: c_uint, reason: bindings::cpu_opv_retry_reason);
 
-        /// `cpu_opv_dispatch`: a vector for `cpu` ran, as `mode` says.
+        /// `cpu_opv_dispatch`: a vector for `cpu` ran, as `mode` says, with interrupts off for
+        /// `irqoff_ns`.
         ///
         /// # Safety
         ///
@@ -1137,6 +1259,7 @@ mod trace {
             cpu: c_uint,
             mode: bindings::cpu_opv_dispatch_mode,
             hotplug: bool,
+            irqoff_ns: u64,
         );
     }
 
@@ -1186,15 +1309,39 @@ mod trace {
 
     /// Emits `cpu_opv_dispatch`. Called from [`dispatch`](super::dispatch), with interrupts on.
     #[inline(always)]
-    pub(super) fn dispatch(cpu: CpuId, mode: Mode, hotplug: bool) {
+    pub(super) fn dispatch(cpu: CpuId, mode: Mode, hotplug: bool, irqoff_ns: u64) {
         // SAFETY: `dispatch()` runs in process context, where RCU is watching.
         unsafe {
             cpu_opv_dispatch(
                 cpu.as_u32(),
                 mode as bindings::cpu_opv_dispatch_mode,
                 hotplug,
+                irqoff_ns,
             )
         }
+    }
+
+    /// Whether `cpu_opv_dispatch` is enabled: a static branch, patched in only while it is, so
+    /// that the vector's handler reads the clock for it only then. Any context.
+    #[cfg(CONFIG_TRACEPOINTS)]
+    #[inline(always)]
+    pub(super) fn dispatch_enabled() -> bool {
+        // SAFETY: The static key of a tracepoint may always be queried, as `declare_trace!`
+        // does.
+        unsafe {
+            kernel::jump_label::static_branch_unlikely!(
+                bindings::__tracepoint_cpu_opv_dispatch,
+                bindings::tracepoint,
+                key
+            )
+        }
+    }
+
+    /// Without `CONFIG_TRACEPOINTS`: never.
+    #[cfg(not(CONFIG_TRACEPOINTS))]
+    #[inline(always)]
+    pub(super) fn dispatch_enabled() -> bool {
+        false
     }
 }
 
@@ -1389,7 +1536,9 @@ fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
 /// were revalidated and before it is sent to its CPU, with the mmap read lock held: the window
 /// in which only the pins and locks of [`execute`] keep the operands from changing under the
 /// vector. Tests widen it to make their races with copy-on-write, munmap or CPU hotplug
-/// deterministic instead of lucky.
+/// deterministic instead of lucky. `/sys/kernel/debug/cpu_opv/dispatch_waiting` counts the
+/// vectors in that delay: a test waits for it to become non-zero instead of guessing how long
+/// its call takes to get there.
 #[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
 mod debug {
     use kernel::{
@@ -1405,19 +1554,33 @@ mod debug {
     /// `dispatch_delay_us`, set once at boot by [`init`].
     static DELAY_US: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
 
-    /// Creates `dispatch_delay_us`.
+    /// `dispatch_waiting`, set once at boot by [`init`].
+    static WAITING: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
+
+    /// Creates `dispatch_delay_us` and `dispatch_waiting`.
     pub(super) fn init() -> Result {
         let dir = super::debugfs_dir().ok_or(ENOMEM)?;
+        let file = dir.read_only_file(c"dispatch_waiting", Atomic::new(0u32));
+        WAITING.populate(KBox::pin_init(file, GFP_KERNEL)?);
         let file = dir.read_write_file(c"dispatch_delay_us", Atomic::new(0u32));
         DELAY_US.populate(KBox::pin_init(file, GFP_KERNEL)?);
         Ok(())
     }
 
-    /// Sleeps for the configured delay, if any. Called from process context.
+    /// Sleeps for the configured delay, if any, counted in `dispatch_waiting` meanwhile.
+    /// Called from process context.
     pub(super) fn delay_dispatch() {
         let us = DELAY_US.as_ref().map_or(0, |file| file.load(Relaxed));
-        if us != 0 {
-            fsleep(Delta::from_micros(i64::from(us)));
+        if us == 0 {
+            return;
+        }
+        let waiting = WAITING.as_ref();
+        if let Some(waiting) = waiting {
+            waiting.add(1, Relaxed);
+        }
+        fsleep(Delta::from_micros(i64::from(us)));
+        if let Some(waiting) = waiting {
+            waiting.fetch_sub(1, Relaxed);
         }
     }
 }

@@ -6,7 +6,9 @@
  * rust_do_trace_*() functions through which kernel/cpu_opv.rs emits them
  * (CREATE_RUST_TRACE_POINTS). None is emitted with interrupts off: the
  * vector runs in an IPI handler, or locally with interrupts off, and
- * cpu_opv_dispatch reports how it ran once it is done.
+ * cpu_opv_dispatch reports how it ran once it is done, with how long it
+ * kept the interrupts of its CPU off (measured only while the event is
+ * enabled).
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM cpu_opv
@@ -101,23 +103,28 @@ TRACE_EVENT(cpu_opv_retry,
 );
 
 /*
- * A vector for target CPU @cpu ran: where (@mode), and whether the CPU
- * hotplug lock had to be taken (@hotplug: the target CPU was offline when
- * the vector was first sent; it may have come online since).
+ * A vector for target CPU @cpu ran: where (@mode), whether the CPU hotplug
+ * lock had to be taken (@hotplug: the target CPU was offline when the
+ * vector was first sent; it may have come online since), and for how long
+ * the CPU that ran it had its interrupts off for it (@irqoff_ns: from the
+ * start of the handler to its end; 0 if the event was enabled while the
+ * vector ran, since the clock is only read while the event is enabled).
  */
 TRACE_EVENT(cpu_opv_dispatch,
 	    TP_PROTO(unsigned int cpu, enum cpu_opv_dispatch_mode mode,
-		     bool hotplug),
-	    TP_ARGS(cpu, mode, hotplug),
+		     bool hotplug, u64 irqoff_ns),
+	    TP_ARGS(cpu, mode, hotplug, irqoff_ns),
 	    TP_STRUCT__entry(__field(unsigned int, cpu)
 			     __field(unsigned int, mode)
-			     __field(bool, hotplug)),
+			     __field(bool, hotplug)
+			     __field(u64, irqoff_ns)),
 	    TP_fast_assign(__entry->cpu = cpu;
 			   __entry->mode = mode;
-			   __entry->hotplug = hotplug;),
-	    TP_printk("cpu=%u mode=%s hotplug=%d", __entry->cpu,
+			   __entry->hotplug = hotplug;
+			   __entry->irqoff_ns = irqoff_ns;),
+	    TP_printk("cpu=%u mode=%s hotplug=%d irqoff_ns=%llu", __entry->cpu,
 		      show_cpu_opv_dispatch_mode(__entry->mode),
-		      __entry->hotplug)
+		      __entry->hotplug, __entry->irqoff_ns)
 );
 
 #endif /* _TRACE_CPU_OPV_H */

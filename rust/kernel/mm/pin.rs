@@ -13,59 +13,107 @@
 //! Pinning does not keep the page *mapped*: user space can unmap or remap the range at any time
 //! (munmap, mremap, MADV_DONTNEED). [`PinnedPages::still_mapped`] tells, under the mmap lock,
 //! whether the user range still maps the pinned pages.
+//!
+//! The access pages are pinned for is part of their type: [`Read`] or [`Write`]. Only pages
+//! pinned for writing can be marked dirty, and `still_mapped` only answers for the mm the pages
+//! were pinned from.
 
-use crate::{bindings, error::to_result, mm::MmapReadGuard, page::PAGE_SIZE, prelude::*};
+use crate::{
+    bindings,
+    error::to_result,
+    mm::MmapReadGuard,
+    page::{BorrowedPage, PAGE_SIZE},
+    prelude::*,
+};
+use core::{marker::PhantomData, ptr::NonNull};
 
-/// Up to `N` consecutive pages of the current task's user memory, pinned with `FOLL_PIN`.
+/// The access pages are pinned for: [`Read`] or [`Write`].
+pub trait Access: private::Sealed {
+    /// The `FOLL_*` flags of the access.
+    const FOLL: u32;
+}
+
+/// Pinned for reading: the pages may be shared (the zero page, page cache, a page shared with
+/// another process after `fork()`), and can never be marked dirty.
+pub enum Read {}
+
+/// Pinned for writing (`FOLL_WRITE`): copy-on-write was broken for them, and they can be marked
+/// dirty.
+pub enum Write {}
+
+impl Access for Read {
+    const FOLL: u32 = 0;
+}
+
+impl Access for Write {
+    const FOLL: u32 = bindings::FOLL_WRITE;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Read {}
+    impl Sealed for super::Write {}
+}
+
+/// Up to `N` consecutive pages of the current task's user memory, pinned with `FOLL_PIN` for
+/// the access `A`.
 ///
-/// Unpinned on drop, and marked dirty then if [`PinnedPages::set_dirty`] was called.
+/// Unpinned on drop, and marked dirty then if [`PinnedPages::set_dirty`] was called (only
+/// pages pinned for [`Write`] have it).
 ///
 /// # Invariants
 ///
-/// `self.pages[..self.nr]` are pages pinned by `pin_user_pages_fast()`, by this object, for the
-/// user addresses `self.addr..self.addr + self.nr * PAGE_SIZE` of the task that created it;
-/// `self.nr <= N`.
-pub struct PinnedPages<const N: usize> {
+/// `self.pages[..self.nr]` are pages pinned by `pin_user_pages_fast()` with the flags of `A`,
+/// by this object, for the user addresses `self.addr..self.addr + self.nr * PAGE_SIZE` of
+/// `self.mm`, the mm of the task that created it; `self.nr <= N`. `self.dirty` is only ever set
+/// when `A` is [`Write`]. `self.mm` is only compared, never dereferenced.
+pub struct PinnedPages<const N: usize, A: Access> {
     pages: [*mut bindings::page; N],
     nr: usize,
     addr: usize,
-    write: bool,
+    mm: *const bindings::mm_struct,
     dirty: bool,
+    _access: PhantomData<A>,
 }
 
-// SAFETY: The pinned pages belong to no thread: they can be unpinned from any thread.
-unsafe impl<const N: usize> Send for PinnedPages<N> {}
+// SAFETY: The pinned pages belong to no thread: they can be unpinned from any thread. `mm` is
+// only compared.
+unsafe impl<const N: usize, A: Access> Send for PinnedPages<N, A> {}
 
 // SAFETY: The shared-reference methods only read the page pointers, which do not change while
 // the pages are pinned.
-unsafe impl<const N: usize> Sync for PinnedPages<N> {}
+unsafe impl<const N: usize, A: Access> Sync for PinnedPages<N, A> {}
 
-impl<const N: usize> PinnedPages<N> {
+impl<const N: usize, A: Access> PinnedPages<N, A> {
     /// Pins the `nr` pages of the current task's memory that start at the page-aligned user
-    /// address `addr`, for writing if `write`.
+    /// address `addr`, for the access `A`.
     ///
     /// Faults the pages in as needed, and so may sleep. Returns `EFAULT` if any of the pages
     /// cannot be pinned with the access asked for (unmapped, `PROT_NONE`, read-only for a
-    /// write, `VM_IO` or `VM_PFNMAP`), `EINVAL` if `nr > N` or `addr` is not page-aligned.
+    /// write, `VM_IO` or `VM_PFNMAP`), `EINVAL` if `nr > N` or `addr` is not page-aligned, or
+    /// if the task has no mm (a kernel thread).
     #[doc(alias = "pin_user_pages_fast")]
-    pub fn pin_fast(addr: usize, nr: usize, write: bool) -> Result<Self> {
+    pub fn pin_fast(addr: usize, nr: usize) -> Result<Self> {
         if nr > N || addr % PAGE_SIZE != 0 {
             return Err(EINVAL);
         }
+        let mm = crate::current!().mm().ok_or(EINVAL)?.as_raw().cast_const();
         let mut pages = [core::ptr::null_mut(); N];
-        let flags = if write { bindings::FOLL_WRITE } else { 0 };
         let nr_int = i32::try_from(nr).map_err(|_| EINVAL)?;
         // SAFETY: `pages` has room for `nr` pointers; any user address is allowed.
-        let ret = unsafe { bindings::pin_user_pages_fast(addr, nr_int, flags, pages.as_mut_ptr()) };
+        let ret =
+            unsafe { bindings::pin_user_pages_fast(addr, nr_int, A::FOLL, pages.as_mut_ptr()) };
         to_result(ret)?;
         let pinned = usize::try_from(ret).unwrap_or(0);
-        // INVARIANT: `pin_user_pages_fast` pinned `pinned <= nr <= N` pages from `addr` on.
+        // INVARIANT: `pin_user_pages_fast` pinned `pinned <= nr <= N` pages of the current
+        // task's mm, `mm`, from `addr` on, with `A::FOLL`.
         let this = Self {
             pages,
             nr: pinned.min(nr),
             addr,
-            write,
+            mm,
             dirty: false,
+            _access: PhantomData,
         };
         if pinned < nr {
             // Dropping `this` unpins the pages that were pinned.
@@ -89,9 +137,12 @@ impl<const N: usize> PinnedPages<N> {
         self.addr
     }
 
-    /// Whether the pages were pinned for writing.
-    pub fn is_write(&self) -> bool {
-        self.write
+    /// Page `i`, as long as it is pinned.
+    pub fn page(&self, i: usize) -> Option<BorrowedPage<'_>> {
+        let page = NonNull::new(*self.pinned().get(i)?)?;
+        // SAFETY: By the type invariants, `page` is pinned, hence valid, for as long as `self`
+        // is borrowed, which the returned `BorrowedPage` is.
+        Some(unsafe { BorrowedPage::from_raw(page) })
     }
 
     /// Whether every page is an anonymous page that is exclusive to the process that pinned it.
@@ -107,13 +158,6 @@ impl<const N: usize> PinnedPages<N> {
             // `PageAnonExclusive()` is only defined for anonymous pages, which is checked first.
             unsafe { bindings::PageAnon(page) && bindings::PageAnonExclusive(page) }
         })
-    }
-
-    /// Marks the pages dirty: they are unpinned with `unpin_user_pages_dirty_lock()`.
-    ///
-    /// Only for pages pinned for writing.
-    pub fn set_dirty(&mut self) {
-        self.dirty = self.write;
     }
 
     /// Whether any of the pages is a `ZONE_DEVICE` page (device or persistent memory).
@@ -138,7 +182,7 @@ impl<const N: usize> PinnedPages<N> {
     }
 
     /// Whether the user range still maps the pinned pages, checked under the mmap read lock of
-    /// the task that pinned them.
+    /// the mm they were pinned from. For any other mm's lock, the answer is `false`.
     ///
     /// Never faults anything in: a page that is not present is not mapped, and a write-pinned
     /// page that is now mapped read-only (for instance after `mprotect()`) does not count.
@@ -151,10 +195,10 @@ impl<const N: usize> PinnedPages<N> {
     #[doc(alias = "get_user_pages_fast_only")]
     #[doc(alias = "get_user_pages_remote")]
     pub fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        let mut flags = 0;
-        if self.write {
-            flags |= bindings::FOLL_WRITE;
+        if !core::ptr::eq(guard.mm.as_raw().cast_const(), self.mm) {
+            return false;
         }
+        let flags = A::FOLL;
         // GUP-fast walks the current task's page tables: it can only answer for them.
         let current_mm = crate::current!()
             .mm()
@@ -222,7 +266,16 @@ impl<const N: usize> PinnedPages<N> {
     }
 }
 
-impl<const N: usize> Drop for PinnedPages<N> {
+impl<const N: usize> PinnedPages<N, Write> {
+    /// Marks the pages dirty: they are unpinned with `unpin_user_pages_dirty_lock()` and
+    /// `make_dirty`. Only pages pinned for writing can be.
+    pub fn set_dirty(&mut self) {
+        // INVARIANT: `A` is `Write`.
+        self.dirty = true;
+    }
+}
+
+impl<const N: usize, A: Access> Drop for PinnedPages<N, A> {
     fn drop(&mut self) {
         if self.nr == 0 {
             return;
