@@ -31,8 +31,11 @@ min) frags=("$ROOT/dev/config/min.config") ;;
 esac
 llvm=
 [ "${2:-$v}" = y ] && llvm=$TEST_LLVM
-# EXTRA_FRAGMENT: one more fragment, merged last (it overrides the others).
-[ -z "${EXTRA_FRAGMENT:-}" ] || frags+=("$EXTRA_FRAGMENT")
+# EXTRA_FRAGMENT: more fragments (separated by blanks), merged last, in
+# order (they override the others).
+for f in ${EXTRA_FRAGMENT:-}; do
+	frags+=("$f")
+done
 export LIBCLANG_PATH=$(libclang_path $llvm)
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
 mk() { make -s -C "$BASE_REPO" O="$out" CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }

@@ -11,6 +11,7 @@ cp /bin/busybox "$root/bin/busybox"
 file -L "$root/bin/busybox" 2>/dev/null | grep -q "statically linked" ||
 	ldd "$root/bin/busybox" 2>&1 | grep -q "not a dynamic" || die "busybox is not static (busybox-static)"
 install -m 755 "$ROOT/dev/guest/init" "$root/init"
+install -m 755 "$ROOT/dev/guest/breakdown.sh" "$root/bin/breakdown.sh"
 gcc -static -O2 -Wall -Werror -isystem "$HEADERS/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
 cp -r "$CACHE/selftests" "$root/selftests"

@@ -22,7 +22,7 @@ import sys
 
 BEGIN = "--- cpu_opv_bench csv begin ---"
 END = "--- cpu_opv_bench csv end ---"
-HEADER = "section,name,label,config,n,batch,median_ns,p99_ns,max_ns,ops_per_s,ratio,limit,result"
+HEADER = "section,name,label,config,n,batch,median_ns,p99_ns,max_ns,ops_per_s,ratio,limit,result,lo,hi"
 SECTIONS = ("latency", "scaling", "scaling_ratio", "irqoff", "floor")
 
 

@@ -177,7 +177,8 @@ def bench(path):
     rows = list(csv.DictReader(block))
     for row in rows:
         if row["section"] == "floor":
-            print(f"bench floor: {row['label']}: {row['ratio']} (limit {row['limit']}): "
+            rng = (f" [{row['lo']}..{row['hi']} over {row['n']}]" if row.get("n") else "")
+            print(f"bench floor: {row['label']}: {row['ratio']}{rng} (limit {row['limit']}): "
                   f"{row['result']}")
     if rows and "guest: benchmark exit status 0" in lines:
         print("bench cpu_opv_bench: 1 passed, 0 failed, 0 skipped")
@@ -212,6 +213,29 @@ def irqoff(path):
     return total
 
 
+def breakdown(path):
+    """The breakdown of a call (dev/breakdown.py's table): one test.
+
+    It passes if every row was traced and taken apart; the table is
+    printed with the results.
+    """
+    total = Tally()
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    print(text, end="")
+    if "Where the time of a cpu_opv() call goes" in text \
+            and "no complete call" not in text and "no IPI handler" not in text:
+        print("breakdown: 1 passed, 0 failed, 0 skipped")
+        total.passed = 1
+    else:
+        print(f"breakdown: FAILED (no complete table in {path})")
+        total.failed = 1
+    return total
+
+
 def reports(console):
     found = 0
     with open(console, errors="replace") as f:
@@ -236,6 +260,8 @@ def main():
                     help="a plain TAP stream, one case a line")
     ap.add_argument("--bench", action="append", default=[], help="output of cpu_opv_bench")
     ap.add_argument("--irqoff", action="append", default=[], help="output of cpu_opv_bench -I")
+    ap.add_argument("--breakdown", action="append", default=[],
+                    help="dev/breakdown.py's table of where a call's time goes")
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
     args = ap.parse_args()
 
@@ -252,6 +278,8 @@ def main():
         total.add(bench(path))
     for path in args.irqoff:
         total.add(irqoff(path))
+    for path in args.breakdown:
+        total.add(breakdown(path))
     bad = 0
     for console in args.console:
         bad += reports(console)

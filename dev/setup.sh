@@ -7,7 +7,7 @@
 pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
       qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
       autoconf automake libtool pkg-config file g++
-      clang-19 lld-19 llvm-19 gcc-multilib)
+      clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -42,4 +42,11 @@ fi
 if ! python3 -c 'import clang' 2>/dev/null; then
 	log "installing libclang 18 from PyPI"
 	pip install -q libclang==18.1.1 2>/dev/null
+fi
+# dev/b4/b4-check.sh puts the series through b4's submission flow: b4 in a
+# venv of its own (its dependencies stay out of the system's Python).
+if [ ! -x "$CACHE/b4-venv/bin/b4" ]; then
+	log "installing b4 0.16.0 from PyPI"
+	python3 -m venv "$CACHE/b4-venv" && "$CACHE/b4-venv/bin/pip" install -q b4==0.16.0 ||
+		die "cannot install b4"
 fi

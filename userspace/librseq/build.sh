@@ -11,7 +11,12 @@
 #                     binaries and the guest runner to OUTDIR/stage
 #   KHDR_INCLUDE_DIR  kernel uapi headers (with or without linux/cpu_opv.h),
 #                     e.g. the kernel's include/uapi or usr/include after
-#                     "make headers_install"
+#                     "make headers_install". If <sys/syscall.h> does not
+#                     define __NR_cpu_opv with them (include/uapi alone
+#                     does not: the number is in the generated
+#                     asm/unistd*.h of usr/include), the patched build is
+#                     configured with --enable-cpu-opv-experimental-nr, so
+#                     that its tests still call cpu_opv (473 on x86)
 #   --unpatched       build the snapshot without the series
 #   --first N         apply only the first N patches of the series (--first 1:
 #                     the snapshot with the fix it needs on Linux 7.3, but
@@ -90,11 +95,28 @@ unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE
 # make configure's function checks fail (conflicting built-in
 # declarations), so librseq's --enable-Werror adds it to its own flags.
 (cd "$SRC" && ./bootstrap) >"$OUTDIR/bootstrap.log" 2>&1
+
+# The cpu_opv system call number: librseq takes __NR_cpu_opv from the
+# headers, and uses the number of the RFC series only when configured
+# with --enable-cpu-opv-experimental-nr (a configure that knows it: the
+# series from its second patch on).
+EXTRA_CONFIGURE=
+if grep -q 'enable-cpu-opv-experimental-nr' "$SRC/configure"; then
+	if printf '#include <sys/syscall.h>\n#ifndef __NR_cpu_opv\n#error\n#endif\n' |
+	   gcc -I"$KHDR" -E -x c - >/dev/null 2>&1; then
+		VARIANT="$VARIANT, cpu_opv number from the headers"
+	else
+		EXTRA_CONFIGURE=--enable-cpu-opv-experimental-nr
+		VARIANT="$VARIANT, experimental cpu_opv number (no __NR_cpu_opv in the headers)"
+	fi
+fi
+
 mkdir -p "$BUILD"
 (
 	cd "$BUILD"
+	# shellcheck disable=SC2086 # empty or one word
 	"$SRC/configure" --enable-static --disable-shared --disable-numa --enable-Werror \
-		CFLAGS="-O2 -Wall -I$KHDR" CXXFLAGS="-O2 -Wall -I$KHDR"
+		$EXTRA_CONFIGURE CFLAGS="-O2 -Wall -I$KHDR" CXXFLAGS="-O2 -Wall -I$KHDR"
 ) >"$OUTDIR/configure.log" 2>&1 || { tail -20 "$OUTDIR/configure.log" >&2; exit 1; }
 
 # Build the library and the tests without running them. -all-static makes

@@ -199,6 +199,8 @@ tap "unit/arch_mo" unit/arch_mo.tap
 tap "unit/arch_mo_cxx" unit/arch_mo_cxx.tap
 tap "unit/cpu_opv_vec" unit/cpu_opv_vec.tap
 tap "unit/cpu_opv_vec_cxx" unit/cpu_opv_vec_cxx.tap
+tap "unit/cpu_opv_fallback" unit/cpu_opv_fallback.tap
+tap "unit/cpu_opv_fallback_cxx" unit/cpu_opv_fallback_cxx.tap
 tap "basic_test" basic_test.tap
 tap "basic_test_cxx" basic_test_cxx.tap
 tap "run_fork_test" fork_test.tap
@@ -271,13 +273,16 @@ else
 fi
 skip "run_param_test_cxx" "C++ build of run_param_test's program, skipped for time"
 
-# The cpu_opv tests of the series (they skip without cpu_opv).
+# The cpu_opv tests of the series, C and C++ builds (they skip without
+# cpu_opv).
 diag "cpu_opv tests"
-tap "cpu_opv_remote_test" cpu_opv_remote_test.tap -r "$OPV_REPS" -t $((2 * NR_CPUS))
-diag "cpu_opv_percpu_ops_test"
-tap "cpu_opv_percpu_ops_test" cpu_opv_percpu_ops_test.tap -r "$OPV_REPS" -t $((2 * NR_CPUS))
-diag "cpu_opv_singlestep_test"
-tap "cpu_opv_singlestep_test" cpu_opv_singlestep_test.tap
+for sfx in "" _cxx; do
+	tap "cpu_opv_remote_test$sfx" "cpu_opv_remote_test$sfx.tap" -r "$OPV_REPS" -t $((2 * NR_CPUS))
+	diag "cpu_opv_percpu_ops_test$sfx"
+	tap "cpu_opv_percpu_ops_test$sfx" "cpu_opv_percpu_ops_test$sfx.tap" -r "$OPV_REPS" -t $((2 * NR_CPUS))
+	diag "cpu_opv_singlestep_test$sfx"
+	tap "cpu_opv_singlestep_test$sfx" "cpu_opv_singlestep_test$sfx.tap"
+done
 
 rm -f "$OUT" "$OUT.err" "$OUT.count"
 END=$(date +%s)

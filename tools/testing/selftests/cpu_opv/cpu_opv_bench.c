@@ -56,11 +56,14 @@
 #define MAX_THREADS	256
 #define MAX_SWEEPS	15
 #define IRQOFF_PATH	"/sys/kernel/debug/cpu_opv/irqoff_ns"
+#define DELAY_PATH	"/sys/kernel/debug/cpu_opv/dispatch_delay_us"
+#define CLOCKSOURCE	"/sys/devices/system/clocksource/clocksource0/current_clocksource"
+#define TRACER		"/sys/kernel/tracing/current_tracer"
 #define IRQOFF_RING	1024
 #define CSV_BEGIN	"--- cpu_opv_bench csv begin ---"
 #define CSV_END		"--- cpu_opv_bench csv end ---"
 #define CSV_HEADER	\
-	"section,name,label,config,n,batch,median_ns,p99_ns,max_ns,ops_per_s,ratio,limit,result"
+	"section,name,label,config,n,batch,median_ns,p99_ns,max_ns,ops_per_s,ratio,limit,result,lo,hi"
 
 /* Options. */
 static long opt_iters = 10000;
@@ -74,6 +77,7 @@ static long opt_irqoff_iters = 1000;
 static int opt_max_threads;
 static const char *opt_csv;
 static bool opt_irqoff_only;
+static const char *opt_run_row;
 
 static int cpu_a = -1, cpu_b = -1;
 static int have_opv, have_rseq, have_membarrier;
@@ -306,6 +310,16 @@ static int run_opv_worst(int cpu, long n)
 	return 0;
 }
 
+/* A vector of no operation: what every call costs besides its operations. */
+static int run_opv_local_empty(long n)
+{
+	while (n--) {
+		if (opv(op_add1, 0, cpu_a))
+			return -1;
+	}
+	return 0;
+}
+
 static int run_opv_local_add(long n)
 {
 	return run_opv_add(cpu_a, n);
@@ -469,6 +483,7 @@ struct row {
 	uint64_t *samples;	/* in ticks, per batch */
 	long iters, retries;
 	double median, p99, max;
+	double *round_median;	/* per round, ns per operation */
 };
 
 #define ROW(_name, _label, _need, _where, _batch, _slow, _run, _check) {	\
@@ -483,6 +498,8 @@ static struct row rows[] = {
 	    NEED_NONE, LOCAL, 64, false, run_atomic, check_atomic),
 	ROW("rseq_add", "rseq per-CPU add",
 	    NEED_RSEQ, LOCAL, 64, false, run_rseq_add, check_percpu),
+	ROW("opv_local_empty", "cpu_opv local: empty vector",
+	    NEED_OPV, LOCAL, 1, false, run_opv_local_empty, check_none),
 	ROW("opv_local_add", "cpu_opv local: 1 add",
 	    NEED_OPV, LOCAL, 1, false, run_opv_local_add, check_add),
 	ROW("opv_local_worst", "cpu_opv local: 4096B copy + 3 adds",
@@ -710,6 +727,20 @@ static void measure_latency(void)
 
 		if (r->why)
 			continue;
+		r->round_median = calloc(opt_rounds, sizeof(*r->round_median));
+		if (!r->round_median) {
+			fail("%s: out of memory", r->name);
+			r->why = "failed";
+			continue;
+		}
+		for (round = 0; round < opt_rounds; round++) {
+			long b = n * round / opt_rounds;
+			long e = n * (round + 1) / opt_rounds;
+
+			qsort(r->samples + b, e - b, sizeof(*r->samples), cmp_u64);
+			r->round_median[round] = percentile(r->samples + b, e - b, 50) *
+						 ns_per_tick / r->batch;
+		}
 		qsort(r->samples, n, sizeof(*r->samples), cmp_u64);
 		r->iters = n;
 		r->median = percentile(r->samples, n, 50) * ns_per_tick / r->batch;
@@ -848,6 +879,8 @@ static double scale_point(int n, bool opv, bool processes)
 
 /* [processes][opv][n - 1]: median over the sweeps, operations per second. */
 static double scale[2][2][MAX_THREADS];
+/* [processes][opv][n - 1][sweep]: each sweep's, in the order they ran. */
+static double runs[2][2][MAX_THREADS][MAX_SWEEPS];
 static int scale_n;
 
 static int cmp_double(const void *a, const void *b)
@@ -859,7 +892,6 @@ static int cmp_double(const void *a, const void *b)
 
 static void measure_scaling(void)
 {
-	static double runs[2][2][MAX_THREADS][MAX_SWEEPS];
 	size_t data_len;
 	int p, n, opv, k;
 
@@ -903,8 +935,9 @@ static void measure_scaling(void)
 	for (p = 0; p < 2; p++) {
 		for (n = 1; n <= scale_n; n++) {
 			for (opv = 0; opv < 2; opv++) {
-				double *r = runs[p][opv][n - 1];
+				double r[MAX_SWEEPS];
 
+				memcpy(r, runs[p][opv][n - 1], sizeof(r));
 				qsort(r, opt_sweeps, sizeof(*r), cmp_double);
 				scale[p][opv][n - 1] = r[opt_sweeps / 2];
 			}
@@ -1011,6 +1044,57 @@ static void measure_irqoff(void)
 	}
 }
 
+/* Measurement hygiene */
+
+/* The first word of @path, or "?" if it cannot be read. */
+static void read_word(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || fscanf(f, "%31s", buf) != 1)
+		snprintf(buf, len, "?");
+	if (f)
+		fclose(f);
+}
+
+static char clock_start[32], clock_end[32];
+
+/*
+ * What could distort the figures, said with them: a clocksource other than
+ * the TSC (the TSC found unstable: the kernel's time is then read from an
+ * emulated device), and instrumentation in the measured path (the
+ * debug-only irq-off statistic or dispatch delay, lockdep, a tracer).
+ */
+static void print_hygiene(void)
+{
+	char tracer[32];
+	bool clean = true;
+
+	printf("Clocksource: %s at the start, %s at the end", clock_start,
+	       clock_end);
+	if (strcmp(clock_start, "tsc") || strcmp(clock_end, "tsc"))
+		printf(" (NOT tsc: the figures are suspect)");
+	printf("\nInstrumentation in the measured path:");
+	if (!access(IRQOFF_PATH, F_OK)) {
+		printf(" irq-off statistic (CONFIG_CPU_OPV_DEBUG_IRQOFF)");
+		clean = false;
+	}
+	if (!access(DELAY_PATH, F_OK)) {
+		printf(" dispatch delay (CONFIG_CPU_OPV_DEBUG_DELAY)");
+		clean = false;
+	}
+	if (!access("/proc/lockdep", F_OK)) {
+		printf(" lockdep");
+		clean = false;
+	}
+	read_word(TRACER, tracer, sizeof(tracer));
+	if (strcmp(tracer, "?") && strcmp(tracer, "nop")) {
+		printf(" tracer %s", tracer);
+		clean = false;
+	}
+	printf("%s\n", clean ? " none" : "");
+}
+
 /* Output */
 
 struct floor {
@@ -1019,6 +1103,8 @@ struct floor {
 	double value;		/* 0: not measured */
 	bool at_most;
 	double limit;
+	double lo, hi;		/* spread: over the rounds (sweeps), 0: none */
+	int spread_n;
 };
 
 static struct floor floors[5];
@@ -1035,10 +1121,46 @@ static double div_or_0(double a, double b)
 	return a && b ? a / b : 0;
 }
 
+/* The spread of the ratio of two rows' medians over the rounds. */
+static void latency_spread(struct floor *f, const char *num, const char *den)
+{
+	struct row *a = find_row(num), *b = find_row(den);
+	int k;
+
+	if (!f->value || !a || !b || !a->done || !b->done)
+		return;
+	for (k = 0; k < opt_rounds; k++) {
+		double v = div_or_0(a->round_median[k], b->round_median[k]);
+
+		if (!k || v < f->lo)
+			f->lo = v;
+		if (!k || v > f->hi)
+			f->hi = v;
+	}
+	f->spread_n = opt_rounds;
+}
+
+/* The worst thread scaling ratio (over n >= 2) of sweep @k. */
+static double sweep_scale(int k)
+{
+	double worst = 0;
+	int n;
+
+	for (n = 2; n <= scale_n; n++) {
+		double *g = runs[0][0][0], *o = runs[0][1][0];
+		double r = div_or_0(div_or_0(runs[0][1][n - 1][k], o[k]),
+				    div_or_0(runs[0][0][n - 1][k], g[k]));
+
+		if (n == 2 || r < worst)
+			worst = r;
+	}
+	return worst;
+}
+
 static void compute_floors(void)
 {
 	double worst_scale = 0;
-	int n;
+	int n, k;
 
 	for (n = 2; n <= scale_n; n++) {
 		double r = scale_ratio(0, n);
@@ -1046,28 +1168,42 @@ static void compute_floors(void)
 		if (n == 2 || r < worst_scale)
 			worst_scale = r;
 	}
-	floors[0] = (struct floor){ "local_add_vs_getppid",
-		"local 1-add cpu_opv / getppid",
-		div_or_0(median_of("opv_local_add"), median_of("getppid")),
-		true, 5 };
-	floors[1] = (struct floor){ "migrate_vs_remote",
-		"migrate-operate-return / remote cpu_opv (idle targets)",
-		div_or_0(median_of("migrate_idle"),
-			 median_of("opv_remote_add_idle")),
-		false, 10 };
-	floors[2] = (struct floor){ "remote_vs_membarrier",
-		"remote cpu_opv / membarrier rseq fence (busy targets)",
-		div_or_0(median_of("opv_remote_add_busy"),
-			 median_of("membarrier_busy")),
-		true, 3 };
-	floors[3] = (struct floor){ "worst_vs_local_add",
-		"worst-case vector / local 1-add (local)",
-		div_or_0(median_of("opv_local_worst"),
-			 median_of("opv_local_add")),
-		true, 3 };
-	floors[4] = (struct floor){ "thread_scaling",
-		"cpu_opv / getppid scaling: threads (worst n >= 2)",
-		worst_scale, false, 0.8 };
+	floors[0] = (struct floor){ .name = "local_add_vs_getppid",
+		.label = "local 1-add cpu_opv / getppid",
+		.value = div_or_0(median_of("opv_local_add"),
+				  median_of("getppid")),
+		.at_most = true, .limit = 5 };
+	floors[1] = (struct floor){ .name = "migrate_vs_remote",
+		.label = "migrate-operate-return / remote cpu_opv (idle targets)",
+		.value = div_or_0(median_of("migrate_idle"),
+				  median_of("opv_remote_add_idle")),
+		.at_most = false, .limit = 10 };
+	floors[2] = (struct floor){ .name = "remote_vs_membarrier",
+		.label = "remote cpu_opv / membarrier rseq fence (busy targets)",
+		.value = div_or_0(median_of("opv_remote_add_busy"),
+				  median_of("membarrier_busy")),
+		.at_most = true, .limit = 3 };
+	floors[3] = (struct floor){ .name = "worst_vs_local_add",
+		.label = "worst-case vector / local 1-add (local)",
+		.value = div_or_0(median_of("opv_local_worst"),
+				  median_of("opv_local_add")),
+		.at_most = true, .limit = 3 };
+	floors[4] = (struct floor){ .name = "thread_scaling",
+		.label = "cpu_opv / getppid scaling: threads (worst n >= 2)",
+		.value = worst_scale, .at_most = false, .limit = 0.8 };
+	latency_spread(&floors[0], "opv_local_add", "getppid");
+	latency_spread(&floors[1], "migrate_idle", "opv_remote_add_idle");
+	latency_spread(&floors[2], "opv_remote_add_busy", "membarrier_busy");
+	latency_spread(&floors[3], "opv_local_worst", "opv_local_add");
+	for (k = 0; worst_scale && scale_n >= 2 && k < opt_sweeps; k++) {
+		double v = sweep_scale(k);
+
+		if (!k || v < floors[4].lo)
+			floors[4].lo = v;
+		if (!k || v > floors[4].hi)
+			floors[4].hi = v;
+		floors[4].spread_n = opt_sweeps;
+	}
 }
 
 static const char *floor_result(const struct floor *f)
@@ -1128,7 +1264,9 @@ static void print_table(void)
 	printf("rounds after warm-up; a sample times a batch of operations, less the\n");
 	printf("timer overhead (%.0f ns). Local: on CPU A; remote: from A to B; busy:\n",
 	       timer_overhead * ns_per_tick);
-	printf("a thread of the benchmark spins on B.\n\n");
+	printf("a thread of the benchmark spins on B.\n");
+	print_hygiene();
+	putchar('\n');
 	printf("%-42s %5s %10s %10s %9s\n", "operation (ns per operation)",
 	       "batch", "median", "p99", "x getppid");
 	for (i = 0; i < NR_ROWS; i++) {
@@ -1174,14 +1312,16 @@ static void print_table(void)
 
 	print_irqoff();
 
-	printf("\nFloors (ratios of medians from this run):\n");
+	printf("\nFloors (ratios of medians from this run; in brackets the lowest and\n");
+	printf("highest ratio of the per-round medians, per-sweep for scaling):\n");
 	for (i = 0; i < 5; i++) {
 		struct floor *f = &floors[i];
 
 		if (f->value)
-			printf("floor: %-56s %7.2f %s %-4g %s\n", f->label,
-			       f->value, f->at_most ? "<=" : ">=", f->limit,
-			       floor_result(f));
+			printf("floor: %-56s %7.2f %s %-4g %-6s [%.2f..%.2f over %d %s]\n",
+			       f->label, f->value, f->at_most ? "<=" : ">=",
+			       f->limit, floor_result(f), f->lo, f->hi,
+			       f->spread_n, i == 4 ? "sweeps" : "rounds");
 		else
 			printf("floor: %-56s %7s %s %-4g n/a\n", f->label, "-",
 			       f->at_most ? "<=" : ">=", f->limit);
@@ -1202,7 +1342,7 @@ static void print_csv(FILE *f)
 
 		if (!r->done)
 			continue;
-		fprintf(f, "latency,%s,%s,%s,%ld,%ld,%.1f,%.1f,%.1f,,%.3f,,\n",
+		fprintf(f, "latency,%s,%s,%s,%ld,%ld,%.1f,%.1f,%.1f,,%.3f,,,,\n",
 			r->name, r->label, where[r->where], r->iters, r->batch,
 			r->median, r->p99, r->max,
 			div_or_0(r->median, median_of("getppid")));
@@ -1214,7 +1354,7 @@ static void print_csv(FILE *f)
 
 				if (!t[n - 1])
 					continue;
-				fprintf(f, "scaling,%s,%s,%s,%d,,,,,%.0f,%.3f,,\n",
+				fprintf(f, "scaling,%s,%s,%s,%d,,,,,%.0f,%.3f,,,,\n",
 					k ? "cpu_opv" : "getppid",
 					k ? "local 1-add cpu_opv" : "getppid",
 					p ? "processes" : "threads", n,
@@ -1222,7 +1362,7 @@ static void print_csv(FILE *f)
 			}
 			if (scale_ratio(p, n))
 				fprintf(f,
-					"scaling_ratio,cpu_opv/getppid,%s,%s,%d,,,,,,%.3f,,\n",
+					"scaling_ratio,cpu_opv/getppid,%s,%s,%d,,,,,,%.3f,,,,\n",
 					"cpu_opv scaling over getppid scaling",
 					p ? "processes" : "threads", n,
 					scale_ratio(p, n));
@@ -1230,7 +1370,7 @@ static void print_csv(FILE *f)
 	}
 	for (k = 0; irq.available && k < 2; k++) {
 		fprintf(f,
-			"irqoff,worst_%s,%s %s,cpu%d,%ld,,%.0f,%.0f,%.0f,,,,\n",
+			"irqoff,worst_%s,%s %s,cpu%d,%ld,,%.0f,%.0f,%.0f,,,,,,\n",
 			k ? "local" : "remote",
 			"interrupts off: worst-case vector",
 			k ? "local" : "remote",
@@ -1240,10 +1380,50 @@ static void print_csv(FILE *f)
 	for (i = 0; i < 5; i++) {
 		struct floor *fl = &floors[i];
 
-		fprintf(f, "floor,%s,%s,%s,,,,,,,%.3f,%g,%s\n", fl->name,
-			fl->label, fl->at_most ? "<=" : ">=", fl->value,
-			fl->limit, floor_result(fl));
+		fprintf(f, "floor,%s,%s,%s,%d,,,,,,%.3f,%g,%s,%.3f,%.3f\n",
+			fl->name, fl->label, fl->at_most ? "<=" : ">=",
+			fl->spread_n, fl->value, fl->limit, floor_result(fl),
+			fl->lo, fl->hi);
 	}
+}
+
+/*
+ * Runs the row named @name @n times and nothing else: for a tracer that
+ * takes the call apart (dev/guest/breakdown.sh).
+ */
+static int run_one_row(const char *name, long n)
+{
+	struct row *r = find_row(name);
+	long done = 0, tries = 0;
+	int ret;
+
+	if (!r) {
+		fprintf(stderr, "no row %s\n", name);
+		return KSFT_FAIL;
+	}
+	if (!row_possible(r)) {
+		printf("%s: %s\n", name, r->why);
+		return KSFT_SKIP;
+	}
+	if (r->where == REMOTE_BUSY && start_spinner())
+		return KSFT_FAIL;
+	ret = r->where == LOCAL || r->run == run_migrate ? pin_to(cpu_a) :
+	      pin_to_pair(cpu_a, cpu_b);
+	while (!ret && done < n) {
+		ret = r->run(1);
+		if (ret > 0 && ++tries > n) {
+			fail("%s: the thread keeps leaving CPU %d", name, cpu_a);
+			break;
+		}
+		if (!ret)
+			done++;
+		ret = ret > 0 ? 0 : ret;
+	}
+	stop_spinner();
+	if (ret || r->check())
+		return KSFT_FAIL;
+	printf("%s: %ld runs\n", name, done);
+	return KSFT_PASS;
 }
 
 /* Main */
@@ -1268,6 +1448,7 @@ static void usage(const char *prog, int status)
 		"  -I         measure the irq-off statistic only, and print it\n"
 		"             (the statistic instruments the measured path: the\n"
 		"             latencies come from a kernel without it)\n"
+		"  -R ROW     run the row named ROW (its CSV name) -i times, nothing else\n"
 		"  -o FILE    write the CSV to FILE; by default it goes to stdout,\n"
 		"             between the lines \"%s\" and \"%s\"\n",
 		prog, opt_iters, opt_migrate_iters, opt_rounds, opt_scale_ms,
@@ -1311,7 +1492,7 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "i:m:r:w:s:S:g:t:q:Io:h")) != -1) {
+	while ((c = getopt(argc, argv, "i:m:r:w:s:S:g:t:q:IR:o:h")) != -1) {
 		switch (c) {
 		case 'i':
 			opt_iters = arg_long(optarg, argv[0], 1, 100000000);
@@ -1347,6 +1528,9 @@ int main(int argc, char **argv)
 		case 'I':
 			opt_irqoff_only = true;
 			break;
+		case 'R':
+			opt_run_row = optarg;
+			break;
 		case 'o':
 			opt_csv = optarg;
 			break;
@@ -1376,6 +1560,8 @@ int main(int argc, char **argv)
 	}
 	measure_timer_overhead();
 
+	if (opt_run_row)
+		return run_one_row(opt_run_row, opt_iters);
 	if (opt_irqoff_only) {
 		measure_irqoff();
 		print_irqoff();
@@ -1383,10 +1569,12 @@ int main(int argc, char **argv)
 			fail("irq-off statistic: not available");
 		return failed ? KSFT_FAIL : KSFT_PASS;
 	}
+	read_word(CLOCKSOURCE, clock_start, sizeof(clock_start));
 	measure_latency();
 	measure_irqoff();
 	sched_setaffinity(0, sizeof(allowed), &allowed);
 	measure_scaling();
+	read_word(CLOCKSOURCE, clock_end, sizeof(clock_end));
 	compute_floors();
 
 	print_table();
