@@ -205,7 +205,12 @@ def main():
             body = (bench[row] - bench["getppid"]) / 1000
             inside = per["up_read"] / max(calls["up_read"], 1)
             est = {n: max(per[n] - inside * calls[n], 0.0) for n in names}
-            est_rust = max(body - sum(est.values()), 0.0)
+            est_rust = body - sum(est.values())
+            if est_rust < 0:
+                print(f"  (the stages' estimates exceed the benchmark's median by "
+                      f"{-est_rust:.2f} us: the two kernels' runs differ by more than the Rust "
+                      f"core costs; shown as 0)")
+                est_rust = 0.0
             print(f"  tracer cost: {(total2 - body) / n_calls:.2f} us per traced function "
                   f"({n_calls:g} a call), {inside:.2f} us of it inside the function")
         whole = bench[row] / 1000 if have_bench else 0.0

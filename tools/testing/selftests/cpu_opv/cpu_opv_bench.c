@@ -1159,14 +1159,18 @@ static double sweep_scale(int k)
 
 static void compute_floors(void)
 {
-	double worst_scale = 0;
-	int n, k;
+	double sweeps[MAX_SWEEPS], worst_scale = 0;
+	int k, ns = 0;
 
-	for (n = 2; n <= scale_n; n++) {
-		double r = scale_ratio(0, n);
-
-		if (n == 2 || r < worst_scale)
-			worst_scale = r;
+	/*
+	 * Scaling: each sweep's worst ratio over n >= 2; the floor is their
+	 * median, the spread their range.
+	 */
+	for (k = 0; scale_n >= 2 && k < opt_sweeps; k++)
+		sweeps[ns++] = sweep_scale(k);
+	if (ns) {
+		qsort(sweeps, ns, sizeof(*sweeps), cmp_double);
+		worst_scale = sweeps[ns / 2];
 	}
 	floors[0] = (struct floor){ .name = "local_add_vs_getppid",
 		.label = "local 1-add cpu_opv / getppid",
@@ -1195,14 +1199,10 @@ static void compute_floors(void)
 	latency_spread(&floors[1], "migrate_idle", "opv_remote_add_idle");
 	latency_spread(&floors[2], "opv_remote_add_busy", "membarrier_busy");
 	latency_spread(&floors[3], "opv_local_worst", "opv_local_add");
-	for (k = 0; worst_scale && scale_n >= 2 && k < opt_sweeps; k++) {
-		double v = sweep_scale(k);
-
-		if (!k || v < floors[4].lo)
-			floors[4].lo = v;
-		if (!k || v > floors[4].hi)
-			floors[4].hi = v;
-		floors[4].spread_n = opt_sweeps;
+	if (ns && worst_scale) {
+		floors[4].lo = sweeps[0];
+		floors[4].hi = sweeps[ns - 1];
+		floors[4].spread_n = ns;
 	}
 }
 
@@ -1313,7 +1313,8 @@ static void print_table(void)
 	print_irqoff();
 
 	printf("\nFloors (ratios of medians from this run; in brackets the lowest and\n");
-	printf("highest ratio of the per-round medians, per-sweep for scaling):\n");
+	printf("highest ratio of the per-round medians. Scaling: each sweep's worst\n");
+	printf("ratio over n >= 2, their median and, in brackets, their range):\n");
 	for (i = 0; i < 5; i++) {
 		struct floor *f = &floors[i];
 
