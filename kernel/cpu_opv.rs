@@ -22,9 +22,11 @@
 //!    the untagged address), pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
 //!    Pinning faults pages in; it runs with no lock held, and is killable.
 //! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
-//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages, and, for
+//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages (looked up
+//!    again only if a writer of the mmap lock ran since pinning, see [`revalidate`]), and, for
 //!    read operands, to be on pages that no copy-on-write fault can replace
-//!    ([`cow_unstable`]); otherwise the operands are pinned again. Then [`run`] interprets the
+//!    ([`cow_unstable`]); otherwise the operands are pinned again. A vector without memory
+//!    operands takes no lock. Then [`run`] interprets the
 //!    vector on the target CPU, in the inter-processor interrupt handler (or here with
 //!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
 //!    pages. The handler first makes the task it interrupted abort its rseq critical section,
@@ -52,7 +54,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t},
-        MmapReadGuard,
+        MmapReadGuard, MmapSeq,
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -457,13 +459,16 @@ impl OpVec {
 ///
 /// `EFAULT` if the vector cannot be read, `EINVAL` if it is not valid.
 fn copy_in(uptr: UserPtr, count: usize) -> Result<OpVec> {
+    let mut bytes = [[0u8; RAW_OP_SIZE]; VEC_LEN_MAX];
+    let bytes = bytes.get_mut(..count).ok_or(EINVAL)?;
+    // One user copy for the whole vector.
+    let flat = bytes.as_flattened_mut();
+    UserSlice::new(uptr, flat.len()).reader().read_slice(flat)?;
     let mut raw = [RawOp([0; RAW_OP_SIZE]); VEC_LEN_MAX];
-    let raw = raw.get_mut(..count).ok_or(EINVAL)?;
-    let mut reader = UserSlice::new(uptr, count * RAW_OP_SIZE).reader();
-    for op in raw.iter_mut() {
-        reader.read_slice(&mut op.0)?;
+    for (op, bytes) in raw.iter_mut().zip(bytes.iter()) {
+        op.0 = *bytes;
     }
-    OpVec::new(raw)
+    OpVec::new(raw.get(..count).ok_or(EINVAL)?)
 }
 
 /// Validates the target CPU: in `0..nr_cpu_ids` and in the caller's affinity mask.
@@ -624,10 +629,20 @@ impl PinnedOperand {
     /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for this operand.
     /// Memory that cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry
     /// could never succeed.
-    fn pin(operand: &Operand, len: usize, write: bool, unshare: [bool; 2]) -> Result<Option<Self>> {
+    ///
+    /// The pinned operand is built in `slot`, so that it is not moved once built (`slot` is left
+    /// `None` for an empty operand; on error, it holds what was pinned so far, unpinned on
+    /// drop).
+    fn pin(
+        slot: &mut Option<Self>,
+        operand: &Operand,
+        len: usize,
+        write: bool,
+        unshare: [bool; 2],
+    ) -> Result {
         let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
         let Some(seg) = Segments::of(operand, len).map_err(|_| fault)? else {
-            return Ok(None);
+            return Ok(());
         };
         // Only the documented errors reach user space: running out of memory, a fatal signal,
         // and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the top of
@@ -636,29 +651,37 @@ impl PinnedOperand {
         // The second page of an operand on two pages: one that would wrap around the address
         // space is not a page: a fault.
         let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
-        let pages = if write {
-            let mut pages = [None, None];
-            for (slot, &addr) in pages.iter_mut().zip(&addrs).take(seg.nr_pages()) {
-                let page = PinnedPages::pin_fast(addr.ok_or(fault)?, 1).map_err(fail)?;
-                if page.any_zone_device() {
-                    return Err(EFAULT);
+        let this = slot.insert(Self {
+            seg,
+            pages: if write {
+                OperandPages::Written([None, None])
+            } else {
+                OperandPages::Read([None, None])
+            },
+        });
+        let nr_pages = seg.nr_pages();
+        match &mut this.pages {
+            OperandPages::Written(pages) => {
+                for (page, &addr) in pages.iter_mut().zip(&addrs).take(nr_pages) {
+                    let pinned =
+                        page.insert(PinnedPages::pin_fast(addr.ok_or(fault)?, 1).map_err(fail)?);
+                    if pinned.any_zone_device() {
+                        return Err(EFAULT);
+                    }
                 }
-                *slot = Some(page);
             }
-            OperandPages::Written(pages)
-        } else {
-            let mut pages = [None, None];
-            let wanted = pages.iter_mut().zip(addrs.iter().zip(unshare));
-            for (slot, (&addr, unshare)) in wanted.take(seg.nr_pages()) {
-                let page = PinnedPage::pin(addr.ok_or(fault)?, unshare).map_err(fail)?;
-                if page.zone_device() {
-                    return Err(EFAULT);
+            OperandPages::Read(pages) => {
+                let wanted = pages.iter_mut().zip(addrs.iter().zip(unshare));
+                for (page, (&addr, unshare)) in wanted.take(nr_pages) {
+                    let pinned =
+                        page.insert(PinnedPage::pin(addr.ok_or(fault)?, unshare).map_err(fail)?);
+                    if pinned.zone_device() {
+                        return Err(EFAULT);
+                    }
                 }
-                *slot = Some(page);
             }
-            OperandPages::Read(pages)
-        };
-        Ok(Some(Self { seg, pages }))
+        }
+        Ok(())
     }
 
     /// Whether every page still maps what was pinned, under `guard`.
@@ -722,17 +745,33 @@ struct PinnedVec {
 }
 
 impl PinnedVec {
-    /// Pins the operands of `ops`, in order: the pages of written operands and those that
-    /// `unshare` names for writing. Sleeps to fault pages in.
-    fn pin(ops: &OpVec, unshare: &Unshare) -> Result<Self> {
-        let mut slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX] = Default::default();
+    /// No operand pinned.
+    fn new() -> Self {
+        Self {
+            slots: Default::default(),
+        }
+    }
+
+    /// Pins the operands of `ops`, in order, in place of those pinned before (unpinned first):
+    /// the pages of written operands and those that `unshare` names for writing. Sleeps to
+    /// fault pages in. On error, what was pinned stays pinned until `self` is dropped or pins
+    /// again.
+    fn pin(&mut self, ops: &OpVec, unshare: &Unshare) -> Result {
+        for slot in self.slots.iter_mut() {
+            *slot = None;
+        }
         let operands = ops.iter().flat_map(|op| op.operands());
-        for ((slot, operand), &unshare) in slots.iter_mut().zip(operands).zip(unshare) {
+        for ((slot, operand), &unshare) in self.slots.iter_mut().zip(operands).zip(unshare) {
             if let Some((operand, len, write)) = operand {
-                *slot = PinnedOperand::pin(&operand, len, write, unshare)?;
+                PinnedOperand::pin(slot, &operand, len, write, unshare)?;
             }
         }
-        Ok(Self { slots })
+        Ok(())
+    }
+
+    /// Whether no operand has memory to access.
+    fn is_empty(&self) -> bool {
+        self.slots.iter().all(Option::is_none)
     }
 
     /// Whether every operand still maps its pinned pages.
@@ -1097,6 +1136,25 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
     any.then_some(unshare)
 }
 
+/// Whether the pages of `pinned` are still those its operands' addresses map, under `guard`.
+///
+/// Pinning ran with no lock held. What can have changed the mappings since, in a way that
+/// matters, takes the mmap write lock (`munmap()`, `mremap()`, `mprotect()`, `fork()`,
+/// `MADV_COLLAPSE`): if `seq`, noted before pinning, shows that no writer ran since, the pins
+/// stand, with no page table walk. Otherwise (or without a count, see
+/// [`kernel::mm::MmWithUser::mmap_lock_speculate`]) each page is looked up again.
+///
+/// What changes page tables without the mmap write lock cannot replace a pinned page:
+/// migration, compaction, KSM, reclaim and `UFFDIO_MOVE` leave pinned pages alone, a THP split
+/// keeps the same pages, and copy-on-write is dealt with by pinning for writing (see
+/// [`cow_unstable`]). What can unmap or discard a pinned page (`MADV_DONTNEED`, `MADV_FREE`,
+/// truncation) is not excluded, here or after revalidation, by the mmap read lock either: the
+/// vector then acts on the discarded page, as if it had run just before the discard, a point
+/// within this call.
+fn revalidate(pinned: &PinnedVec, seq: Option<&MmapSeq<'_>>, guard: &MmapReadGuard<'_>) -> bool {
+    seq.is_some_and(|seq| guard.unchanged_since(seq)) || pinned.still_mapped(guard)
+}
+
 /// Runs the validated vector `ops` on `cpu`.
 ///
 /// Pinning faults pages in and may wait for as long as user space wants (userfaultfd, FUSE,
@@ -1109,34 +1167,45 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
     let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
+    // Filled in place at each attempt: the pinned operands are never moved.
+    let mut pinned = PinnedVec::new();
     for attempt in 1..=MAX_ATTEMPTS {
         if task.fatal_signal_pending() {
             return Err(EINTR);
         }
-        let mut pinned = match PinnedVec::pin(ops, &unshare) {
-            Ok(pinned) => pinned,
-            Err(e) if e == EAGAIN => {
+        // Noted before pinning: if no writer of the mmap lock ran from here to revalidation, the
+        // pages pinned are still those mapped (see `revalidate()`).
+        let seq = mm.mmap_lock_speculate();
+        if let Err(e) = pinned.pin(ops, &unshare) {
+            if e == EAGAIN {
                 // An expected fault, or memory refused by policy that pinning also refuses
                 // (`VM_IO`, `VM_PFNMAP`): tell them apart.
                 check_policy(ops, &mm.mmap_read_lock_killable()?)?;
-                return Err(e);
             }
-            Err(e) => return Err(e),
+            return Err(e);
+        }
+        debug::delay_pinned();
+        // A vector without memory to access (an empty one: a fence for the rseq critical
+        // sections of `cpu`) has nothing to check, and runs without the mmap lock.
+        let guard = if pinned.is_empty() {
+            None
+        } else {
+            let guard = mm.mmap_read_lock_killable()?;
+            check_policy(ops, &guard)?;
+            if !revalidate(&pinned, seq.as_ref(), &guard) {
+                // The memory was remapped between pinning and now: pin again.
+                trace::retry(attempt, trace::Retry::Remapped);
+                continue;
+            }
+            if let Some(more) = cow_unstable(&pinned, &guard) {
+                for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
+                    *u |= m;
+                }
+                trace::retry(attempt, trace::Retry::Unshare);
+                continue;
+            }
+            Some(guard)
         };
-        let guard = mm.mmap_read_lock_killable()?;
-        check_policy(ops, &guard)?;
-        if !pinned.still_mapped(&guard) {
-            // The memory was remapped between pinning and now: pin again.
-            trace::retry(attempt, trace::Retry::Remapped);
-            continue;
-        }
-        if let Some(more) = cow_unstable(&pinned, &guard) {
-            for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
-                *u |= m;
-            }
-            trace::retry(attempt, trace::Retry::Unshare);
-            continue;
-        }
         debug::delay_dispatch();
         let ret = dispatch(ops, &pinned, cpu)?;
         drop(guard);
@@ -1148,7 +1217,8 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
 }
 
 /// Runs the vector over its pinned, revalidated operands on `cpu`, or here if `cpu` is
-/// offline. Returns what [`run`] returned. Called with the mmap read lock held.
+/// offline. Returns what [`run`] returned. Called with the mmap read lock held, if `pinned`
+/// holds any page.
 fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
     let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
     for (slot, operand) in mem.iter_mut().zip(pinned.slots.iter()) {
@@ -1529,16 +1599,18 @@ fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
     DIR.as_ref()
 }
 
-/// A debug-only delay between revalidation and dispatch, that makes races testable.
+/// Debug-only delays at the two points where a vector waits with its operands pinned, that make
+/// races testable.
 ///
 /// With `CONFIG_CPU_OPV_DEBUG_DELAY`, every vector waits
-/// `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds (0 at boot) after its operands
-/// were revalidated and before it is sent to its CPU, with the mmap read lock held: the window
-/// in which only the pins and locks of [`execute`] keep the operands from changing under the
-/// vector. Tests widen it to make their races with copy-on-write, munmap or CPU hotplug
-/// deterministic instead of lucky. `/sys/kernel/debug/cpu_opv/dispatch_waiting` counts the
-/// vectors in that delay: a test waits for it to become non-zero instead of guessing how long
-/// its call takes to get there.
+/// `/sys/kernel/debug/cpu_opv/pinned_delay_us` microseconds (0 at boot) after pinning its
+/// operands and before taking the mmap read lock (the window that revalidation covers), and
+/// `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds after revalidation and before it
+/// is sent to its CPU, with the mmap read lock held (the window in which only the pins and locks
+/// of [`execute`] keep the operands from changing under the vector). Tests widen them to make
+/// their races with copy-on-write, munmap or CPU hotplug deterministic instead of lucky.
+/// `pinned_waiting` and `dispatch_waiting` count the vectors in each delay: a test waits for one
+/// to become non-zero instead of guessing how long its call takes to get there.
 #[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
 mod debug {
     use kernel::{
@@ -1551,37 +1623,69 @@ mod debug {
         time::{delay::fsleep, Delta},
     };
 
-    /// `dispatch_delay_us`, set once at boot by [`init`].
-    static DELAY_US: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
-
-    /// `dispatch_waiting`, set once at boot by [`init`].
-    static WAITING: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
-
-    /// Creates `dispatch_delay_us` and `dispatch_waiting`.
-    pub(super) fn init() -> Result {
-        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
-        let file = dir.read_only_file(c"dispatch_waiting", Atomic::new(0u32));
-        WAITING.populate(KBox::pin_init(file, GFP_KERNEL)?);
-        let file = dir.read_write_file(c"dispatch_delay_us", Atomic::new(0u32));
-        DELAY_US.populate(KBox::pin_init(file, GFP_KERNEL)?);
-        Ok(())
+    /// A delay point: its knob and the count of vectors waiting in it, set once at boot by
+    /// [`init`].
+    struct Point {
+        delay_us: SetOnce<Pin<KBox<File<Atomic<u32>>>>>,
+        waiting: SetOnce<Pin<KBox<File<Atomic<u32>>>>>,
     }
 
-    /// Sleeps for the configured delay, if any, counted in `dispatch_waiting` meanwhile.
-    /// Called from process context.
+    impl Point {
+        const fn new() -> Self {
+            Self {
+                delay_us: SetOnce::new(),
+                waiting: SetOnce::new(),
+            }
+        }
+
+        /// Creates the files `knob` and `count`.
+        fn init(&self, knob: &'static CStr, count: &'static CStr) -> Result {
+            let dir = super::debugfs_dir().ok_or(ENOMEM)?;
+            let file = dir.read_only_file(count, Atomic::new(0u32));
+            self.waiting.populate(KBox::pin_init(file, GFP_KERNEL)?);
+            let file = dir.read_write_file(knob, Atomic::new(0u32));
+            self.delay_us.populate(KBox::pin_init(file, GFP_KERNEL)?);
+            Ok(())
+        }
+
+        /// Sleeps for the configured delay, if any, counted as waiting meanwhile.
+        fn wait(&self) {
+            let us = self.delay_us.as_ref().map_or(0, |file| file.load(Relaxed));
+            if us == 0 {
+                return;
+            }
+            let waiting = self.waiting.as_ref();
+            if let Some(waiting) = waiting {
+                waiting.add(1, Relaxed);
+            }
+            fsleep(Delta::from_micros(i64::from(us)));
+            if let Some(waiting) = waiting {
+                waiting.fetch_sub(1, Relaxed);
+            }
+        }
+    }
+
+    /// Between pinning and the mmap read lock.
+    static PINNED: Point = Point::new();
+
+    /// Between revalidation and dispatch.
+    static DISPATCH: Point = Point::new();
+
+    /// Creates the knobs and counts of both points.
+    pub(super) fn init() -> Result {
+        PINNED.init(c"pinned_delay_us", c"pinned_waiting")?;
+        DISPATCH.init(c"dispatch_delay_us", c"dispatch_waiting")
+    }
+
+    /// Waits between pinning and the mmap read lock. Called from process context, with no lock
+    /// held.
+    pub(super) fn delay_pinned() {
+        PINNED.wait();
+    }
+
+    /// Waits between revalidation and dispatch. Called from process context.
     pub(super) fn delay_dispatch() {
-        let us = DELAY_US.as_ref().map_or(0, |file| file.load(Relaxed));
-        if us == 0 {
-            return;
-        }
-        let waiting = WAITING.as_ref();
-        if let Some(waiting) = waiting {
-            waiting.add(1, Relaxed);
-        }
-        fsleep(Delta::from_micros(i64::from(us)));
-        if let Some(waiting) = waiting {
-            waiting.fetch_sub(1, Relaxed);
-        }
+        DISPATCH.wait();
     }
 }
 
@@ -1594,6 +1698,10 @@ mod debug {
     pub(super) fn init() -> Result {
         Ok(())
     }
+
+    /// Does nothing.
+    #[inline(always)]
+    pub(super) fn delay_pinned() {}
 
     /// Does nothing.
     #[inline(always)]

@@ -8,6 +8,9 @@
  * - a read operand that copy-on-write replaces while the vector waits for
  *   its CPU is not read stale (the debug dispatch delay widens the window,
  *   so that the race is hit every time, not by luck);
+ * - an operand unmapped and mapped anew between pinning and revalidation
+ *   (the debug pinned delay) is pinned again: the vector acts on the new
+ *   mapping, or fails if that one cannot be written;
  * - addresses at the top of the address space, or outside it, are faults
  *   (EFAULT, or EAGAIN when expected), never another errno;
  * - tagged addresses (x86 LAM) designate the memory they point to.
@@ -21,6 +24,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,8 @@
 
 #define DELAY_KNOB	"/sys/kernel/debug/cpu_opv/dispatch_delay_us"
 #define WAITING_FILE	"/sys/kernel/debug/cpu_opv/dispatch_waiting"
+#define PIN_KNOB	"/sys/kernel/debug/cpu_opv/pinned_delay_us"
+#define PIN_WAITING	"/sys/kernel/debug/cpu_opv/pinned_waiting"
 #define SEC_NS		1000000000ULL
 
 static uint64_t now_ns(void)
@@ -160,6 +166,26 @@ static long read_long(const char *path)
 }
 
 /*
+ * Waits up to 10 s for the count of vectors in a debug delay (@path) to
+ * reach @want or more (@more), or to fall to @want or less. Returns
+ * whether it did.
+ */
+static bool wait_waiting(const char *path, long want, bool more)
+{
+	uint64_t end = now_ns() + 10 * SEC_NS;
+	long n;
+
+	for (;;) {
+		n = read_long(path);
+		if (n >= 0 && (more ? n >= want : n <= want))
+			return true;
+		if (now_ns() > end)
+			return false;
+		usleep(1000);
+	}
+}
+
+/*
  * Offline target CPU, operand that never faults in.
  *
  * The child "stuck" registers a page with userfaultfd and never serves its
@@ -253,16 +279,9 @@ struct zapper {
 static void *zapper(void *arg)
 {
 	struct zapper *z = arg;
-	uint64_t end = now_ns() + 10 * SEC_NS;
 
-	while (read_long(WAITING_FILE) < 1) {
-		if (now_ns() > end) {
-			write(z->fd, "x", 1);
-			return NULL;
-		}
-		usleep(1000);
-	}
-	if (madvise(z->p, z->page, MADV_DONTNEED))
+	if (!wait_waiting(WAITING_FILE, 1, true) ||
+	    madvise(z->p, z->page, MADV_DONTNEED))
 		write(z->fd, "x", 1);
 	else
 		write(z->fd, "z", 1);
@@ -384,10 +403,7 @@ TEST_F_TIMEOUT(offline_stuck, others_proceed_and_caller_dies, 120)
 		 * completes at once (it runs over the pages it pinned) or
 		 * faults the zapped page in again, and waits for good.
 		 */
-		t0 = now_ns();
-		while (read_long(WAITING_FILE) > 0 && now_ns() - t0 < 10 * SEC_NS)
-			usleep(1000);
-		ASSERT_EQ(0, read_long(WAITING_FILE));
+		ASSERT_TRUE(wait_waiting(WAITING_FILE, 0, false));
 		finished = poll(&pfd, 1, 1000) == 1;
 		if (finished) {
 			/*
@@ -517,16 +533,11 @@ static void *cow_writer(void *arg)
 {
 	struct cow_writer *w = arg;
 
-	uint64_t end;
-
 	w->pinned = !pin_to(w->cpu);
 	while (!atomic_load(&w->go))
 		;
 	/* Once the vector waits in its 300 ms delay, revalidated. */
-	end = now_ns() + 10 * SEC_NS;
-	while (read_long(WAITING_FILE) < 1 && now_ns() < end)
-		usleep(1000);
-	w->waited = read_long(WAITING_FILE) >= 1;
+	w->waited = wait_waiting(WAITING_FILE, 1, true);
 	__atomic_store_n(w->z, 1, __ATOMIC_RELAXED);
 	w->x_seen = __atomic_load_n(w->x, __ATOMIC_RELAXED);
 	return NULL;
@@ -610,6 +621,102 @@ TEST_F_TIMEOUT(cow, read_operand_is_not_stale, 120)
 	/* With the store made while the vector waits, every round races. */
 	TH_LOG("%d of 4 rounds stored Z while the vector waited", raced);
 	ASSERT_EQ(4, raced);
+}
+
+/*
+ * An operand remapped between pinning and revalidation.
+ *
+ * The call pins the page of its add, then waits in the debug pinned delay
+ * (before the mmap lock). Meanwhile the test unmaps the page and maps a new
+ * one at the same address: writable, or read-only. Revalidation must see
+ * that the address no longer maps the pinned page (a writer of the mmap
+ * lock ran: the pages are looked up again) and pin again: the add lands in
+ * the new writable page, or the call fails with EFAULT on the read-only
+ * one, which stays zero. An engine that trusted its first pins would add
+ * to the old page, gone, and report success.
+ */
+FIXTURE(remap) {
+	int knob;
+};
+
+FIXTURE_VARIANT(remap) {
+	int prot;	/* of the new mapping */
+};
+
+FIXTURE_VARIANT_ADD(remap, writable) {
+	.prot = PROT_READ | PROT_WRITE,
+};
+
+FIXTURE_VARIANT_ADD(remap, read_only) {
+	.prot = PROT_READ,
+};
+
+FIXTURE_SETUP(remap)
+{
+	self->knob = 0;
+	if (access(PIN_KNOB, W_OK) || access(PIN_WAITING, R_OK))
+		SKIP(return, "needs root and CONFIG_CPU_OPV_DEBUG_DELAY");
+	ASSERT_EQ(0, write_file(PIN_KNOB, "300000"));
+	self->knob = 1;
+}
+
+FIXTURE_TEARDOWN(remap)
+{
+	if (self->knob)
+		write_file(PIN_KNOB, "0");
+}
+
+struct remap_call {
+	uint64_t *p;
+	int ret, err;
+};
+
+static void *remap_caller(void *arg)
+{
+	struct remap_call *c = arg;
+	struct cpu_op op = op_add(0, c->p, 1, 8);
+
+	c->ret = sys_cpu_opv(&op, 1, sched_getcpu(), 0);
+	c->err = errno;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(remap, repinned_after_remap, 120)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		uint64_t *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct remap_call c = { .p = p };
+		pthread_t t;
+		void *q;
+
+		ASSERT_NE(MAP_FAILED, p);
+		*p = 41;
+		ASSERT_EQ(0, pthread_create(&t, NULL, remap_caller, &c));
+		ASSERT_TRUE(wait_waiting(PIN_WAITING, 1, true)) {
+			TH_LOG("round %d: the vector was never seen waiting", i);
+		}
+		ASSERT_EQ(0, munmap(p, 4096));
+		q = mmap(p, 4096, variant->prot,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		ASSERT_EQ((void *)p, q);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		if (variant->prot & PROT_WRITE) {
+			ASSERT_EQ(0, c.ret) {
+				TH_LOG("round %d: %s", i, strerror(c.err));
+			}
+			ASSERT_EQ(1ULL, *p) {
+				TH_LOG("round %d: the add did not land in the new mapping", i);
+			}
+		} else {
+			ASSERT_EQ(-1, c.ret);
+			ASSERT_EQ(EFAULT, c.err);
+			ASSERT_EQ(0ULL, *p);
+		}
+		munmap(p, 4096);
+	}
 }
 
 /*
