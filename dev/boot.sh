@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench test|demo|enosys|bench|librseq|run [time limit in s]
+#   dev/boot.sh y|n|bench|graph test|demo|enosys|bench|librseq|breakdown|isolation|run
+#               [time limit in s]
 # (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
+# CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
 # third: $CACHE/logs/<y|n>-<mode>.extra, to its fourth:
@@ -16,6 +18,9 @@ kernel=$CACHE/build-$v/arch/x86/boot/bzImage
 # The test kernels split their memory into two NUMA nodes (migration tests).
 numa=
 case $v in y|kcsan) numa=numa=fake=2 ;; esac
+# The isolation mode isolates the last CPU (a kernel with NO_HZ_FULL).
+isol=
+[ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3"
 logs=$CACHE/logs
 mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
@@ -23,7 +28,7 @@ compat=$logs/$v-$mode.compat
 rm -f "$console" "$tap" "$extra" "$compat"
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -no-reboot
       -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
-      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}")
+      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${isol:+ $isol}${CPU_OPV_CMDLINE:+ $CPU_OPV_CMDLINE}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}")
 rc=0
 if [ "$mode" = demo ]; then
 	timeout "$limit" "${qemu[@]}" -serial stdio -serial null < /dev/null | tee "$console" || rc=$?

@@ -45,7 +45,7 @@ SYSCALLS = ("__x64_sys_cpu_opv",)
 HANDLER = "generic_smp_call_function_single_interrupt"
 
 LINE = re.compile(r"^\s*(\d+)\)\s*(?:[+!#*@$]\s*)?(?:([\d.]+) us\s*)?\|\s?(.*)$")
-BLOCK = re.compile(r"^=== breakdown (\S+) depth (\d): (.*)$")
+BLOCK = re.compile(r"^=== breakdown (\S+): (.*)$")
 
 
 def parse_block(lines):
@@ -113,8 +113,8 @@ def read(path):
             line = line.rstrip("\r\n")
             m = BLOCK.match(line)
             if m:
-                cur = (m.group(1), int(m.group(2)))
-                blocks[cur] = {"status": m.group(3), "lines": []}
+                cur = m.group(1)
+                blocks[cur] = {"status": m.group(2), "lines": []}
                 continue
             if line.startswith("=== breakdown end"):
                 cur = None
@@ -161,7 +161,7 @@ def main():
     args = ap.parse_args()
     blocks, header = read(args.graph)
     bench = bench_medians(args.bench) if args.bench else {}
-    missing = [r for r, _ in ROWS if (r, 2) not in blocks]
+    missing = [r for r, _ in ROWS if r not in blocks]
     if missing:
         print(f"breakdown: no trace for {', '.join(sorted(set(missing)))} in {args.graph}")
         return 1
@@ -181,9 +181,9 @@ def main():
     print("traceable (noinstr): getppid's benchmark median stands for them.")
     bad = 0
     for row, label in ROWS:
-        t2, kids, h2 = parse_block(blocks[(row, 2)]["lines"])
+        t2, kids, h2 = parse_block(blocks[row]["lines"])
         if not t2:
-            print(f"\n{label}: no complete call traced ({blocks[(row, 2)]['status']})")
+            print(f"\n{label}: no complete call traced ({blocks[row]['status']})")
             bad += 1
             continue
         names = sorted({n for k in kids for n in k})

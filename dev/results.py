@@ -126,14 +126,20 @@ def plain_tap(path, label):
     Prints the failed cases and one summary line. The stream must have a
     plan, and as many results as the plan says.
     """
-    total = Tally()
     try:
         with open(path, errors="replace") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         print(f"{label}: no results file {path}")
+        total = Tally()
         total.failed += 1
         return total
+    return plain_tap_lines(lines, label, path)
+
+
+def plain_tap_lines(lines, label, path):
+    """plain_tap() on the lines of @path that hold the stream."""
+    total = Tally()
     plan = None
     for line in lines:
         if re.match(r"^1\.\.\d+", line):
@@ -157,6 +163,17 @@ def plain_tap(path, label):
     return total
 
 
+def print_notes(path, label):
+    """Prints the diagnostic ("# ") lines of a TAP stream: what a test measured."""
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith("# ") and not line.startswith("# Totals"):
+                    print(f"{label}: {line[2:].rstrip()}")
+    except FileNotFoundError:
+        pass
+
+
 def bench(path):
     """The benchmark counts as one test: it passes if it ran to the end.
 
@@ -164,6 +181,7 @@ def bench(path):
     counter holds what it should) and exits non-zero otherwise; the guest
     prints its exit status after its output. The floors are figures, not
     tests: they are shown, met or missed, and do not change the count.
+    percpu_drain_bench, after it in the same log, counts by drain().
     """
     total = Tally()
     try:
@@ -186,6 +204,47 @@ def bench(path):
     else:
         print(f"bench: FAILED (no complete run in {path})")
         total.failed = 1
+    total.add(drain(lines, path))
+    return total
+
+
+DRAIN_RATIOS = {
+    "throughput_drained_vs_undrained": "owners drained/undrained",
+    "throughput_drained_vs_cpu_opv": "owners drained x design 1",
+    "drain_latency_vs_cpu_opv": "drain latency x design 1",
+}
+
+
+def drain(lines, path):
+    """percpu_drain_bench, which runs after cpu_opv_bench in the same log.
+
+    Its TAP results count, one test a design (every object accounted for
+    after each phase, no error), and it must exit 0. Its ratios are shown,
+    and are not tests.
+    """
+    status = "guest: percpu_drain_bench exit status "
+    start = next((i for i, l in enumerate(lines)
+                  if l.startswith("guest: benchmark exit status")), None)
+    end = next((i for i, l in enumerate(lines) if l.startswith(status)), None)
+    if start is None or end is None or end < start:
+        print(f"bench percpu_drain_bench: FAILED (no complete run in {path})")
+        total = Tally()
+        total.failed = 1
+        return total
+    part = lines[start + 1:end]
+    begin, stop = "--- percpu_drain_bench csv begin ---", "--- percpu_drain_bench csv end ---"
+    block = part[part.index(begin) + 1:part.index(stop)] if begin in part and stop in part else []
+    figures = {}
+    for row in csv.DictReader(block):
+        if row["section"] in DRAIN_RATIOS:
+            figures.setdefault(row["label"], []).append(
+                f"{DRAIN_RATIOS[row['section']]} {row['value']} [{row['lo']}..{row['hi']}]")
+    for label, text in figures.items():
+        print(f"drain {label}: {', '.join(text)}")
+    total = plain_tap_lines(part, "bench percpu_drain_bench", path)
+    if lines[end] != status + "0":
+        print(f"bench percpu_drain_bench: FAILED ({lines[end]})")
+        total.failed += 1
     return total
 
 
@@ -258,7 +317,10 @@ def main():
     ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
     ap.add_argument("--plain-tap", action="append", default=[], metavar="LABEL=FILE",
                     help="a plain TAP stream, one case a line")
-    ap.add_argument("--bench", action="append", default=[], help="output of cpu_opv_bench")
+    ap.add_argument("--show-notes", action="append", default=[], metavar="LABEL",
+                    help="also print the '# ' lines of that plain TAP stream (measurements)")
+    ap.add_argument("--bench", action="append", default=[],
+                    help="output of the benchmark boot: cpu_opv_bench, then percpu_drain_bench")
     ap.add_argument("--irqoff", action="append", default=[], help="output of cpu_opv_bench -I")
     ap.add_argument("--breakdown", action="append", default=[],
                     help="dev/breakdown.py's table of where a call's time goes")
@@ -273,6 +335,8 @@ def main():
         total.add(tap(path, label))
     for spec in args.plain_tap:
         label, _, path = spec.partition("=")
+        if label in args.show_notes:
+            print_notes(path, label)
         total.add(plain_tap(path, label))
     for path in args.bench:
         total.add(bench(path))

@@ -12,8 +12,8 @@
 #     traced, so the C functions they call appear as direct children);
 #   - on the target CPU, the function-call IPI handler,
 #     generic_smp_call_function_single_interrupt, which runs the vector.
-# The raw traces go to stdout, one block per row ("=== breakdown ROW depth
-# 2"); dev/breakdown.py makes the table.
+# The raw traces go to stdout, one block per row ("=== breakdown ROW:");
+# dev/breakdown.py makes the table.
 N=${1:-1000}
 T=/sys/kernel/tracing
 B=/selftests/cpu_opv/cpu_opv_bench
@@ -71,7 +71,7 @@ for row in opv_local_empty opv_local_add opv_local_worst \
 	echo 1 > $T/tracing_on
 	$B -R $row -i "$N" > /tmp/run.out 2>&1 || rc=1
 	echo 0 > $T/tracing_on
-	echo "=== breakdown $row depth 2: $(cat /tmp/run.out)"
+	echo "=== breakdown $row: $(cat /tmp/run.out)"
 	cat $T/per_cpu/cpu*/stats | grep -i overrun | tr '\n' ' '
 	echo
 	cat $T/trace

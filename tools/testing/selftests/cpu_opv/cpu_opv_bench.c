@@ -50,6 +50,7 @@
 
 #include "../kselftest.h"
 #include "../rseq/rseq.h"
+#include "bench.h"
 #include "cpu_opv.h"
 
 #define PAGE_SZ		4096
@@ -98,14 +99,6 @@ static __printf(1, 2) void fail(const char *fmt, ...)
 
 /* Clock */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * The TSC where there is one: clock_gettime() is a system call when the
  * guest's clocksource has no vDSO support (as under emulation, once the TSC
@@ -140,15 +133,6 @@ static void calibrate_clock(void)
 /* CPUs */
 
 static cpu_set_t allowed;
-
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
 
 /* Runs on @a and may run on @b: cpu_opv(@b) needs @b in the mask. */
 static int pin_to_pair(int a, int b)
@@ -535,25 +519,6 @@ static struct row *find_row(const char *name)
 	return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted @s. */
-static uint64_t percentile(const uint64_t *s, long n, double pct)
-{
-	long rank = (long)(pct / 100.0 * n + 0.999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return s[rank - 1];
-}
-
 static uint64_t timer_overhead;
 
 static void measure_timer_overhead(void)
@@ -883,13 +848,6 @@ static double scale[2][2][MAX_THREADS];
 static double runs[2][2][MAX_THREADS][MAX_SWEEPS];
 static int scale_n;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void measure_scaling(void)
 {
 	size_t data_len;
@@ -1116,11 +1074,6 @@ static double median_of(const char *name)
 	return r && r->done ? r->median : 0;
 }
 
-static double div_or_0(double a, double b)
-{
-	return a && b ? a / b : 0;
-}
-
 /* The spread of the ratio of two rows' medians over the rounds. */
 static void latency_spread(struct floor *f, const char *num, const char *den)
 {
@@ -1213,12 +1166,6 @@ static const char *floor_result(const struct floor *f)
 	if (f->at_most)
 		return f->value <= f->limit ? "met" : "MISSED";
 	return f->value >= f->limit ? "met" : "MISSED";
-}
-
-/* Digits after the point that keep about three significant ones. */
-static int ratio_digits(double ratio)
-{
-	return ratio < 0.1 ? 3 : ratio < 100 ? 2 : 0;
 }
 
 static void print_irqoff(void)
@@ -1456,18 +1403,6 @@ static void usage(const char *prog, int status)
 		opt_sweeps, MAX_SWEEPS, opt_gap_kb, opt_irqoff_iters,
 		IRQOFF_RING, CSV_BEGIN, CSV_END);
 	exit(status);
-}
-
-static long arg_long(const char *s, const char *prog, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		usage(prog, KSFT_FAIL);
-	return v;
 }
 
 static void detect(void)

@@ -276,6 +276,36 @@ static int opv_run(struct percpu_op_ctx *ctx, struct cpu_op *ops, int cnt,
 	}
 }
 
+/*
+ * Without cpu_opv(), the way to another CPU's data is to go there: moves the
+ * calling thread to @cpu. The first time (*@moved false), it counts the
+ * operation as remote and saves the affinity mask in @saved, for
+ * move_back().
+ */
+static void move_to(struct percpu_op_ctx *ctx, int cpu, cpu_set_t *saved,
+		    bool *moved)
+{
+	cpu_set_t set;
+
+	if (!*moved) {
+		if (sched_getaffinity(0, sizeof(*saved), saved))
+			fatal("sched_getaffinity: %s", strerror(errno));
+		*moved = true;
+		ctx->stats.remote++;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		fatal("sched_setaffinity(CPU %d): %s", cpu, strerror(errno));
+}
+
+/* Restores the affinity mask that move_to() saved, if it moved the thread. */
+static void move_back(const cpu_set_t *saved, bool moved)
+{
+	if (moved && sched_setaffinity(0, sizeof(*saved), saved))
+		fatal("sched_setaffinity: %s", strerror(errno));
+}
+
 static size_t stride_of(size_t size)
 {
 	return (size + PERCPU_OP_STRIDE_ALIGN - 1) & ~(size_t)(PERCPU_OP_STRIDE_ALIGN - 1);
@@ -709,6 +739,71 @@ int percpu_stack_steal(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
 	return 0;
 }
 
+long percpu_stack_drain(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
+			int cpu, void **items)
+{
+	struct stack_part *part = stack_part(stack, cpu);
+	size_t len = stack->capacity * sizeof(intptr_t);
+	intptr_t off = 0, zero = 0;
+	struct attempt a = { 0 };
+	bool moved = false, remote;
+	cpu_set_t saved;
+	struct cpu_op ops[3];
+	int ret;
+
+	if (len > CPU_OP_DATA_LEN_MAX)
+		return -1;
+	for (;;) {
+		if (use_rseq(ctx, &a)) {
+			if ((int)rseq_cpu_start() == cpu) {
+				off = RSEQ_READ_ONCE(part->offset);
+				ret = rseq_cmpeqv_trymemcpy_storev(RSEQ_MO_RELAXED,
+								   RSEQ_PERCPU_CPU_ID,
+								   &part->offset, off,
+								   items, part->slots,
+								   off * sizeof(intptr_t),
+								   0, cpu);
+				if (!ret) {
+					ctx->stats.rseq_commits++;
+					break;
+				}
+				rseq_failed(ctx, ret, &a);
+				continue;
+			}
+			if (RSEQ_READ_ONCE(ctx->max_aborts) == PERCPU_OP_RSEQ_ONLY) {
+				/* Without cpu_opv(), go to the CPU to drain it. */
+				move_to(ctx, cpu, &saved, &moved);
+				continue;
+			}
+		}
+		/*
+		 * No compare: the vector reads the offset and the slots in the
+		 * same step as it empties the stack, so whatever the owners did
+		 * before it, it takes exactly what was there. The slots above
+		 * the offset come along and are not looked at.
+		 */
+		ops[0] = op_memcpy(0, &off, &part->offset, sizeof(off));
+		ops[1] = op_memcpy(0, items, part->slots, len);
+		ops[2] = op_memcpy(0, &part->offset, &zero, sizeof(zero));
+		remote = percpu_op_current_cpu(ctx) != cpu;
+		ret = opv_run(ctx, ops, 3, cpu);
+		if (!ret) {
+			ctx->stats.opv_commits++;
+			if (remote)
+				ctx->stats.remote++;
+			break;
+		}
+		if (ret == OPV_NOT_ALLOWED) {
+			off = -1;
+			break;
+		}
+	}
+	move_back(&saved, moved);
+	if (off >= 0)
+		ctx->stats.ops++;
+	return off;
+}
+
 long percpu_stack_count(struct percpu_stack *stack, int cpu)
 {
 	return RSEQ_READ_ONCE(stack_part(stack, cpu)->offset);
@@ -961,20 +1056,7 @@ void percpu_ring_commit(struct percpu_op_ctx *ctx, struct percpu_ring *ring,
 			}
 			if (RSEQ_READ_ONCE(ctx->max_aborts) == PERCPU_OP_RSEQ_ONLY) {
 				/* Without cpu_opv(), go to the CPU to commit. */
-				cpu_set_t set;
-
-				if (!moved) {
-					if (sched_getaffinity(0, sizeof(saved), &saved))
-						fatal("sched_getaffinity: %s",
-						      strerror(errno));
-					moved = true;
-					ctx->stats.remote++;
-				}
-				CPU_ZERO(&set);
-				CPU_SET(cpu, &set);
-				if (sched_setaffinity(0, sizeof(set), &set))
-					fatal("sched_setaffinity(CPU %d): %s", cpu,
-					      strerror(errno));
+				move_to(ctx, cpu, &saved, &moved);
 				continue;
 			}
 			/* Migrated since the reserve: commit there. */
@@ -988,8 +1070,7 @@ void percpu_ring_commit(struct percpu_op_ctx *ctx, struct percpu_ring *ring,
 			break;
 		}
 	}
-	if (moved && sched_setaffinity(0, sizeof(saved), &saved))
-		fatal("sched_setaffinity: %s", strerror(errno));
+	move_back(&saved, moved);
 	ctx->stats.ops++;
 }
 

@@ -191,6 +191,21 @@ void *percpu_stack_peek(struct percpu_stack *stack, int cpu);
  */
 int percpu_stack_steal(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
 		       int from, int *to, void **item);
+/*
+ * Takes every item of @cpu's stack at once into @items, which has room for
+ * stack->capacity pointers, and returns how many it took: the drain of a
+ * per-CPU cache. On @cpu, an rseq critical section compares the offset,
+ * copies the items out and stores 0 to the offset; from another CPU (or
+ * after ctx->max_aborts aborts), one cpu_opv() on @cpu copies the offset
+ * and all the slots out and stores 0, without a compare, so that it cannot
+ * fail however busy the stack is. With PERCPU_OP_RSEQ_ONLY, the thread
+ * moves to @cpu instead, drains there by rseq and comes back (its affinity
+ * mask restored). Returns -1 if @cpu is not in the affinity mask, or if
+ * the stack is too large for one vector (capacity * sizeof(void *) >
+ * CPU_OP_DATA_LEN_MAX).
+ */
+long percpu_stack_drain(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
+			int cpu, void **items);
 /* Number of items and item @i of @cpu's stack, while nothing runs. */
 long percpu_stack_count(struct percpu_stack *stack, int cpu);
 void *percpu_stack_item(struct percpu_stack *stack, int cpu, long i);
