@@ -19,8 +19,12 @@ Usage: dev/breakdown.py GRAPH_TAP [--bench BENCH_TAP]
 """
 
 import argparse
+import base64
+import bisect
+import gzip
 import re
 import statistics
+import struct
 import sys
 
 # The stage each C function belongs to, in the order a call goes through them.
@@ -153,11 +157,90 @@ ROWS = [
 ]
 
 
+PROFILE = re.compile(r"^=== profile (\S+): (.*)$")
+# What an idle CPU runs: the profile counts every CPU, and the benchmark
+# keeps one busy; these samples are left out of the shares.
+IDLE = re.compile(r"idle|halt|mwait|cpu_startup_entry")
+
+
+def rust_name(sym):
+    """A readable name for a Rust (v0-mangled) symbol: its identifiers, in order."""
+    if not sym.startswith("_R"):
+        return sym
+    # Crate roots carry a disambiguator hash (Cs<base-62>_): drop it.
+    sym = re.sub(r"Cs[0-9A-Za-z]*_", "C", sym)
+    idents, i = [], 2
+    while i < len(sym):
+        m = re.match(r"(\d+)_?", sym[i:])
+        if not m:
+            i += 1
+            continue
+        n, start = int(m.group(1)), i + len(m.group(0))
+        ident = sym[start:start + n]
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", ident) and n > 1:
+            idents.append(ident)
+        i = start + n if n else start
+    return "::".join(idents) if idents else sym
+
+
+def profile(path, sysmap, top=12):
+    """Prints, per profiled row, where the sampling profiler found the CPU."""
+    syms = []
+    with open(sysmap) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[1] in "tTwW":
+                syms.append((int(parts[0], 16), parts[2]))
+    syms.sort()
+    addrs = [a for a, _ in syms]
+    stext = next(a for a, n in syms if n == "_stext")
+    blocks, cur, buf = {}, None, []
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            m = PROFILE.match(line)
+            if m:
+                cur, buf = (m.group(1), m.group(2)), []
+                continue
+            if line.startswith("=== profile end") and cur:
+                blocks[cur] = "".join(buf)
+                cur = None
+                continue
+            if cur:
+                buf.append(line.strip())
+    if not blocks:
+        print("\nno sampling profile (boot the breakdown kernel with profile=2)")
+        return 0
+    print("\nWhere a local call's time goes inside the kernel, from the sampling")
+    print("profiler (profile=2: the timer tick records where it interrupted the")
+    print("kernel, per 4 bytes of text), the same kernel without the tracer")
+    print("enabled; shares of the samples not in the idle loop (other CPUs idle).")
+    print("Rust functions that the compiler inlined count in their caller:")
+    print("cpu_opv_syscall is the core's own code.")
+    for (row, status), b64 in blocks.items():
+        data = gzip.decompress(base64.b64decode(b64))
+        vals = struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4])
+        shift, counts = vals[0].bit_length() - 1, vals[1:]
+        per = {}
+        for i, c in enumerate(counts):
+            if c:
+                j = bisect.bisect_right(addrs, stext + (i << shift)) - 1
+                name = syms[j][1] if j >= 0 else "?"
+                per[name] = per.get(name, 0) + c
+        busy = {n: c for n, c in per.items() if not IDLE.search(n)}
+        total = sum(busy.values())
+        print(f"\n{row}: {status}; {total} samples ({sum(per.values()) - total} idle)")
+        for name, c in sorted(busy.items(), key=lambda x: -x[1])[:top]:
+            print(f"  {100 * c / max(total, 1):5.1f}%  {rust_name(name)[:100]}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("graph")
     ap.add_argument("--bench", help="the benchmark's output, for its medians")
+    ap.add_argument("--system-map", help="the breakdown kernel's System.map, for the profile")
     args = ap.parse_args()
     blocks, header = read(args.graph)
     bench = bench_medians(args.bench) if args.bench else {}
@@ -240,6 +323,8 @@ def main():
             else:
                 print("  no IPI handler traced on the target CPU")
                 bad += 1
+    if args.system_map:
+        bad += profile(args.graph, args.system_map)
     return 1 if bad else 0
 
 

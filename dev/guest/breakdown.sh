@@ -18,6 +18,22 @@ N=${1:-1000}
 T=/sys/kernel/tracing
 B=/selftests/cpu_opv/cpu_opv_bench
 [ -d $T/options ] || mount -t tracefs nodev $T
+rc=0
+# First, with the kernel's sampling profiler (the boot has profile=2), where
+# the time of a local call goes inside the Rust core, which function_graph
+# cannot see: each row run $P times, /proc/profile (one counter per 4 bytes
+# of kernel text) compressed and in base64, for dev/breakdown.py. Before
+# the tracer is set up: no code is patched meanwhile.
+P=${2:-200000}
+if [ -w /proc/profile ]; then
+	for row in opv_local_empty opv_local_add opv_local_worst; do
+		echo > /proc/profile
+		$B -R $row -i "$P" > /tmp/run.out 2>&1 || rc=1
+		echo "=== profile $row: $(cat /tmp/run.out)"
+		gzip -c /proc/profile | base64
+		echo "=== profile end"
+	done
+fi
 if [ ! -w $T/current_tracer ] || ! grep -qw function_graph $T/available_tracers; then
 	echo "breakdown: no function_graph tracer"
 	exit 1
@@ -64,7 +80,6 @@ w max_graph_depth 2 || exit 1
 w current_tracer function_graph || exit 1
 echo "breakdown: graph functions: $ROOTS; stages:$STAGES"
 echo "breakdown: clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource), trace_clock $(cat $T/trace_clock)"
-rc=0
 for row in opv_local_empty opv_local_add opv_local_worst \
 	   opv_remote_add_busy opv_remote_add_idle; do
 	echo > $T/trace
