@@ -22,11 +22,10 @@
 //!    the untagged address), pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
 //!    Pinning faults pages in; it runs with no lock held, and is killable.
 //! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
-//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages (looked up
-//!    again only if a writer of the mmap lock ran since pinning, see [`revalidate`]), and, for
+//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages, and, for
 //!    read operands, to be on pages that no copy-on-write fault can replace
 //!    ([`cow_unstable`]); otherwise the operands are pinned again. A vector without memory
-//!    operands takes no lock. Then [`run`] interprets the
+//!    operands takes no mmap lock. Then [`run`] interprets the
 //!    vector on the target CPU, in the inter-processor interrupt handler (or here with
 //!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
 //!    pages. The handler first makes the task it interrupted abort its rseq critical section,
@@ -54,7 +53,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t},
-        MmapReadGuard, MmapSeq,
+        MmapReadGuard,
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -1136,25 +1135,6 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
     any.then_some(unshare)
 }
 
-/// Whether the pages of `pinned` are still those its operands' addresses map, under `guard`.
-///
-/// Pinning ran with no lock held. What can have changed the mappings since, in a way that
-/// matters, takes the mmap write lock (`munmap()`, `mremap()`, `mprotect()`, `fork()`,
-/// `MADV_COLLAPSE`): if `seq`, noted before pinning, shows that no writer ran since, the pins
-/// stand, with no page table walk. Otherwise (or without a count, see
-/// [`kernel::mm::MmWithUser::mmap_lock_speculate`]) each page is looked up again.
-///
-/// What changes page tables without the mmap write lock cannot replace a pinned page:
-/// migration, compaction, KSM, reclaim and `UFFDIO_MOVE` leave pinned pages alone, a THP split
-/// keeps the same pages, and copy-on-write is dealt with by pinning for writing (see
-/// [`cow_unstable`]). What can unmap or discard a pinned page (`MADV_DONTNEED`, `MADV_FREE`,
-/// truncation) is not excluded, here or after revalidation, by the mmap read lock either: the
-/// vector then acts on the discarded page, as if it had run just before the discard, a point
-/// within this call.
-fn revalidate(pinned: &PinnedVec, seq: Option<&MmapSeq<'_>>, guard: &MmapReadGuard<'_>) -> bool {
-    seq.is_some_and(|seq| guard.unchanged_since(seq)) || pinned.still_mapped(guard)
-}
-
 /// Runs the validated vector `ops` on `cpu`.
 ///
 /// Pinning faults pages in and may wait for as long as user space wants (userfaultfd, FUSE,
@@ -1173,9 +1153,6 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         if task.fatal_signal_pending() {
             return Err(EINTR);
         }
-        // Noted before pinning: if no writer of the mmap lock ran from here to revalidation, the
-        // pages pinned are still those mapped (see `revalidate()`).
-        let seq = mm.mmap_lock_speculate();
         if let Err(e) = pinned.pin(ops, &unshare) {
             if e == EAGAIN {
                 // An expected fault, or memory refused by policy that pinning also refuses
@@ -1192,7 +1169,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         } else {
             let guard = mm.mmap_read_lock_killable()?;
             check_policy(ops, &guard)?;
-            if !revalidate(&pinned, seq.as_ref(), &guard) {
+            if !pinned.still_mapped(&guard) {
                 // The memory was remapped between pinning and now: pin again.
                 trace::retry(attempt, trace::Retry::Remapped);
                 continue;
