@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # Boot a kernel under QEMU (TCG, 4 vCPUs) with an initramfs made of
-# busybox and the stage of build.sh, run run-guest.sh there, and print
-# its TAP stream.
+# busybox and a stage of build.sh (stage, or stage-glibc with the
+# loader and the shared libraries it needs), run run-guest.sh there, and
+# print its TAP stream.
 #
 # Usage: boot-guest.sh BZIMAGE STAGE_DIR WORKDIR
 #
@@ -27,6 +28,10 @@ mkdir -p "$ROOT/bin" "$ROOT/sbin" "$ROOT/usr/bin" "$ROOT/usr/sbin" \
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 mknod "$ROOT/dev/console" c 5 1
 cp -r "$STAGE/." "$ROOT/librseq/"
+# A stage of build.sh --glibc (stage-glibc): the loader and the C library.
+if [ -d "$STAGE/lib" ]; then
+	"$(dirname "$0")/guest-libs.sh" "$STAGE" "$ROOT" >/dev/null
+fi
 cat >"$ROOT/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s
