@@ -2,38 +2,91 @@
 # SPDX-License-Identifier: MIT
 #
 # Run librseq's TAP test suite in a minimal guest: busybox sh only (no
-# bash, no make), static test programs staged by build.sh. Prints one
-# TAP stream on stdout: one line per test case of the programs (their
-# own numbering replaced by the stream's), the plan at the end.
+# bash, no make), test programs staged by build.sh. Prints one TAP
+# stream on stdout: one line per test case of the programs (their own
+# numbering replaced by the stream's), the plan at the end.
 #
 # Usage: run-guest.sh [TESTS_DIR]    (default: the tests/ directory
 #                                     beside this script)
 #
 # The cases are those of librseq's tests/Makefile.am TESTS and of its
-# tests/run_*.tap scripts, with reduced iteration counts so that the
-# suite takes less than 3 minutes on 4 vCPUs under QEMU TCG. Knobs:
-# RSEQ_REPS (param_test -r, default 10), RSEQ_THREADS (param_test -t,
-# default the number of CPUs), RSEQ_LOOPS (loop injection, default 1000),
-# RSEQ_PARAM_FULL=1 (all 1184 param_test runs instead of 320),
-# RSEQ_SLOW=1 (also run mempool_test and basic_percpu_ops_test, whose
-# sizes are fixed: minutes under TCG),
-# RSEQ_OPV_REPS (cpu_opv tests -r, default 200).
+# tests/run_*.tap scripts. By default every run of run_param_test.tap
+# and run_param_test_cxx.tap (every test type, build and injection)
+# with smaller counts than librseq's, so that the suite takes about a
+# minute on 4 vCPUs under QEMU TCG; RSEQ_FULL=1: librseq's own counts.
+#
+#                  default (reduced)    RSEQ_FULL=1 (librseq's)
+#   param_test -r  10                   1000
+#   param_test -t  number of CPUs       6 x number of CPUs
+#   loop injection 1000 loops           10000 loops
+#   cpu_opv tests  -r 200 -t 2 x CPUs   their defaults
+#   mempool_test,  skipped              run
+#   basic_percpu_ops_*test
+#
+# Knobs (override the above): RSEQ_REPS, RSEQ_THREADS, RSEQ_LOOPS,
+# RSEQ_OPV_REPS, RSEQ_SLOW=0|1 (mempool_test, basic_percpu_ops_*test,
+# whose sizes are fixed: minutes under TCG), RSEQ_PARAM=all|default
+# (default: the param_test runs with the default parameters only).
+#
+# Who registers rseq: the stage's REGISTRATION file (or
+# RSEQ_REGISTRATION). "librseq" (static programs): glibc's registration
+# is disabled, GLIBC_TUNABLES=glibc.pthread.rseq=0, since librseq cannot
+# find it in a static executable. "glibc" (dynamically linked programs,
+# the stage's lib/ has librseq.so): glibc registers every thread and
+# librseq uses that registration; that run checks it first (rseq_owner)
+# and runs the unit, basic and cpu_opv tests, fork_test also without the
+# tunable of run_fork_test.tap, and param_test with the default
+# parameters (RSEQ_FULL=1 or RSEQ_PARAM=all: every run); not
+# mempool_cow_race_test (RSEQ_FULL=1 runs it) nor the fixed-size tests
+# (RSEQ_SLOW=1).
 
 T=${1:-$(dirname "$0")/tests}
+REGISTRATION=${RSEQ_REGISTRATION:-$(cat "$T/../REGISTRATION" 2>/dev/null || echo librseq)}
+FULL=${RSEQ_FULL:-0}
 
-# The test programs are static: librseq cannot find glibc's rseq
-# registration (__rseq_offset, looked up with dlsym(RTLD_NEXT)) in a
-# static executable, so glibc must leave the registration to librseq, as
-# the run_fork/unregistered/syscall_errors scripts already do.
-GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.pthread.rseq=0"
-export GLIBC_TUNABLES
+# The run_*.tap scripts of librseq that disable glibc's registration
+# themselves (fork, unregistered, syscall_errors) run with this.
+RSEQ_OFF="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.pthread.rseq=0"
+case $REGISTRATION in
+librseq)
+	# The test programs are static: librseq cannot find glibc's rseq
+	# registration (__rseq_offset, looked up with dlsym(RTLD_NEXT)) in
+	# a static executable, so glibc must leave the registration to
+	# librseq, as the run_fork/unregistered/syscall_errors scripts
+	# already do.
+	GLIBC_TUNABLES=$RSEQ_OFF
+	export GLIBC_TUNABLES
+	PARAM=${RSEQ_PARAM:-all}
+	SLOW=${RSEQ_SLOW:-$FULL}
+	;;
+glibc)
+	# Dynamically linked: glibc registers, librseq.so is in the stage.
+	LD_LIBRARY_PATH="$T/../lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	export LD_LIBRARY_PATH
+	PARAM=${RSEQ_PARAM:-$([ "$FULL" = 1 ] && echo all || echo default)}
+	SLOW=${RSEQ_SLOW:-0}
+	;;
+*)
+	echo "Bail out! unknown registration $REGISTRATION"
+	exit 1
+	;;
+esac
 
 NR_CPUS=$(grep -c '^processor' /proc/cpuinfo 2>/dev/null)
 [ -n "$NR_CPUS" ] && [ "$NR_CPUS" -gt 0 ] || NR_CPUS=1
-REPS=${RSEQ_REPS:-10}
-THREADS=${RSEQ_THREADS:-$NR_CPUS}
-LOOPS=${RSEQ_LOOPS:-1000}
-OPV_REPS=${RSEQ_OPV_REPS:-200}
+if [ "$FULL" = 1 ]; then
+	# tests/run_param_test.tap: REPS=1000, NR_THREADS=6 x nproc, 10000
+	# loops; the cpu_opv tests with their own defaults.
+	REPS=${RSEQ_REPS:-1000}
+	THREADS=${RSEQ_THREADS:-$((6 * NR_CPUS))}
+	LOOPS=${RSEQ_LOOPS:-10000}
+	OPV_ARGS=${RSEQ_OPV_REPS:+-r $RSEQ_OPV_REPS}
+else
+	REPS=${RSEQ_REPS:-10}
+	THREADS=${RSEQ_THREADS:-$NR_CPUS}
+	LOOPS=${RSEQ_LOOPS:-1000}
+	OPV_ARGS="-r ${RSEQ_OPV_REPS:-200} -t $((2 * NR_CPUS))"
+fi
 
 N=0
 FAILED=0
@@ -72,8 +125,10 @@ tap() {
 		skip "$name" "$prog not built"
 		return
 	fi
+	t0=$(date +%s)
 	"$T/$prog" "$@" >"$OUT" 2>"$OUT.err"
 	rc=$?
+	[ $(($(date +%s) - t0)) -lt 2 ] || diag "$name: $(($(date +%s) - t0)) s"
 	awk -v n="$N" -v name="$name" -v cnt="$OUT.count" '
 		/^1\.\.[0-9]+/ { sub(/^1\.\./, ""); plan = $0 + 0; next }
 		/^(not )?ok/ {
@@ -127,39 +182,36 @@ param_mm_cid() {	# As param, with exit status 2 meaning "mm_cid unavailable".
 	name=$1
 	prog=$2
 	shift 2
+	if [ ! -x "$T/$prog" ]; then
+		skip "$name" "$prog not built"
+		return
+	fi
 	"$T/$prog" "$@" -r "$REPS" -t "$THREADS" >/dev/null 2>"$OUT.err"
 	rc=$?
 	if [ "$rc" = 2 ]; then
 		skip "$name" "mm_cid unavailable"
 	else
+		[ "$rc" = 0 ] || sed 's/^/# stderr: /' "$OUT.err" | tail -3
 		result "$rc" "$name"
 	fi
 }
 
-# do_test TEST_NAME ARGS...: the 4 runs of run_param_test.tap, or those of
-# $VARIANTS: "all", "cpu_id mm_cid" (param_test, param_test_mm_cid) or
-# "cpu_id" (param_test).
+# do_test TEST_NAME ARGS...: the runs of run_param_test.tap (SFX empty:
+# the 4 builds of param_test) or of run_param_test_cxx.tap (SFX=_cxx:
+# param_test_cxx and param_test_compare_twice_cxx).
 do_test() {
 	tn=$1
 	shift
-	param "Running test $tn ($*)" param_test "$@"
-	case "$VARIANTS" in
-	all)
-		param "Running compare-twice test $tn ($*)" param_test_compare_twice "$@"
-		;;
-	esac
-	case "$VARIANTS" in
-	all|*mm_cid*)
-		param_mm_cid "Running mm_cid test $tn ($*)" param_test_mm_cid "$@"
-		;;
-	esac
-	case "$VARIANTS" in
-	all)
-		param_mm_cid "Running compare-twice mm_cid test $tn ($*)" param_test_mm_cid_compare_twice "$@"
-		;;
-	esac
+	param "$SCRIPT: Running test $tn ($*)" "param_test$SFX" "$@"
+	param "$SCRIPT: Running compare-twice test $tn ($*)" "param_test_compare_twice$SFX" "$@"
+	if [ -z "$SFX" ]; then
+		param_mm_cid "$SCRIPT: Running mm_cid test $tn ($*)" param_test_mm_cid "$@"
+		param_mm_cid "$SCRIPT: Running compare-twice mm_cid test $tn ($*)" \
+			param_test_mm_cid_compare_twice "$@"
+	fi
 }
 
+# The test types: run_param_test_cxx.tap has no membarrier test.
 do_tests() {
 	do_test "spinlock" -T s "$@"
 	do_test "list" -T l "$@"
@@ -168,7 +220,7 @@ do_tests() {
 	do_test "memcpy" -T m "$@"
 	do_test "memcpy with barrier" -T m -M "$@"
 	do_test "increment" -T i "$@"
-	do_test "membarrier" -T r "$@"
+	[ -n "$SFX" ] || do_test "membarrier" -T r "$@"
 }
 
 do_tests_loops() {
@@ -183,8 +235,60 @@ do_tests_inject() {
 	do_tests -9 -1 "$@"
 }
 
+# run_param_test SUFFIX: run_param_test.tap (C) or run_param_test_cxx.tap
+# (_cxx), in their order: 37 sets of runs ($PARAM=all) or the first.
+run_param_test() {
+	SFX=$1
+	SCRIPT=run_param_test$SFX
+	if [ -x "$T/param_test$SFX" ] && { "$T/param_test$SFX" -c; [ $? = 2 ]; }; then
+		skip "$SCRIPT" "The rseq syscall is unavailable"
+		return
+	fi
+	diag "$SCRIPT: Default parameters"
+	do_tests
+	[ "$PARAM" = all ] || return 0
+	diag "$SCRIPT: Loop injection: $LOOPS loops"
+	do_tests_loops "$LOOPS"
+	diag "$SCRIPT: Yield injection (25%)"
+	do_tests_inject -m 4 -y
+	diag "$SCRIPT: Yield injection (50%)"
+	do_tests_inject -m 2 -y
+	diag "$SCRIPT: Yield injection (100%)"
+	do_tests_inject -m 1 -y
+	diag "$SCRIPT: Kill injection (25%)"
+	do_tests_inject -m 4 -k
+	diag "$SCRIPT: Kill injection (50%)"
+	do_tests_inject -m 2 -k
+	diag "$SCRIPT: Kill injection (100%)"
+	do_tests_inject -m 1 -k
+	diag "$SCRIPT: Sleep injection (1ms, 25%)"
+	do_tests_inject -m 4 -s 1
+	diag "$SCRIPT: Sleep injection (1ms, 50%)"
+	do_tests_inject -m 2 -s 1
+	diag "$SCRIPT: Sleep injection (1ms, 100%)"
+	do_tests_inject -m 1 -s 1
+}
+
+# tap_rseq_off NAME PROGRAM: as tap, with glibc's registration disabled,
+# as librseq's run_*.tap wrapper scripts do.
+tap_rseq_off() {
+	if [ "${GLIBC_TUNABLES+set}" = set ]; then
+		saved=$GLIBC_TUNABLES
+	else
+		saved=unset
+	fi
+	GLIBC_TUNABLES=$RSEQ_OFF
+	export GLIBC_TUNABLES
+	tap "$@"
+	if [ "$saved" = unset ]; then
+		unset GLIBC_TUNABLES
+	else
+		GLIBC_TUNABLES=$saved
+	fi
+}
+
 diag "librseq test suite: $NR_CPUS CPUs, kernel $(uname -r), $(cat "$T/../VARIANT" 2>/dev/null || echo unknown) build"
-diag "GLIBC_TUNABLES=$GLIBC_TUNABLES; param_test -r $REPS -t $THREADS, loops $LOOPS; cpu_opv tests -r $OPV_REPS"
+diag "rseq registered by $REGISTRATION; GLIBC_TUNABLES=${GLIBC_TUNABLES-}; $([ "$FULL" = 1 ] && echo "librseq's counts" || echo "reduced counts"): param_test -r $REPS -t $THREADS, loops $LOOPS, runs: $PARAM; cpu_opv tests ${OPV_ARGS:-with their defaults}; fixed-size tests: $([ "$SLOW" = 1 ] && echo run || echo skipped)"
 
 # librseq's per-CPU memory pool (param_test, mempool tests) needs madvise()
 # (MADV_DONTFORK, MADV_WIPEONFORK): say so when the kernel lacks it.
@@ -193,6 +297,9 @@ if [ -r /proc/kallsyms ] && grep -q ' T __x64_sys_getpid$' /proc/kallsyms &&
 	diag "WARNING: this kernel has no madvise() (CONFIG_ADVISE_SYSCALLS=n): the mempool COW_INIT"
 	diag "WARNING: ranges of param_test and the mempool tests cannot be created (ENOMEM)"
 fi
+
+# Who registered rseq, and whether librseq uses that registration.
+tap "rseq_owner" rseq_owner "$REGISTRATION"
 
 # tests/Makefile.am TESTS, in its order.
 tap "unit/arch_mo" unit/arch_mo.tap
@@ -203,84 +310,54 @@ tap "unit/cpu_opv_fallback" unit/cpu_opv_fallback.tap
 tap "unit/cpu_opv_fallback_cxx" unit/cpu_opv_fallback_cxx.tap
 tap "basic_test" basic_test.tap
 tap "basic_test_cxx" basic_test_cxx.tap
-tap "run_fork_test" fork_test.tap
-tap "run_fork_test_cxx" fork_test_cxx.tap
-tap "run_unregistered_test" unregistered_test.tap
-tap "run_unregistered_test_cxx" unregistered_test_cxx.tap
-tap "run_syscall_errors_test" syscall_errors_test.tap
-tap "run_syscall_errors_test_cxx" syscall_errors_test_cxx.tap
-tap "mempool_cow_race_test" mempool_cow_race_test.tap
-tap "mempool_cow_race_test_cxx" mempool_cow_race_test_cxx.tap
-if [ "${RSEQ_SLOW:-0}" = 1 ]; then
+tap_rseq_off "run_fork_test" fork_test.tap
+tap_rseq_off "run_fork_test_cxx" fork_test_cxx.tap
+if [ "$REGISTRATION" = glibc ]; then
+	# fork_test without the tunable: glibc's registration survives fork().
+	tap "fork_test (glibc's registration)" fork_test.tap
+	tap "fork_test_cxx (glibc's registration)" fork_test_cxx.tap
+fi
+tap_rseq_off "run_unregistered_test" unregistered_test.tap
+tap_rseq_off "run_unregistered_test_cxx" unregistered_test_cxx.tap
+tap_rseq_off "run_syscall_errors_test" syscall_errors_test.tap
+tap_rseq_off "run_syscall_errors_test_cxx" syscall_errors_test_cxx.tap
+if [ "$REGISTRATION" = librseq ] || [ "$FULL" = 1 ]; then
+	tap "mempool_cow_race_test" mempool_cow_race_test.tap
+	tap "mempool_cow_race_test_cxx" mempool_cow_race_test_cxx.tap
+else
+	skip "mempool_cow_race_test" "the memory pool, not rseq: 10 s under TCG, run in the static runs (RSEQ_FULL=1 runs it here)"
+	skip "mempool_cow_race_test_cxx" "the memory pool, not rseq: 10 s under TCG, run in the static runs (RSEQ_FULL=1 runs it here)"
+fi
+if [ "$SLOW" = 1 ]; then
 	tap "mempool_test" mempool_test.tap
 	tap "mempool_test_cxx" mempool_test_cxx.tap
 else
-	skip "mempool_test" "fixed sizes up to 4 MiB x 1024 CPUs, 30 s native, no option to reduce (RSEQ_SLOW=1 runs it)"
-	skip "mempool_test_cxx" "fixed sizes up to 4 MiB x 1024 CPUs, 30 s native, no option to reduce (RSEQ_SLOW=1 runs it)"
+	skip "mempool_test" "fixed sizes up to 2 MiB x 1024 CPUs, 30 s native, 3 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it)"
+	skip "mempool_test_cxx" "fixed sizes up to 2 MiB x 1024 CPUs, 30 s native, 3 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it)"
 fi
 skip "run_no_syscall_test" "needs a shared build with libseccomp (LD_PRELOAD), as in make check"
 skip "run_no_syscall_test_cxx" "needs a shared build with libseccomp (LD_PRELOAD), as in make check"
 for t in basic_percpu_ops_test basic_percpu_ops_test_cxx \
 	 basic_percpu_ops_mm_cid_test basic_percpu_ops_mm_cid_test_cxx; do
-	if [ "${RSEQ_SLOW:-0}" = 1 ]; then
+	if [ "$SLOW" = 1 ]; then
 		tap "$t" "$t.tap"
 	else
-		skip "$t" "fixed 200 threads x 100000 iterations, 20 s native, no option to reduce (RSEQ_SLOW=1 runs it)"
+		skip "$t" "fixed 200 threads x 100000 iterations, 20 s native, 2 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it)"
 	fi
 done
 
-# run_param_test.tap, with -r $REPS -t $THREADS and $LOOPS loops.
-if [ -x "$T/param_test" ] && { "$T/param_test" -c; [ $? = 2 ]; }; then
-	skip "run_param_test" "The rseq syscall is unavailable"
-else
-	# Each run costs a process and its threads, a fifth of a second
-	# under TCG: the 4 variants run with the default parameters, and
-	# param_test alone with the injections (320 runs of 1184).
-	# RSEQ_PARAM_FULL=1: all 1184.
-	if [ "${RSEQ_PARAM_FULL:-0}" = 1 ]; then
-		V_LOOPS=all
-		V_INJECT=all
-	else
-		V_LOOPS=cpu_id
-		V_INJECT=cpu_id
-	fi
-	diag "run_param_test: Default parameters"
-	VARIANTS=all
-	do_tests
-	diag "run_param_test: Loop injection: $LOOPS loops (variants: $V_LOOPS)"
-	VARIANTS=$V_LOOPS
-	do_tests_loops "$LOOPS"
-	diag "run_param_test: injections below (variants: $V_INJECT)"
-	VARIANTS=$V_INJECT
-	diag "run_param_test: Yield injection (25%)"
-	do_tests_inject -m 4 -y
-	diag "run_param_test: Yield injection (50%)"
-	do_tests_inject -m 2 -y
-	diag "run_param_test: Yield injection (100%)"
-	do_tests_inject -m 1 -y
-	diag "run_param_test: Kill injection (25%)"
-	do_tests_inject -m 4 -k
-	diag "run_param_test: Kill injection (50%)"
-	do_tests_inject -m 2 -k
-	diag "run_param_test: Kill injection (100%)"
-	do_tests_inject -m 1 -k
-	diag "run_param_test: Sleep injection (1ms, 25%)"
-	do_tests_inject -m 4 -s 1
-	diag "run_param_test: Sleep injection (1ms, 50%)"
-	do_tests_inject -m 2 -s 1
-	diag "run_param_test: Sleep injection (1ms, 100%)"
-	do_tests_inject -m 1 -s 1
-fi
-skip "run_param_test_cxx" "C++ build of run_param_test's program, skipped for time"
+# run_param_test.tap and run_param_test_cxx.tap.
+run_param_test ""
+run_param_test _cxx
 
 # The cpu_opv tests of the series, C and C++ builds (they skip without
 # cpu_opv).
 diag "cpu_opv tests"
 for sfx in "" _cxx; do
-	tap "cpu_opv_remote_test$sfx" "cpu_opv_remote_test$sfx.tap" -r "$OPV_REPS" -t $((2 * NR_CPUS))
-	diag "cpu_opv_percpu_ops_test$sfx"
-	tap "cpu_opv_percpu_ops_test$sfx" "cpu_opv_percpu_ops_test$sfx.tap" -r "$OPV_REPS" -t $((2 * NR_CPUS))
-	diag "cpu_opv_singlestep_test$sfx"
+	# shellcheck disable=SC2086 # empty or options
+	tap "cpu_opv_remote_test$sfx" "cpu_opv_remote_test$sfx.tap" $OPV_ARGS
+	# shellcheck disable=SC2086 # empty or options
+	tap "cpu_opv_percpu_ops_test$sfx" "cpu_opv_percpu_ops_test$sfx.tap" $OPV_ARGS
 	tap "cpu_opv_singlestep_test$sfx" "cpu_opv_singlestep_test$sfx.tap"
 done
 
