@@ -7,8 +7,11 @@
 # thread unregisters with another length than it registered with), and
 # "patched", with the whole series (cpu_opv). Output:
 # $CACHE/librseq/{base,patched}/stage, which dev/mkinitramfs.sh puts in the
-# guest as /librseq/{base,patched}. Rebuilds only when the series, its
-# scripts, the snapshot or the headers change.
+# guest as /librseq/{base,patched}; and the patched build linked
+# dynamically, where glibc registers rseq (build.sh --glibc):
+# $CACHE/librseq/patched/stage-glibc, the guest's /librseq/glibc.
+# Rebuilds only when the series, its scripts, the snapshot or the headers
+# change.
 . "$(dirname "$0")/lib.sh"
 
 tarball=$ROOT/../shared/librseq/librseq-cbdabc4.tar.gz
@@ -17,7 +20,7 @@ khdr=$HEADERS/usr/include
 [ -f "$khdr/linux/cpu_opv.h" ] || die "librseq: no uapi headers in $khdr (run dev/build-selftests.sh first)"
 out=$CACHE/librseq
 stamp=$( { sha256sum "$tarball"; cat "$ROOT"/userspace/librseq/patches/*.patch \
-	"$ROOT"/userspace/librseq/*.sh; find "$khdr" -type f -name '*.h' | sort | xargs cat; } |
+	"$ROOT"/userspace/librseq/*.sh "$ROOT"/userspace/librseq/*.c; find "$khdr" -type f -name '*.h' | sort | xargs cat; } |
 	sha256sum | cut -c1-16)
 if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
 	log "librseq: up to date"
@@ -26,7 +29,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 for v in base patched; do
-	args=()
+	args=(--glibc)
 	[ $v = base ] && args=(--first 1)
 	if ! LIBRSEQ_TARBALL=$tarball JOBS=$JOBS \
 		"$ROOT/userspace/librseq/build.sh" "$out/$v" "$khdr" "${args[@]}" \
@@ -34,6 +37,6 @@ for v in base patched; do
 		tail -30 "$out/$v.log" >&2
 		die "librseq: the $v build failed (log: $out/$v.log)"
 	fi
-	log "librseq: $(tail -1 "$out/$v.log")"
+	log "librseq: $(grep '^build.sh:' "$out/$v.log" | tr '\n' ' ')"
 done
 echo "$stamp" > "$out/stamp"

@@ -24,5 +24,14 @@ for v in base patched; do
 		cp -r "$CACHE/librseq/$v/stage" "$root/librseq/$v"
 	fi
 done
+# The patched suite linked dynamically, where glibc registers rseq: with
+# the loader and the shared libraries it needs, at their paths here.
+glibc_stage=$CACHE/librseq/patched/stage-glibc
+if [ -d "$glibc_stage" ]; then
+	cp -a "$glibc_stage" "$root/librseq/glibc"
+	n=$("$ROOT/userspace/librseq/guest-libs.sh" "$glibc_stage" "$root") ||
+		die "initramfs: the shared libraries of $glibc_stage"
+	log "initramfs: librseq/glibc, with $n shared libraries (the loader included)"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initramfs.cpio.gz"
 log "initramfs: $(du -h "$CACHE/initramfs.cpio.gz" | cut -f1)"
