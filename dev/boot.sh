@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench|graph test|demo|enosys|bench|librseq|breakdown|isolation|run
-#               [time limit in s]
+#   dev/boot.sh y|n|bench|graph test|demo|enosys|bench|librseq|librseq-full|
+#               breakdown|isolation|run [time limit in s]
 # (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
 # CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
@@ -21,12 +21,16 @@ case $v in y|kcsan) numa=numa=fake=2 ;; esac
 # The isolation mode isolates the last CPU (a kernel with NO_HZ_FULL).
 isol=
 [ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3"
+# librseq's mempool_test (librseq-full) maps 2 GiB at once, which the
+# kernel's overcommit heuristic refuses with 2 GiB of memory.
+mem=2G
+case $mode in librseq-full) mem=4G ;; esac
 logs=$CACHE/logs
 mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
 compat=$logs/$v-$mode.compat
 rm -f "$console" "$tap" "$extra" "$compat"
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -no-reboot
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m "$mem" -no-reboot
       -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
       -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${isol:+ $isol}${CPU_OPV_CMDLINE:+ $CPU_OPV_CMDLINE}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}")
 rc=0
