@@ -12,8 +12,8 @@
 # The cases are those of librseq's tests/Makefile.am TESTS and of its
 # tests/run_*.tap scripts. By default every run of run_param_test.tap
 # and run_param_test_cxx.tap (every test type, build and injection)
-# with smaller counts than librseq's, so that the suite takes about a
-# minute on 4 vCPUs under QEMU TCG; RSEQ_FULL=1: librseq's own counts.
+# with smaller counts than librseq's, so that the suite takes a minute or
+# two on 4 vCPUs under QEMU TCG; RSEQ_FULL=1: librseq's own counts.
 #
 #                  default (reduced)    RSEQ_FULL=1 (librseq's)
 #   param_test -r  10                   1000
