@@ -21,10 +21,10 @@ case $v in y|kcsan) numa=numa=fake=2 ;; esac
 # The isolation mode isolates the last CPU (a kernel with NO_HZ_FULL).
 isol=
 [ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3"
-# librseq's mempool_test (librseq-full) maps 2 GiB at once, which the
-# kernel's overcommit heuristic refuses with 2 GiB of memory.
+# librseq's mempool_test maps 2 GiB at once, which the kernel's overcommit
+# heuristic refuses with 2 GiB of memory.
 mem=2G
-case $mode in librseq-full) mem=4G ;; esac
+case $mode in librseq*) mem=4G ;; esac
 logs=$CACHE/logs
 mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra

@@ -7,7 +7,8 @@
 pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
       qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
       autoconf automake libtool pkg-config file g++
-      clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv)
+      clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv
+      libseccomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

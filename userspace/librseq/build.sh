@@ -202,6 +202,11 @@ if [ "$GLIBC" = 1 ]; then
 	stage_programs "$GSTAGE" "dynamically linked"
 	mkdir -p "$GSTAGE/lib"
 	cp -P "$BUILD"/src/.libs/librseq.so* "$GSTAGE/lib/"
+	# run_no_syscall_test.tap's LD_PRELOAD library (with libseccomp):
+	# a seccomp filter that makes rseq(2) fail with ENOSYS.
+	[ -f "$BUILD/tests/.libs/libdisable-rseq-syscall.so" ] ||
+		{ echo "$0: no libdisable-rseq-syscall.so: libseccomp-dev is needed" >&2; exit 1; }
+	cp "$BUILD/tests/.libs/libdisable-rseq-syscall.so" "$GSTAGE/lib/"
 	# shellcheck disable=SC2086 # flags
 	gcc $OWNER_CFLAGS -o "$GSTAGE/tests/rseq_owner" "$HERE/rseq-owner.c" \
 		-L"$BUILD/src/.libs" -lrseq >>"$OUTDIR/make-glibc.log" 2>&1 ||

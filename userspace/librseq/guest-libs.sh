@@ -20,10 +20,10 @@ ROOT=$2
 
 list=$(mktemp)
 trap 'rm -f "$list"' EXIT
-for f in "$STAGE"/tests/* "$STAGE"/tests/unit/*; do
+for f in "$STAGE"/tests/* "$STAGE"/tests/unit/* "$STAGE"/lib/*.so; do
 	[ -f "$f" ] || continue
 	case "$(file -b "$f")" in
-	*ELF*"dynamically linked"*) ;;
+	*ELF*"dynamically linked"* | *ELF*"shared object"*) ;;
 	*) continue ;;
 	esac
 	# "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and the
