@@ -27,12 +27,14 @@
 #
 # Steps: b4 prep --new (cover letter kept by b4 in an empty commit), revision
 # and prefixes taken from the cover's subject, cover text set with
-# --edit-cover, git am of the series, base-commit recorded with --edit-deps;
+# --edit-cover (with the series-wide recipients, the first patch's To:/Cc:
+# headers, as the cover's To:/Cc: trailers, where b4 keeps them), git am of
+# the series (each patch's Cc: trailers are its own recipients), base-commit recorded with --edit-deps;
 # b4 prep --check, --check-deps, --auto-to-cc; b4 send -o (dry run: nothing
 # is sent; --no-sign; a mail transport of /bin/false, which the dry run never
 # calls); then b4cmp.py compares the mails with PATCHDIR.
-# Exit status: 0 when every patch's subject, commit message and diff equal
-# ours, 1 when one differs or a step fails. Checkpatch findings are printed,
+# Exit status: 0 when every patch's subject, commit message, diff and
+# recipients equal ours, 1 when one differs or a step fails. Checkpatch findings are printed,
 # not fatal. No network is used (b4 runs with --offline-mode).
 set -euo pipefail
 

@@ -12,18 +12,22 @@
       Compares the mails `b4 send -o B4DIR` wrote with the files of PATCHDIR
       named by SERIES (cover letter: PATCHDIR/0000-cover-letter.patch).
       Mail headers are ignored except the subject (compared without its
-      [...] prefix; prefixes are reported). Per patch it compares the commit
-      message and the diff exactly; the diffstat is reported, not compared
+      [...] prefix; prefixes are reported) and the recipients: a patch's
+      To:/Cc: must be its To:/Cc: headers plus its Cc: trailers, the
+      cover's its headers (the sender's copy aside). Per patch it compares
+      the commit message and the diff exactly; the diffstat is reported, not compared
       (its layout depends on the tool). b4's additions are stripped and
       reported: the in-body "From:" line that b4 adds when the sender is not
       the author, git's version signature ("-- \\n2.x"), and, in the cover,
       the change-id:/base-commit:/prerequisite-*: lines and "Best regards".
-      Exit status 1 if any patch (commit message or diff) or the cover's
-      subject/blurb differs.
+      Exit status 1 if any patch (commit message, diff or recipients) or the
+      cover's subject/blurb/recipients differs.
 """
 import difflib
 import email
 import email.policy
+import email.utils
+import glob
 import os
 import re
 import sys
@@ -46,6 +50,37 @@ def read_mail(path):
     body = payload.decode(msg.get_content_charset() or 'utf-8')
     body = body.replace('\r\n', '\n')
     return msg, subj, body
+
+
+def header_addrs(msg):
+    """The To: and Cc: addresses of a mail, lower case, but its sender's
+    (b4 and git send-email send the sender a copy)."""
+    pairs = email.utils.getaddresses([str(v) for h in ('To', 'Cc')
+                                      for v in msg.get_all(h, [])])
+    sender = email.utils.parseaddr(str(msg.get('From', '')))[1].lower()
+    return {a.lower() for _n, a in pairs if a and a.lower() != sender}
+
+
+def trailer_addrs(text):
+    """The addresses of the Cc: trailers of a commit message."""
+    return {email.utils.parseaddr(ln[4:])[1].lower()
+            for ln in text.split('\n') if ln.startswith('Cc: ')}
+
+
+def series_recipients(cover_path):
+    """The To:/Cc: headers that format-patch put on every patch (those of the
+    first one): the series-wide recipients, which b4 keeps as trailers of
+    its cover letter."""
+    first = sorted(glob.glob(os.path.join(os.path.dirname(cover_path), '0001-*.patch')))
+    if not first:
+        return []
+    msg, _s, _b = read_mail(first[0])
+    out = []
+    for h in ('To', 'Cc'):
+        for v in msg.get_all(h, []):
+            for name, addr in email.utils.getaddresses([str(v)]):
+                out.append('%s: %s' % (h, email.utils.formataddr((name, addr))))
+    return out
 
 
 def split_subject(subj):
@@ -201,8 +236,14 @@ def cmd_cover(cover_path, outdir):
               % len(bad), file=sys.stderr)
         blurb = re.sub(r'^#', '>#', blurb, flags=re.M)
     os.makedirs(outdir, exist_ok=True)
+    # The series-wide recipients as the cover's trailers, where b4 keeps
+    # them (it sends every mail to them; each patch also to its own Cc:
+    # trailers, and the cover to all).
+    recipients = series_recipients(cover_path)
     with open(os.path.join(outdir, 'cover.txt'), 'w') as fh:
         fh.write(subject + '\n\n' + blurb + '\n')
+        if recipients:
+            fh.write('\n' + '\n'.join(recipients) + '\n')
     with open(os.path.join(outdir, 'prefixes'), 'w') as fh:
         fh.write(' '.join(prefixes) + '\n')
     with open(os.path.join(outdir, 'revision'), 'w') as fh:
@@ -269,6 +310,14 @@ def cmd_compare(patchdir, series, b4dir):
         for ln in b4lines:
             if not ln.startswith('base-commit:'):
                 print('    b4 adds: %s' % ln)
+        bto, oto = header_addrs(msg), header_addrs(_m)
+        if bto != oto:
+            print('    recipients: FAIL: b4 sends the cover to %d, ours has %d; '
+                  'only b4: %s; only ours: %s' % (len(bto), len(oto),
+                                                  sorted(bto - oto), sorted(oto - bto)))
+            fail = 1
+        else:
+            print('    recipients: the same %d' % len(bto))
         if 'Best regards,' in body:
             notes.add('cover: b4 ends the cover with "Best regards," and a '
                       '"-- " signature with the sender (b4 template)')
@@ -299,7 +348,12 @@ def cmd_compare(patchdir, series, b4dir):
             problems.append('commit message')
         if bdiff != odiff:
             problems.append('diff')
-        extras = []
+        # b4 sends a patch to the series-wide recipients and its own Cc:
+        # trailers; format-patch put the former in the patch's headers.
+        brcpt, orcpt = header_addrs(msg), header_addrs(_m) | trailer_addrs(omsg)
+        if brcpt != orcpt:
+            problems.append('recipients')
+        extras = ['%d recipients' % len(brcpt)]
         if prefix != oprefix:
             extras.append('prefix [%s] vs ours [%s]' % (prefix, oprefix))
         oauthor = _ofrom or str(_m.get('From'))
@@ -324,6 +378,9 @@ def cmd_compare(patchdir, series, b4dir):
                                    ('  (' + '; '.join(extras) + ')') if extras else ''))
         if 'author' in problems:
             print('    author: b4 %r, ours %r' % (bauthor, oauthor))
+        if 'recipients' in problems:
+            print('    recipients: only b4: %s; only ours: %s'
+                  % (sorted(brcpt - orcpt), sorted(orcpt - brcpt)))
         if 'subject' in problems:
             print('    subject: b4 %r, ours %r' % (subject, osubject))
         if 'commit message' in problems:
@@ -337,7 +394,7 @@ def cmd_compare(patchdir, series, b4dir):
     for n in sorted(notes):
         print('  note: ' + n)
     print('compare: %s' % ('FAIL' if fail else
-                           'OK (commit messages and diffs equal)'))
+                           'OK (commit messages, diffs and recipients equal)'))
     return fail
 
 
