@@ -88,6 +88,13 @@ else
 	OPV_ARGS="-r ${RSEQ_OPV_REPS:-200} -t $((2 * NR_CPUS))"
 fi
 
+# A stage of the first patches only (build.sh --first N) lacks the
+# programs that later patches add.
+ABSENT=
+case "$(cat "$T/../VARIANT" 2>/dev/null)" in
+first*) ABSENT=": not in this build ($(cat "$T/../VARIANT"); a later patch adds it)" ;;
+esac
+
 N=0
 FAILED=0
 SKIPPED=0
@@ -122,7 +129,7 @@ tap() {
 	prog=$2
 	shift 2
 	if [ ! -x "$T/$prog" ]; then
-		skip "$name" "$prog not built"
+		skip "$name" "$prog not built$ABSENT"
 		return
 	fi
 	t0=$(date +%s)
@@ -169,7 +176,7 @@ param() {
 	prog=$2
 	shift 2
 	if [ ! -x "$T/$prog" ]; then
-		skip "$name" "$prog not built"
+		skip "$name" "$prog not built$ABSENT"
 		return
 	fi
 	"$T/$prog" "$@" -r "$REPS" -t "$THREADS" >/dev/null 2>"$OUT.err"
@@ -183,7 +190,7 @@ param_mm_cid() {	# As param, with exit status 2 meaning "mm_cid unavailable".
 	prog=$2
 	shift 2
 	if [ ! -x "$T/$prog" ]; then
-		skip "$name" "$prog not built"
+		skip "$name" "$prog not built$ABSENT"
 		return
 	fi
 	"$T/$prog" "$@" -r "$REPS" -t "$THREADS" >/dev/null 2>"$OUT.err"
