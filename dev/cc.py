@@ -19,7 +19,9 @@ wiring of a new call, as every new call has) would be sent to every
 architecture's maintainers: such a patch gets the lists of all the files
 it touches (the architecture lists, linux-arch, linux-api) and the people
 of its files outside arch/ only (the asm-generic and syscall table
-maintainers), as new system calls are usually sent.
+maintainers), as new system calls are usually sent; for that patch, by its
+files only (its commit message names architectures, which MAINTAINERS
+keywords would match).
 """
 
 import concurrent.futures
@@ -63,9 +65,12 @@ def recipients_of(srctree, patches, name):
         files = files_of(tmp.name)
         arches = {f.split("/")[1] for f in files if f.startswith("arch/")}
         if len(arches) >= MANY_ARCHES:
-            people = get_maintainer(srctree, ["--nol", "-f"] +
+            # By its files only: the commit message names architectures
+            # (MAINTAINERS keywords such as "riscv") that it does not touch.
+            people = get_maintainer(srctree, ["--nol", "--no-keywords", "-f"] +
                                     [f for f in files if not f.startswith("arch/")])
-            return people + get_maintainer(srctree, ["--nom", "--nor", tmp.name])
+            return people + get_maintainer(srctree, ["--nom", "--nor", "--no-keywords",
+                                                     "-f"] + files)
         return get_maintainer(srctree, [tmp.name])
 
 
@@ -73,6 +78,12 @@ def main():
     args = [a for a in sys.argv[1:] if a != "--check"]
     check = "--check" in sys.argv[1:]
     srctree, patches, series = args
+    # MAINTAINERS as the whole series leaves it (the cpu_opv entry): the
+    # tree dev/apply.sh checked out, the tip of its branch cpu_opv.
+    head, tip = (subprocess.run(["git", "-C", srctree, "rev-parse", ref], capture_output=True,
+                                text=True).stdout.strip() for ref in ("HEAD", "cpu_opv"))
+    if not head or head != tip:
+        sys.exit(f"cc.py: {srctree} is not at the tip of its branch cpu_opv (run dev/apply.sh)")
     everyone = {addr(l.split(":", 1)[1]) for l in open(os.path.join(series, "recipients"))
                 if re.match(r"^(To|Cc):", l)}
     # The maintainers of MAINTAINERS.fragment's entry send the series.

@@ -49,7 +49,7 @@ chmod +x "$ROOT/init"
 (cd "$ROOT" && find . | cpio -o -H newc --quiet) | gzip -1 >"$WORK/initramfs.cpio.gz"
 
 rm -f "$WORK/console"
-timeout "${TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 2G -nodefaults \
+timeout "${TIMEOUT:-600}" qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m 4G -nodefaults \
 	-display none -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" \
 	-append 'console=ttyS0 panic=-1' -serial file:"$WORK/console" || true
 sed -n '/^=== librseq guest: begin/,/^=== librseq guest: end/p' "$WORK/console" | tr -d '\r'

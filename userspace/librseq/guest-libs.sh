@@ -28,14 +28,15 @@ for f in "$STAGE"/tests/* "$STAGE"/tests/unit/* "$STAGE"/lib/*.so; do
 	esac
 	# "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and the
 	# loader, "/lib64/ld-linux-x86-64.so.2 (0x...)".
-	LD_LIBRARY_PATH="$STAGE/lib" ldd "$f" |
-		awk '$2 == "=>" && $3 ~ /^\// { print $3; next }
-		     $1 ~ /^\// { print $1 }' >>"$list" ||
+	deps=$(LD_LIBRARY_PATH="$STAGE/lib" ldd "$f") ||
 		{ echo "$0: ldd $f failed" >&2; exit 1; }
-	if LD_LIBRARY_PATH="$STAGE/lib" ldd "$f" | grep -q "not found"; then
+	if printf '%s\n' "$deps" | grep -q "not found"; then
 		echo "$0: $f: a library is not found" >&2
 		exit 1
 	fi
+	printf '%s\n' "$deps" |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3; next }
+		     $1 ~ /^\// { print $1 }' >>"$list"
 done
 n=0
 for lib in $(sort -u "$list"); do
