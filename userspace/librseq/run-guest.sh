@@ -320,7 +320,7 @@ tap_rseq_off() {
 	tap_env GLIBC_TUNABLES "$RSEQ_OFF" tap "$@"
 }
 
-diag "librseq test suite: $NR_CPUS CPUs, kernel $(uname -r), $(cat "$T/../VARIANT" 2>/dev/null || echo unknown) build"
+diag "librseq test suite: $NR_CPUS CPUs, kernel $(uname -r), ${VARIANT:-unknown} build"
 diag "rseq registered by $REGISTRATION; GLIBC_TUNABLES=${GLIBC_TUNABLES-}; $([ "$FULL" = 1 ] && echo "librseq's counts" || echo "reduced counts"): param_test -r $REPS -t $THREADS, loops $LOOPS, runs: $PARAM; cpu_opv tests ${OPV_ARGS:-with their defaults}; fixed-size tests: $([ "$SLOW" = 1 ] && echo run || echo skipped)"
 
 # librseq's per-CPU memory pool (param_test, mempool tests) needs madvise()
@@ -356,13 +356,18 @@ tap_rseq_off "run_syscall_errors_test" syscall_errors_test.tap
 tap_rseq_off "run_syscall_errors_test_cxx" syscall_errors_test_cxx.tap
 tap "mempool_cow_race_test" mempool_cow_race_test.tap
 tap "mempool_cow_race_test_cxx" mempool_cow_race_test_cxx.tap
-if [ "$SLOW" = 1 ]; then
-	tap "mempool_test" mempool_test.tap
-	tap "mempool_test_cxx" mempool_test_cxx.tap
-else
-	skip "mempool_test" "fixed sizes up to 2 MiB x 1024 CPUs, 30 s native, 4 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it: dev/librseq-full --fixed-size)"
-	skip "mempool_test_cxx" "fixed sizes up to 2 MiB x 1024 CPUs, 30 s native, 4 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it: dev/librseq-full --fixed-size)"
-fi
+# fixed_size NAME SIZES: a test whose sizes librseq fixed, run with
+# RSEQ_SLOW=1 only.
+fixed_size() {
+	if [ "$SLOW" = 1 ]; then
+		tap "$1" "$1.tap"
+	else
+		skip "$1" "$2, no option to reduce (RSEQ_SLOW=1 runs it: dev/librseq-full --fixed-size)"
+	fi
+}
+for t in mempool_test mempool_test_cxx; do
+	fixed_size "$t" "fixed sizes up to 2 MiB x 1024 CPUs, 30 s native, 4 min under TCG"
+done
 # run_no_syscall_test.tap: the program with a preloaded seccomp filter
 # that makes rseq(2) fail with ENOSYS, which needs a dynamically linked
 # program. And with glibc's registration disabled, which librseq's script
@@ -376,7 +381,7 @@ for sfx in "" _cxx; do
 	if [ "$REGISTRATION" != glibc ]; then
 		skip "run_no_syscall_test$sfx" "LD_PRELOAD needs a dynamically linked program: the glibc run makes it"
 	elif [ ! -f "$NO_SYSCALL" ]; then
-		skip "run_no_syscall_test$sfx" "libdisable-rseq-syscall.so not built (no libseccomp)"
+		result 1 "run_no_syscall_test$sfx: libdisable-rseq-syscall.so is not in the stage"
 	else
 		tap_env LD_PRELOAD "$NO_SYSCALL" \
 			tap_rseq_off "run_no_syscall_test$sfx" "no_syscall_test$sfx.tap"
@@ -384,11 +389,7 @@ for sfx in "" _cxx; do
 done
 for t in basic_percpu_ops_test basic_percpu_ops_test_cxx \
 	 basic_percpu_ops_mm_cid_test basic_percpu_ops_mm_cid_test_cxx; do
-	if [ "$SLOW" = 1 ]; then
-		tap "$t" "$t.tap"
-	else
-		skip "$t" "fixed 200 threads x 100000 iterations, 20 s native, 1.5 min under TCG, no option to reduce (RSEQ_SLOW=1 runs it: dev/librseq-full --fixed-size)"
-	fi
+	fixed_size "$t" "fixed 200 threads x 100000 iterations, 20 s native, 1.5 min under TCG"
 done
 
 # run_param_test.tap and run_param_test_cxx.tap.
