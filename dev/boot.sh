@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench|graph test|demo|enosys|bench|librseq|librseq-full|
-#               breakdown|isolation|run [time limit in s]
+#   dev/boot.sh y|n|bench|graph|arm64[-kasan] test|demo|enosys|bench|librseq|
+#               librseq-full|breakdown|isolation|run [time limit in s]
+# The arm64 kernel boots on QEMU's virt machine (-cpu max), with
+# $CACHE/initramfs-arm64.cpio.gz; its guest writes the results to virtio
+# consoles instead of the second to fourth serial ports.
 # (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
 # CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
@@ -14,10 +17,15 @@
 . "$(dirname "$0")/lib.sh"
 
 v=${1:?y|n} mode=${2:?test|demo|enosys} limit=${3:-900}
-kernel=$CACHE/build-$v/arch/x86/boot/bzImage
+kernel=$CACHE/build-$v/arch/x86/boot/bzImage initrd=$CACHE/initramfs.cpio.gz
+arm64=0
+case $v in
+arm64*) kernel=$CACHE/build-$v/arch/arm64/boot/Image initrd=$CACHE/initramfs-arm64.cpio.gz
+	arm64=1 ;;
+esac
 # The test kernels split their memory into two NUMA nodes (migration tests).
 numa=
-case $v in y|kcsan) numa=numa=fake=2 ;; esac
+case $v in y|kcsan|arm64*) numa=numa=fake=2 ;; esac
 # The isolation mode isolates the last CPU (a kernel with NO_HZ_FULL).
 isol=
 [ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3"
@@ -30,15 +38,32 @@ mkdir -p "$logs"
 console=$logs/$v-$mode.console tap=$logs/$v-$mode.tap extra=$logs/$v-$mode.extra
 compat=$logs/$v-$mode.compat
 rm -f "$console" "$tap" "$extra" "$compat"
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m "$mem" -no-reboot
-      -nodefaults -display none -kernel "$kernel" -initrd "$CACHE/initramfs.cpio.gz"
-      -append "console=ttyS0 panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${isol:+ $isol}${CPU_OPV_CMDLINE:+ $CPU_OPV_CMDLINE}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}")
+append="panic=-1 cpu_opv.mode=$mode${numa:+ $numa}${isol:+ $isol}${CPU_OPV_CMDLINE:+ $CPU_OPV_CMDLINE}${CPU_OPV_RUN:+ cpu_opv.run=$CPU_OPV_RUN}"
+if ((arm64)); then
+	qemu=(qemu-system-aarch64 -M virt -cpu max -accel tcg,thread=multi -smp 4 -m "$mem"
+	      -no-reboot -nodefaults -display none -kernel "$kernel" -initrd "$initrd"
+	      -append "console=ttyAMA0 $append")
+	# The results: /dev/hvc0, hvc1 and hvc2 in the guest.
+	ports=(-device virtio-serial-device)
+	i=0
+	for f in "$tap" "$extra" "$compat"; do
+		i=$((i + 1))
+		ports+=(-chardev "file,id=port$i,path=$f" -device "virtconsole,chardev=port$i")
+	done
+else
+	qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m "$mem" -no-reboot
+	      -nodefaults -display none -kernel "$kernel" -initrd "$initrd"
+	      -append "console=ttyS0 $append")
+	ports=(-serial "file:$tap" -serial "file:$extra" -serial "file:$compat")
+fi
 rc=0
 if [ "$mode" = demo ]; then
-	timeout "$limit" "${qemu[@]}" -serial stdio -serial null < /dev/null | tee "$console" || rc=$?
+	second=(-serial null)
+	((!arm64)) || second=()
+	timeout "$limit" "${qemu[@]}" -serial stdio "${second[@]}" < /dev/null | tee "$console" ||
+		rc=$?
 else
-	timeout "$limit" "${qemu[@]}" -serial "file:$console" -serial "file:$tap" \
-		-serial "file:$extra" -serial "file:$compat" < /dev/null || rc=$?
+	timeout "$limit" "${qemu[@]}" -serial "file:$console" "${ports[@]}" < /dev/null || rc=$?
 fi
 if ((rc == 124)); then
 	log "boot $v-$mode: guest did not finish within $limit s"

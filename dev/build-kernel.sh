@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds a kernel of the build tree:
-#   dev/build-kernel.sh y|n|min [name]
+#   dev/build-kernel.sh y|n|min|arm64 [name]
 # Output in $CACHE/build-<name, default the kind>, configuration from
 # dev/config/ fragments merged on tinyconfig:
 #   y    base.config (what every guest needs to boot), test.config (Rust,
@@ -12,25 +12,33 @@
 #   min  min.config alone: the smallest configuration with Rust and cpu_opv
 #        and the debugging options that change code generation, never booted:
 #        its build must be free of any warning (objtool's and kallsyms'
-#        included), as the 0-day bot would check.
-# The kernel named y (the test kernel) is built with clang (LLVM=-19), so
-# that KASAN and Rust go together; the others with GCC. Rebuilds only what
-# changed.
+#        included), as the 0-day bot would check;
+#   arm64 the test kernel's fragments and arm64.config, for arm64 (QEMU's
+#        virt machine), with clang (no GNU cross toolchain is needed).
+# The kernel named y (the test kernel) and the arm64 one are built with
+# clang (LLVM=-19), so that KASAN and Rust go together; the others with
+# GCC. Rebuilds only what changed.
 # With CHECK_FRAGMENTS=0, options the tree does not know yet (a build in the
 # middle of the series) are not an error.
 . "$(dirname "$0")/lib.sh"
 
-v=${1:?usage: build-kernel.sh y|n}
+v=${1:?usage: build-kernel.sh y|n|min|arm64}
 out=$CACHE/build-${2:-$v}
+arch=x86
 case $v in
 y) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
 	  "$ROOT/dev/config/cpu_opv-y.config") ;;
 n) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/cpu_opv-n.config") ;;
 min) frags=("$ROOT/dev/config/min.config") ;;
-*) die "usage: build-kernel.sh y|n|min [name]" ;;
+arm64) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
+	      "$ROOT/dev/config/cpu_opv-y.config" "$ROOT/dev/config/arm64.config")
+       arch=arm64 ;;
+*) die "usage: build-kernel.sh y|n|min|arm64 [name]" ;;
 esac
 llvm=
-[ "${2:-$v}" = y ] && llvm=$TEST_LLVM
+[ "${2:-$v}" = y ] || [ $arch = arm64 ] && llvm=$TEST_LLVM
+image=bzImage
+[ $arch = arm64 ] && image=Image
 # EXTRA_FRAGMENT: more fragments (separated by blanks), merged last, in
 # order (they override the others).
 for f in ${EXTRA_FRAGMENT:-}; do
@@ -38,23 +46,39 @@ for f in ${EXTRA_FRAGMENT:-}; do
 done
 export LIBCLANG_PATH=$(libclang_path $llvm)
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
-mk() { make -s -C "$BASE_REPO" O="$out" CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
+mk() { make -s -C "$BASE_REPO" O="$out" ARCH=$arch CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
 
 mkdir -p "$out"
 configure() {
-	log "build-$v: configuring (tinyconfig + ${frags[*]##*/}, ${llvm:+clang}${llvm:-gcc})"
+	log "build-$v: configuring (tinyconfig + ${frags[*]##*/}, ${llvm:+clang}${llvm:-gcc}, $arch)"
 	mk tinyconfig >/dev/null
 	"$BASE_REPO/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null
 	mk olddefconfig >/dev/null
 	echo "$stamp" > "$out/.config-stamp"
 }
 
+# The symbols the Kconfig files of the architecture define (the generic ones
+# and its own): base.config and test.config name x86 symbols that arm64 does
+# not have, and those are not checked there.
+arch_symbols() {
+	git -C "$BASE_REPO" ls-files '*Kconfig*' | grep -v -e '^arch/' -e '^tools/' |
+		sed "s|^|$BASE_REPO/|"
+	ls "$BASE_REPO/arch/$arch"/Kconfig* "$BASE_REPO"/arch/Kconfig 2>/dev/null
+} 2>/dev/null
+defined_symbols() {
+	arch_symbols | xargs sed -n 's/^[[:space:]]*\(menu\)\?config[[:space:]]\+\([A-Za-z0-9_]\+\).*/CONFIG_\2/p' |
+		sort -u
+}
+
 # Whether every option the fragments set survived the dependency resolution.
 # As in merge_config.sh, a later fragment's setting of a symbol wins.
 config_applied() {
 	local bad=0 line sym
-	local -A want=()
+	local -A want=() known=()
 	local -a order=()
+	if [ $arch != x86 ]; then
+		while read -r sym; do known[$sym]=1; done < <(defined_symbols)
+	fi
 	while IFS= read -r line; do
 		case $line in
 		CONFIG_*=*) sym=${line%%=*} ;;
@@ -65,6 +89,7 @@ config_applied() {
 		want[$sym]=$line
 	done < <(cat "${frags[@]}")
 	for sym in "${order[@]}"; do
+		[ $arch = x86 ] || [ -n "${known[$sym]+set}" ] || continue
 		line=${want[$sym]}
 		case $line in
 		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { log "build-$v: not applied: $line"; bad=1; } ;;
@@ -77,7 +102,7 @@ config_applied() {
 # The configuration is made anew when the fragments change, or the tree's
 # Kconfig files do (a patch that adds an option: its fragment setting must
 # take effect at that patch, not the Kconfig default).
-stamp=$( { echo "llvm=$llvm"; cat "${frags[@]}" "$BASE_REPO/Makefile"
+stamp=$( { echo "llvm=$llvm"; [ $arch = x86 ] || echo "arch=$arch"; cat "${frags[@]}" "$BASE_REPO/Makefile"
 	   git -C "$BASE_REPO" ls-files -s | grep 'Kconfig'; } | sha256sum | cut -c1-16)
 if [ "$(cat "$out/.config-stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$out/.config" ]; then
 	configure
@@ -91,7 +116,7 @@ fi
 if grep -qx 'CONFIG_RUST=y' "$out/.config"; then
 	mk rustavailable >/dev/null || die "Rust toolchain not usable: make rustavailable"
 fi
-if ! mk -j"$JOBS" bzImage > "$out/build.log" 2>&1; then
+if ! mk -j"$JOBS" $image > "$out/build.log" 2>&1; then
 	tail -40 "$out/build.log" >&2
 	die "build-$v: kernel build failed (log: $out/build.log)"
 fi
@@ -101,4 +126,4 @@ if [ -s "$out/build.log" ]; then
 	cat "$out/build.log" >&2
 	die "build-$v: the build printed warnings"
 fi
-log "build-$v: $out/arch/x86/boot/bzImage"
+log "build-$v: $out/arch/$arch/boot/$image"

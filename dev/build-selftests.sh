@@ -3,31 +3,39 @@
 # Builds the cpu_opv kselftests, statically linked, with the kernel's own
 # selftest build (lib.mk) against the uapi headers of the tree as it is
 # checked out (dev/build-series.sh runs it at each selftest patch):
-#   dev/build-selftests.sh [OUT [m32]]
+#   dev/build-selftests.sh [OUT [m32|arm64]]
 # Output: OUT, default $CACHE/selftests (OUT/cpu_opv/: the programs and run
 # list). Any compiler warning fails. With m32: 32-bit programs (gcc -m32),
 # for the compat run on the 64-bit test kernel; their run list is the tests
-# that make sense there (validation, execution, wild addresses).
+# that make sense there (validation, execution, wild addresses). With arm64:
+# for the arm64 kernel, with clang 19 and lld (Debian's cross GCC conflicts
+# with gcc-multilib, which the m32 build needs) on Debian's arm64 C library
+# (libc6-dev-arm64-cross), against the arm64 uapi headers.
 . "$(dirname "$0")/lib.sh"
 
 out=${1:-$CACHE/selftests}
 m32=${2:-}
-# The objects go to O/kselftest: one directory per word size, so that the
-# 32-bit build never reuses 64-bit objects (or the other way round).
+# The objects go to O/kselftest: one directory per word size and
+# architecture, so that no build reuses another's objects.
 cc=(CC=gcc) obj=$CACHE/selftests-obj cflags=-static
-if [ "$m32" = m32 ]; then
+headers=$HEADERS
+if [ "$m32" = arm64 ]; then
+	cc=(ARCH=arm64 CC="$ARM64_CC")
+	obj=$CACHE/selftests-obj-arm64 headers=$HEADERS-arm64
+	make_headers arm64
+elif [ "$m32" = m32 ]; then
 	# kselftest_harness.h casts pointers to 64-bit integers in its
 	# failure reports (__EXPECT): a warning in every 32-bit build of a
 	# harness test, upstream's, and harmless there.
 	cc=(CC="gcc -m32") obj=$CACHE/selftests-obj32 cflags="-static -Wno-pointer-to-int-cast"
 fi
-make_headers
+[ "$m32" = arm64 ] || make_headers
 rm -rf "$out"
 mkdir -p "$out" "$obj"
 # The kselftest install target lays tests out as run_kselftest.sh expects.
 if ! make -s -C "$BASE_REPO/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
 	USERCFLAGS="$cflags" USERLDFLAGS=-static \
-	O="$obj" KHDR_INCLUDES="-isystem $HEADERS/usr/include" \
+	O="$obj" KHDR_INCLUDES="-isystem $headers/usr/include" \
 	INSTALL_PATH="$out" install > "$out.log" 2>&1; then
 	cat "$out.log" >&2
 	die "selftests: build failed"
@@ -39,5 +47,9 @@ if [ "$m32" = m32 ]; then
 	file "$out/cpu_opv/validation_test" | grep -q "ELF 32-bit" ||
 		die "selftests: the m32 build is not 32-bit"
 	printf 'cpu_opv:%s\n' validation_test exec_test hardening_test > "$out/kselftest-list.txt"
+fi
+if [ "$m32" = arm64 ]; then
+	file "$out/cpu_opv/validation_test" | grep -q "ARM aarch64" ||
+		die "selftests: the arm64 build is not for arm64"
 fi
 log "selftests${m32:+ ($m32)}: $(tr '\n' ' ' < "$out/kselftest-list.txt")"

@@ -2,19 +2,34 @@
 # SPDX-License-Identifier: GPL-2.0
 # Packs static busybox, the guest /init, the demo and the installed
 # kselftests (and librseq's tests, if built) into $CACHE/initramfs.cpio.gz.
+#   dev/mkinitramfs.sh arm64: the arm64 guest's, with arm64's busybox
+#   (dev/setup.sh fetches it), the demo and the kselftests built for arm64
+#   (dev/build-selftests.sh ... arm64), in $CACHE/initramfs-arm64.cpio.gz.
 . "$(dirname "$0")/lib.sh"
 
+arch=${1:-}
+busybox=/bin/busybox cc=gcc headers=$HEADERS selftests=$CACHE/selftests
+out=$CACHE/initramfs.cpio.gz
+if [ "$arch" = arm64 ]; then
+	busybox=$CACHE/busybox-arm64 cc=$ARM64_CC headers=$HEADERS-arm64
+	selftests=$CACHE/selftests-arm64 out=$CACHE/initramfs-arm64.cpio.gz
+fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp}
-cp /bin/busybox "$root/bin/busybox"
+cp "$busybox" "$root/bin/busybox"
 file -L "$root/bin/busybox" 2>/dev/null | grep -q "statically linked" ||
-	ldd "$root/bin/busybox" 2>&1 | grep -q "not a dynamic" || die "busybox is not static (busybox-static)"
+	die "$busybox is not static (busybox-static)"
 install -m 755 "$ROOT/dev/guest/init" "$root/init"
 install -m 755 "$ROOT/dev/guest/breakdown.sh" "$root/bin/breakdown.sh"
-gcc -static -O2 -Wall -Werror -isystem "$HEADERS/usr/include" \
+$cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
-cp -r "$CACHE/selftests" "$root/selftests"
+cp -r "$selftests" "$root/selftests"
+if [ "$arch" = arm64 ]; then
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+	log "initramfs (arm64): $(du -h "$out" | cut -f1)"
+	exit 0
+fi
 # Their 32-bit build (compat), if built.
 [ ! -d "$CACHE/selftests32" ] || cp -r "$CACHE/selftests32" "$root/selftests32"
 # librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.

@@ -38,7 +38,7 @@ class Tally:
         self.skipped += other.skipped
 
 
-def kunit(console, srctree):
+def kunit(console, srctree, label="kunit"):
     sys.path.insert(0, f"{srctree}/tools/testing/kunit")
     import kunit_parser
     import kunit_printer
@@ -52,10 +52,10 @@ def kunit(console, srctree):
         c = suite.counts
         t = Tally()
         t.passed, t.failed, t.skipped = c.passed, c.failed + c.crashed + c.errors, c.skipped
-        print(f"kunit {suite.name}: {t.passed} passed, {t.failed} failed, {t.skipped} skipped")
+        print(f"{label} {suite.name}: {t.passed} passed, {t.failed} failed, {t.skipped} skipped")
         total.add(t)
     if run.counts.errors and not run.subtests:
-        print("kunit: no KTAP output found")
+        print(f"{label}: no KTAP output found")
         total.failed += 1
     return total
 
@@ -248,7 +248,7 @@ def drain(lines, path):
     return total
 
 
-def irqoff(path):
+def irqoff(path, label="irqoff"):
     """The irq-off statistic (cpu_opv_bench -I on the test kernel): one test.
 
     It passes if the statistic was read back for the worst-case vector on
@@ -262,12 +262,12 @@ def irqoff(path):
         lines = []
     for line in lines:
         if line.startswith(("remote ", "local ")):
-            print(f"irqoff {line}")
+            print(f"{label} {line}")
     if "guest: irqoff exit status 0" in lines:
-        print("irqoff cpu_opv_bench -I: 1 passed, 0 failed, 0 skipped")
+        print(f"{label} cpu_opv_bench -I: 1 passed, 0 failed, 0 skipped")
         total.passed = 1
     else:
-        print(f"irqoff: FAILED (no complete run in {path})")
+        print(f"{label}: FAILED (no complete run in {path})")
         total.failed = 1
     return total
 
@@ -313,7 +313,8 @@ def reports(console):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--srctree", required=True)
-    ap.add_argument("--kunit", action="append", default=[], help="console log with KUnit output")
+    ap.add_argument("--kunit", action="append", default=[], metavar="[LABEL=]FILE",
+                    help="console log with KUnit output")
     ap.add_argument("--tap", action="append", default=[], metavar="LABEL=FILE")
     ap.add_argument("--plain-tap", action="append", default=[], metavar="LABEL=FILE",
                     help="a plain TAP stream, one case a line")
@@ -321,15 +322,17 @@ def main():
                     help="also print the '# ' lines of that plain TAP stream (measurements)")
     ap.add_argument("--bench", action="append", default=[],
                     help="output of the benchmark boot: cpu_opv_bench, then percpu_drain_bench")
-    ap.add_argument("--irqoff", action="append", default=[], help="output of cpu_opv_bench -I")
+    ap.add_argument("--irqoff", action="append", default=[], metavar="[LABEL=]FILE",
+                    help="output of cpu_opv_bench -I")
     ap.add_argument("--breakdown", action="append", default=[],
                     help="dev/breakdown.py's table of where a call's time goes")
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
     args = ap.parse_args()
 
     total = Tally()
-    for console in args.kunit:
-        total.add(kunit(console, args.srctree))
+    for spec in args.kunit:
+        label, _, path = spec.rpartition("=")
+        total.add(kunit(path, args.srctree, label or "kunit"))
     for spec in args.tap:
         label, _, path = spec.partition("=")
         total.add(tap(path, label))
@@ -340,8 +343,9 @@ def main():
         total.add(plain_tap(path, label))
     for path in args.bench:
         total.add(bench(path))
-    for path in args.irqoff:
-        total.add(irqoff(path))
+    for spec in args.irqoff:
+        label, _, path = spec.rpartition("=")
+        total.add(irqoff(path, label or "irqoff"))
     for path in args.breakdown:
         total.add(breakdown(path))
     bad = 0

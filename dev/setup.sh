@@ -8,16 +8,35 @@ pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
       qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
       autoconf automake libtool pkg-config file g++
       clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv
-      libseccomp-dev)
+      libseccomp-dev qemu-system-arm libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
+# The arm64 guest's busybox is Debian's, for arm64 (a foreign architecture
+# for dpkg, fetched and unpacked only, never installed).
+arm64_busybox=$CACHE/busybox-arm64
+if [ ! -x "$arm64_busybox" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	log "adding arm64 as a foreign architecture (for busybox-static:arm64)"
+	dpkg --add-architecture arm64
+	need_update=1
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
+export DEBIAN_FRONTEND=noninteractive
+if ((${#missing[@]})) || [ -n "${need_update:-}" ]; then
+	apt-get update -qq >/dev/null
+fi
 if ((${#missing[@]})); then
 	log "installing Debian packages: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
 	apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1
+fi
+if [ ! -x "$arm64_busybox" ]; then
+	log "fetching busybox-static:arm64"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null 2>&1) ||
+		die "cannot download busybox-static:arm64"
+	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/root"
+	install -m 755 "$tmp/root/bin/busybox" "$arm64_busybox"
+	rm -rf "$tmp"
 fi
 
 command -v rustc >/dev/null || die "rustc is missing (rustup's toolchain is expected)"

@@ -42,6 +42,19 @@ static __thread int inject_yield_count __attribute__((tls_model("initial-exec"))
 	"decl %%eax\n\t"						\
 	"jnz 222b\n\t"							\
 	"333:\n\t"
+#elif defined(__aarch64__)
+/*
+ * In the scratch register of ../rseq's arm64 critical sections (x15), which
+ * they clobber already, as ../rseq/param_test.c does.
+ */
+#define RSEQ_INJECT_ASM(n)						\
+	"adrp x15, percpu_op_inject_loops\n\t"				\
+	"ldr w15, [x15, #:lo12:percpu_op_inject_loops + 4 * " #n "]\n\t"	\
+	"cbz w15, 333f\n\t"						\
+	"222:\n\t"							\
+	"sub w15, w15, #1\n\t"						\
+	"cbnz w15, 222b\n\t"						\
+	"333:\n\t"
 #endif
 
 static inline void inject_c(int n);
