@@ -58,7 +58,9 @@ make_y() {
 # The uapi headers of the tree as it is checked out, in a directory of their
 # own (no configuration needed): what the kselftests, librseq and the demo
 # are built against. make_headers arm64: arm64's, in $HEADERS-arm64.
-HEADERS=$CACHE/headers
+# The walk through the series (CPU_OPV_TREE) has its own, as it runs beside
+# the other builds.
+HEADERS=$CACHE/headers${CPU_OPV_TREE:+-series}
 make_headers() {
 	if [ "${1:-}" = arm64 ]; then
 		make -s -C "$BASE_REPO" O="$HEADERS-arm64" ARCH=arm64 headers

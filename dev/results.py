@@ -23,7 +23,7 @@ REPORTS = re.compile(
     r"WARNING:|BUG:|Oops|KASAN|UBSAN:|KFENCE: |general protection fault|"
     r"possible .*(deadlock|recursive locking|circular locking).* detected|"
     r"inconsistent lock state|suspicious RCU usage|rcu.*(self-)?detected stall|"
-    r"Call Trace|Kernel panic|sleeping function called from invalid context|"
+    r"Call [Tt]race|Kernel panic|sleeping function called from invalid context|"
     r"scheduling while atomic|rust_panic|panicked at"
 )
 
@@ -331,8 +331,10 @@ def main():
 
     total = Tally()
     for spec in args.kunit:
-        label, _, path = spec.rpartition("=")
-        total.add(kunit(path, args.srctree, label or "kunit"))
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = "kunit", spec
+        total.add(kunit(path, args.srctree, label))
     for spec in args.tap:
         label, _, path = spec.partition("=")
         total.add(tap(path, label))
@@ -344,8 +346,10 @@ def main():
     for path in args.bench:
         total.add(bench(path))
     for spec in args.irqoff:
-        label, _, path = spec.rpartition("=")
-        total.add(irqoff(path, label or "irqoff"))
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = "irqoff", spec
+        total.add(irqoff(path, label))
     for path in args.breakdown:
         total.add(breakdown(path))
     bad = 0

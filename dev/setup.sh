@@ -32,7 +32,12 @@ fi
 if [ ! -x "$arm64_busybox" ]; then
 	log "fetching busybox-static:arm64"
 	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	# The package lists may lack arm64 (cleaned, or an update that failed
+	# after the architecture was added): update once and retry.
 	(cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null 2>&1) ||
+		{ apt-get update -qq >/dev/null &&
+		  (cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null 2>&1); } ||
 		die "cannot download busybox-static:arm64"
 	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/root"
 	install -m 755 "$tmp/root/bin/busybox" "$arm64_busybox"

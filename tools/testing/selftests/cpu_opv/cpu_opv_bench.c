@@ -1074,23 +1074,36 @@ static double median_of(const char *name)
 	return r && r->done ? r->median : 0;
 }
 
-/* The spread of the ratio of two rows' medians over the rounds. */
-static void latency_spread(struct floor *f, const char *num, const char *den)
+/*
+ * A latency floor over the rounds: each round's ratio of the two rows'
+ * medians; the figure is the median of those ratios, the spread their range.
+ * (The ratio of the medians of all samples can lie outside that range.)
+ */
+static void latency_floor(struct floor *f, const char *num, const char *den)
 {
 	struct row *a = find_row(num), *b = find_row(den);
-	int k;
+	int k, n = 0;
+	double *v;
 
 	if (!f->value || !a || !b || !a->done || !b->done)
 		return;
+	v = calloc(opt_rounds, sizeof(*v));
+	if (!v)
+		return;
 	for (k = 0; k < opt_rounds; k++) {
-		double v = div_or_0(a->round_median[k], b->round_median[k]);
+		double r = div_or_0(a->round_median[k], b->round_median[k]);
 
-		if (!k || v < f->lo)
-			f->lo = v;
-		if (!k || v > f->hi)
-			f->hi = v;
+		if (r)
+			v[n++] = r;
 	}
-	f->spread_n = opt_rounds;
+	if (n) {
+		qsort(v, n, sizeof(*v), cmp_double);
+		f->value = v[n / 2];
+		f->lo = v[0];
+		f->hi = v[n - 1];
+		f->spread_n = n;
+	}
+	free(v);
 }
 
 /* The worst thread scaling ratio (over n >= 2) of sweep @k. */
@@ -1148,10 +1161,10 @@ static void compute_floors(void)
 	floors[4] = (struct floor){ .name = "thread_scaling",
 		.label = "cpu_opv / getppid scaling: threads (worst n >= 2)",
 		.value = worst_scale, .at_most = false, .limit = 0.8 };
-	latency_spread(&floors[0], "opv_local_add", "getppid");
-	latency_spread(&floors[1], "migrate_idle", "opv_remote_add_idle");
-	latency_spread(&floors[2], "opv_remote_add_busy", "membarrier_busy");
-	latency_spread(&floors[3], "opv_local_worst", "opv_local_add");
+	latency_floor(&floors[0], "opv_local_add", "getppid");
+	latency_floor(&floors[1], "migrate_idle", "opv_remote_add_idle");
+	latency_floor(&floors[2], "opv_remote_add_busy", "membarrier_busy");
+	latency_floor(&floors[3], "opv_local_worst", "opv_local_add");
 	if (ns && worst_scale) {
 		floors[4].lo = sweeps[0];
 		floors[4].hi = sweeps[ns - 1];
@@ -1259,9 +1272,9 @@ static void print_table(void)
 
 	print_irqoff();
 
-	printf("\nFloors (ratios of medians from this run; in brackets the lowest and\n");
-	printf("highest ratio of the per-round medians. Scaling: each sweep's worst\n");
-	printf("ratio over n >= 2, their median and, in brackets, their range):\n");
+	printf("\nFloors (from this run: each round's ratio of medians, the median of\n");
+	printf("those ratios and, in brackets, their range. Scaling: each sweep's\n");
+	printf("worst ratio over n >= 2, their median and, in brackets, their range):\n");
 	for (i = 0; i < 5; i++) {
 		struct floor *f = &floors[i];
 

@@ -48,7 +48,7 @@ static __thread int inject_yield_count __attribute__((tls_model("initial-exec"))
  * they clobber already, as ../rseq/param_test.c does.
  */
 #define RSEQ_INJECT_ASM(n)						\
-	"adrp x15, percpu_op_inject_loops\n\t"				\
+	"adrp x15, percpu_op_inject_loops + 4 * " #n "\n\t"		\
 	"ldr w15, [x15, #:lo12:percpu_op_inject_loops + 4 * " #n "]\n\t"	\
 	"cbz w15, 333f\n\t"						\
 	"222:\n\t"							\

@@ -320,7 +320,6 @@ TEST_F(race, no_pin_leaks)
 	EXPECT_EQ(acquired, released);
 }
 
-/* Sum of the per-CPU counts of one /proc/interrupts line, or of one CPU's. */
 /*
  * The sum over all CPUs of the /proc/interrupts line whose description is
  * @desc ("Function call interrupts": CAL on x86, IPI1 on arm64), or -1 if
@@ -328,35 +327,34 @@ TEST_F(race, no_pin_leaks)
  */
 static long count_interrupts(const char *desc)
 {
-	char line[4096];
 	FILE *f = fopen("/proc/interrupts", "r");
+	char *line = NULL;
+	size_t size = 0;
+	long found = -1;
 
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
+	while (found < 0 && getline(&line, &size, f) > 0) {
 		char *s = strchr(line, ':'), *end;
 		long total = 0;
 
 		if (!s || !strstr(s, desc))
 			continue;
-		s++;
-		for (;;) {
+		for (s++; ; s = end) {
 			long v = strtol(s, &end, 10);
 
 			if (end == s)
 				break;
 			total += v;
-			s = end;
 		}
 		while (*s == ' ')
 			s++;
-		if (strncmp(s, desc, strlen(desc)))
-			continue;
-		fclose(f);
-		return total;
+		if (!strncmp(s, desc, strlen(desc)))
+			found = total;
 	}
+	free(line);
 	fclose(f);
-	return -1;
+	return found;
 }
 
 static int pin_self(int cpu)
