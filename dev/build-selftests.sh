@@ -17,8 +17,7 @@ out=${1:-$CACHE/selftests}
 m32=${2:-}
 # The objects go to O/kselftest: one directory per word size and
 # architecture, so that no build reuses another's objects.
-# The walk through the series (CPU_OPV_TREE) has its own.
-cc=(CC=gcc) obj=$CACHE/selftests-obj${CPU_OPV_TREE:+-series} cflags=-static
+cc=(CC=gcc) obj=$CACHE/selftests-obj cflags=-static
 headers=$HEADERS
 if [ "$m32" = arm64 ]; then
 	cc=(ARCH=arm64 CC="$ARM64_CC")

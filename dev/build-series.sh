@@ -11,11 +11,7 @@
 # One build directory serves all of it, so a patch costs what it changes:
 # kbuild rebuilds the objects that depend on the files the patch touches,
 # and git checkout rewrites only the files that differ, so timestamps of
-# unchanged files stay as they were. The walk checks the patches out in a
-# work tree of its own ($CACHE/series-tree), so that the other kernels can
-# be built from the tip of the series at the same time (dev/test runs it
-# beside them: its incremental steps are mostly one rustc process, which
-# leaves a core idle). What is built at each patch follows
+# unchanged files stay as they were. What is built at each patch follows
 # from the files it touches:
 #   - anything outside tools/, Documentation/ and MAINTAINERS: the kernel
 #     (bzImage, with clippy; any output of the build fails);
@@ -36,15 +32,7 @@ head=$(git -C "$BASE_REPO" rev-parse cpu_opv)
 commits=$(git -C "$BASE_REPO" rev-list --reverse "$base..$head")
 n=$(wc -w <<< "$commits")
 i=0
-tree=$CACHE/series-tree
-if ! git -C "$tree" rev-parse -q --verify HEAD >/dev/null 2>&1; then
-	rm -rf "$tree"
-	git -C "$BASE_REPO" worktree prune
-	git -C "$BASE_REPO" worktree add -q --detach "$tree" "$head"
-fi
-git -C "$tree" reset -q --hard
-# The scripts below build from the work tree (lib.sh).
-export CPU_OPV_TREE=$tree
+trap 'git -C "$BASE_REPO" checkout -q --detach "$head"' EXIT
 
 for c in $commits; do
 	i=$((i + 1))
@@ -63,7 +51,7 @@ for c in $commits; do
 		echo "$key" >> "$built"
 		continue
 	fi
-	git -C "$tree" checkout -q --detach "$c"
+	git -C "$BASE_REPO" checkout -q --detach "$c"
 	if ((kernel)); then
 		log "series: patch $i/$n, kernel: $subject"
 		# Options of min.config that the tree does not have yet (before
@@ -81,6 +69,6 @@ done
 # The minimal configuration as a whole, at the last patch: every option of
 # min.config must be in effect (a patch whose kernel did not change was
 # skipped above).
-git -C "$tree" checkout -q --detach "$head"
+git -C "$BASE_REPO" checkout -q --detach "$head"
 "$ROOT/dev/build-kernel.sh" min || die "series: the minimal configuration does not build"
 log "series: all $n patches build on their own, in the minimal configuration"

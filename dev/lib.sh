@@ -9,9 +9,6 @@ CACHE=${CPU_OPV_CACHE:-$HOME/.cache/cpu_opv}
 BASE_VERSION=7.3.4
 BASE_REPO=$CACHE/linux-source-7.3	# git repository (branch "base" = pristine tree) and
 				# the work tree the kernels are built from
-# dev/build-series.sh builds from a work tree of its own, where it checks
-# out one patch after the other; the scripts it runs build from there.
-BASE_REPO=${CPU_OPV_TREE:-$BASE_REPO}
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
 # Identity of the pristine base commit: fixed, so that its hash (the series'
 # base-commit) is the same on every machine.
@@ -58,9 +55,7 @@ make_y() {
 # The uapi headers of the tree as it is checked out, in a directory of their
 # own (no configuration needed): what the kselftests, librseq and the demo
 # are built against. make_headers arm64: arm64's, in $HEADERS-arm64.
-# The walk through the series (CPU_OPV_TREE) has its own, as it runs beside
-# the other builds.
-HEADERS=$CACHE/headers${CPU_OPV_TREE:+-series}
+HEADERS=$CACHE/headers
 make_headers() {
 	if [ "${1:-}" = arm64 ]; then
 		make -s -C "$BASE_REPO" O="$HEADERS-arm64" ARCH=arm64 headers

@@ -2,17 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # Installs what building and booting the kernel needs. Idempotent and quiet:
 # it does nothing when everything is present.
+#   dev/setup.sh [arm64]: arm64, also what dev/arm64 needs.
 . "$(dirname "$0")/lib.sh"
 
+arm64=0
+[ "${1:-}" = arm64 ] && arm64=1
 pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
       qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
       autoconf automake libtool pkg-config file g++
       clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv
-      libseccomp-dev qemu-system-arm libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
-# The arm64 guest's busybox is Debian's, for arm64 (a foreign architecture
-# for dpkg, fetched and unpacked only, never installed).
+      libseccomp-dev)
+# dev/arm64: QEMU for arm64 and an arm64 C library for clang; the guest's
+# busybox is Debian's, for arm64 (a foreign architecture for dpkg, fetched
+# and unpacked only, never installed).
+((arm64)) && pkgs+=(qemu-system-arm libc6-dev-arm64-cross libgcc-12-dev-arm64-cross)
 arm64_busybox=$CACHE/busybox-arm64
-if [ ! -x "$arm64_busybox" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+if ((arm64)) && [ ! -x "$arm64_busybox" ] &&
+   ! dpkg --print-foreign-architectures | grep -qx arm64; then
 	log "adding arm64 as a foreign architecture (for busybox-static:arm64)"
 	dpkg --add-architecture arm64
 	need_update=1
@@ -29,7 +35,7 @@ if ((${#missing[@]})); then
 	log "installing Debian packages: ${missing[*]}"
 	apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1
 fi
-if [ ! -x "$arm64_busybox" ]; then
+if ((arm64)) && [ ! -x "$arm64_busybox" ]; then
 	log "fetching busybox-static:arm64"
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
