@@ -7,8 +7,12 @@
 #   y    base.config (what every guest needs to boot), test.config (Rust,
 #        KUnit, the memory kinds, KASAN and the other debugging options) and
 #        cpu_opv-y.config: the test kernel;
-#   n    base.config and cpu_opv-n.config: only proves that the series builds
-#        without cpu_opv (and without Rust) and that the call returns ENOSYS;
+#   n    the benchmark kernel's fragments (y's and bench.config) and
+#        cpu_opv-n.config: proves that the series builds without cpu_opv
+#        (and without Rust) and that the call returns ENOSYS; built from a
+#        copy of $CACHE/build-bench when that is newer, so that only the
+#        objects that test the changed options are rebuilt (seconds, where a
+#        build of its own took minutes);
 #   min  min.config alone: the smallest configuration with Rust and cpu_opv
 #        and the debugging options that change code generation, never booted:
 #        its build must be free of any warning (objtool's and kallsyms'
@@ -28,7 +32,10 @@ arch=x86
 case $v in
 y) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
 	  "$ROOT/dev/config/cpu_opv-y.config") ;;
-n) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/cpu_opv-n.config") ;;
+n) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
+	  "$ROOT/dev/config/cpu_opv-y.config" "$ROOT/dev/config/bench.config"
+	  "$ROOT/dev/config/cpu_opv-n.config")
+   seed=$CACHE/build-bench ;;
 min) frags=("$ROOT/dev/config/min.config") ;;
 arm64) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
 	      "$ROOT/dev/config/cpu_opv-y.config" "$ROOT/dev/config/arm64.config")
@@ -48,6 +55,14 @@ export LIBCLANG_PATH=$(libclang_path $llvm)
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
 mk() { make -s -C "$BASE_REPO" O="$out" ARCH=$arch CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
 
+# kbuild's output directory can be copied: its commands name the source
+# tree by its absolute path and the output directory relatively.
+if [ -n "${seed:-}" ] && [ -f "$seed/vmlinux" ] &&
+   { [ ! -f "$out/vmlinux" ] || [ "$seed/vmlinux" -nt "$out/vmlinux" ]; }; then
+	log "build-$v: starting from a copy of $seed"
+	rm -rf "$out"
+	cp -a "$seed" "$out"
+fi
 mkdir -p "$out"
 configure() {
 	log "build-$v: configuring (tinyconfig + ${frags[*]##*/}, ${llvm:+clang}${llvm:-gcc}, $arch)"
