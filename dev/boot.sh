@@ -53,18 +53,18 @@ if ((arm64)); then
 		i=$((i + 1))
 		ports+=(-chardev "file,id=port$i,path=$f" -device "virtconsole,chardev=port$i")
 	done
+	demo_ports=()
 else
 	qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m "$mem" -no-reboot
 	      -nodefaults -display none -kernel "$kernel" -initrd "$initrd"
 	      -append "console=ttyS0 $append")
 	ports=(-serial "file:$tap" -serial "file:$extra" -serial "file:$compat")
+	demo_ports=(-serial null)
 fi
 rc=0
 if [ "$mode" = demo ]; then
-	second=(-serial null)
-	((!arm64)) || second=()
-	timeout "$limit" "${qemu[@]}" -serial stdio "${second[@]}" < /dev/null | tee "$console" ||
-		rc=$?
+	timeout "$limit" "${qemu[@]}" -serial stdio "${demo_ports[@]}" < /dev/null |
+		tee "$console" || rc=$?
 else
 	timeout "$limit" "${qemu[@]}" -serial "file:$console" "${ports[@]}" < /dev/null || rc=$?
 fi

@@ -29,16 +29,14 @@
 v=${1:?usage: build-kernel.sh y|n|min|arm64}
 out=$CACHE/build-${2:-$v}
 arch=x86
+# The test kernel's fragments, which n and arm64 build on.
+test_frags=("$ROOT"/dev/config/{base,test,cpu_opv-y}.config)
 case $v in
-y) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
-	  "$ROOT/dev/config/cpu_opv-y.config") ;;
-n) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
-	  "$ROOT/dev/config/cpu_opv-y.config" "$ROOT/dev/config/bench.config"
-	  "$ROOT/dev/config/cpu_opv-n.config")
+y) frags=("${test_frags[@]}") ;;
+n) frags=("${test_frags[@]}" "$ROOT"/dev/config/{bench,cpu_opv-n}.config)
    seed=$CACHE/build-bench ;;
 min) frags=("$ROOT/dev/config/min.config") ;;
-arm64) frags=("$ROOT/dev/config/base.config" "$ROOT/dev/config/test.config"
-	      "$ROOT/dev/config/cpu_opv-y.config" "$ROOT/dev/config/arm64.config")
+arm64) frags=("${test_frags[@]}" "$ROOT/dev/config/arm64.config")
        arch=arm64 ;;
 *) die "usage: build-kernel.sh y|n|min|arm64 [name]" ;;
 esac

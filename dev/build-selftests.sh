@@ -18,18 +18,18 @@ m32=${2:-}
 # The objects go to O/kselftest: one directory per word size and
 # architecture, so that no build reuses another's objects.
 cc=(CC=gcc) obj=$CACHE/selftests-obj cflags=-static
-headers=$HEADERS
+arch=
 if [ "$m32" = arm64 ]; then
-	cc=(ARCH=arm64 CC="$ARM64_CC")
-	obj=$CACHE/selftests-obj-arm64 headers=$HEADERS-arm64
-	make_headers arm64
+	arch=arm64
+	cc=(ARCH=arm64 CC="$ARM64_CC") obj=$CACHE/selftests-obj-arm64
 elif [ "$m32" = m32 ]; then
 	# kselftest_harness.h casts pointers to 64-bit integers in its
 	# failure reports (__EXPECT): a warning in every 32-bit build of a
 	# harness test, upstream's, and harmless there.
 	cc=(CC="gcc -m32") obj=$CACHE/selftests-obj32 cflags="-static -Wno-pointer-to-int-cast"
 fi
-[ "$m32" = arm64 ] || make_headers
+make_headers $arch
+headers=$HEADERS${arch:+-$arch}
 rm -rf "$out"
 mkdir -p "$out" "$obj"
 # The kselftest install target lays tests out as run_kselftest.sh expects.

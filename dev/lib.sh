@@ -54,14 +54,11 @@ make_y() {
 
 # The uapi headers of the tree as it is checked out, in a directory of their
 # own (no configuration needed): what the kselftests, librseq and the demo
-# are built against. make_headers arm64: arm64's, in $HEADERS-arm64.
+# are built against. make_headers ARCH: another architecture's, in
+# $HEADERS-ARCH (make_headers arm64: $HEADERS-arm64).
 HEADERS=$CACHE/headers
 make_headers() {
-	if [ "${1:-}" = arm64 ]; then
-		make -s -C "$BASE_REPO" O="$HEADERS-arm64" ARCH=arm64 headers
-	else
-		make -s -C "$BASE_REPO" O="$HEADERS" headers
-	fi
+	make -s -C "$BASE_REPO" O="$HEADERS${1:+-$1}" ${1:+ARCH=$1} headers
 }
 
 # The arm64 guest's programs: clang with lld, on Debian's arm64 C library.

@@ -25,28 +25,26 @@ install -m 755 "$ROOT/dev/guest/breakdown.sh" "$root/bin/breakdown.sh"
 $cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
 cp -r "$selftests" "$root/selftests"
-if [ "$arch" = arm64 ]; then
-	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
-	log "initramfs (arm64): $(du -h "$out" | cut -f1)"
-	exit 0
-fi
-# Their 32-bit build (compat), if built.
-[ ! -d "$CACHE/selftests32" ] || cp -r "$CACHE/selftests32" "$root/selftests32"
+# The x86 guest also runs the 32-bit kselftests (compat), if built, and
 # librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.
-for v in base patched; do
-	if [ -d "$CACHE/librseq/$v/stage" ]; then
-		mkdir -p "$root/librseq"
-		cp -r "$CACHE/librseq/$v/stage" "$root/librseq/$v"
+if [ "$arch" != arm64 ]; then
+	[ ! -d "$CACHE/selftests32" ] || cp -r "$CACHE/selftests32" "$root/selftests32"
+	for v in base patched; do
+		if [ -d "$CACHE/librseq/$v/stage" ]; then
+			mkdir -p "$root/librseq"
+			cp -r "$CACHE/librseq/$v/stage" "$root/librseq/$v"
+		fi
+	done
+	# The patched suite linked dynamically, where glibc registers rseq:
+	# with the loader and the shared libraries it needs, at their paths
+	# here.
+	glibc_stage=$CACHE/librseq/patched/stage-glibc
+	if [ -d "$glibc_stage" ]; then
+		cp -a "$glibc_stage" "$root/librseq/glibc"
+		n=$("$ROOT/userspace/librseq/guest-libs.sh" "$glibc_stage" "$root") ||
+			die "initramfs: the shared libraries of $glibc_stage"
+		log "initramfs: librseq/glibc, with $n shared libraries (the loader included)"
 	fi
-done
-# The patched suite linked dynamically, where glibc registers rseq: with
-# the loader and the shared libraries it needs, at their paths here.
-glibc_stage=$CACHE/librseq/patched/stage-glibc
-if [ -d "$glibc_stage" ]; then
-	cp -a "$glibc_stage" "$root/librseq/glibc"
-	n=$("$ROOT/userspace/librseq/guest-libs.sh" "$glibc_stage" "$root") ||
-		die "initramfs: the shared libraries of $glibc_stage"
-	log "initramfs: librseq/glibc, with $n shared libraries (the loader included)"
 fi
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$CACHE/initramfs.cpio.gz"
-log "initramfs: $(du -h "$CACHE/initramfs.cpio.gz" | cut -f1)"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+log "initramfs${arch:+ ($arch)}: $(du -h "$out" | cut -f1)"

@@ -329,11 +329,14 @@ def main():
     ap.add_argument("--console", action="append", default=[], help="console log to check for reports")
     args = ap.parse_args()
 
+    def labelled(spec, default):
+        """[LABEL=]FILE: (LABEL or @default, FILE)."""
+        label, sep, path = spec.partition("=")
+        return (label, path) if sep else (default, spec)
+
     total = Tally()
     for spec in args.kunit:
-        label, sep, path = spec.partition("=")
-        if not sep:
-            label, path = "kunit", spec
+        label, path = labelled(spec, "kunit")
         total.add(kunit(path, args.srctree, label))
     for spec in args.tap:
         label, _, path = spec.partition("=")
@@ -346,9 +349,7 @@ def main():
     for path in args.bench:
         total.add(bench(path))
     for spec in args.irqoff:
-        label, sep, path = spec.partition("=")
-        if not sep:
-            label, path = "irqoff", spec
+        label, path = labelled(spec, "irqoff")
         total.add(irqoff(path, label))
     for path in args.breakdown:
         total.add(breakdown(path))
