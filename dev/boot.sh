@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench|graph|arm64[-kasan] test|demo|enosys|bench|librseq|
+#   dev/boot.sh y|n|bench|arm64[-kasan] test|demo|enosys|bench|librseq|
 #               librseq-full|breakdown|isolation|run [time limit in s]
 # The arm64 kernel boots on QEMU's virt machine (-cpu max), with
 # $CACHE/initramfs-arm64.cpio.gz; its guest writes the results to virtio
@@ -26,9 +26,10 @@ esac
 # The test kernels split their memory into two NUMA nodes (migration tests).
 numa=
 case $v in y|kcsan|arm64*) numa=numa=fake=2 ;; esac
-# The isolation mode isolates the last CPU (a kernel with NO_HZ_FULL).
+# The isolation mode isolates the last CPU (the test kernel has NO_HZ_FULL).
 isol=
-[ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3"
+# KUnit ran in the test boot already.
+[ "$mode" = isolation ] && isol="nohz_full=3 isolcpus=domain,3 kunit.enable=0"
 # librseq's mempool_test maps 2 GiB at once, which the kernel's overcommit
 # heuristic refuses with 2 GiB of memory.
 mem=2G

@@ -179,7 +179,9 @@ def bench(path):
 
     cpu_opv_bench checks every measured loop (each call succeeded, each
     counter holds what it should) and exits non-zero otherwise; the guest
-    prints its exit status after its output. The floors are figures, not
+    prints its exit status after its output. It fails too if the
+    benchmark's own hygiene check found instrumentation on in the measured
+    path (a tracer, an enabled event, lockdep, cpu_opv's debug options). The floors are figures, not
     tests: they are shown, met or missed, and do not change the count.
     percpu_drain_bench, after it in the same log, counts by drain().
     """
@@ -193,12 +195,21 @@ def bench(path):
     block = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
     # The first line of the block names the columns.
     rows = list(csv.DictReader(block))
+    # The benchmark's own hygiene check: figures from a kernel with
+    # instrumentation on in the measured path are not figures.
+    hygiene = [l for l in lines if l.startswith(("Clocksource:", "Instrumentation in", "Compiled in,"))]
+    for l in hygiene:
+        print(f"bench hygiene: {l}")
+    dirty = [l for l in hygiene if l.startswith("Instrumentation in") and not l.endswith(": none")]
     for row in rows:
         if row["section"] == "floor":
             rng = (f" [{row['lo']}..{row['hi']} over {row['n']}]" if row.get("n") else "")
             print(f"bench floor: {row['label']}: {row['ratio']}{rng} (limit {row['limit']}): "
                   f"{row['result']}")
-    if rows and "guest: benchmark exit status 0" in lines:
+    if dirty:
+        print(f"bench: FAILED (instrumentation on in the measured path, {path})")
+        total.failed = 1
+    elif rows and "guest: benchmark exit status 0" in lines:
         print("bench cpu_opv_bench: 1 passed, 0 failed, 0 skipped")
         total.passed = 1
     else:

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 # Takes cpu_opv() calls apart with the function graph tracer (run by /init
-# in breakdown mode, on the breakdown kernel: dev/config/graph.config).
+# in breakdown mode, on the benchmark kernel, which has the function graph
+# tracer compiled in: dev/config/bench.config).
 #
 # For each benchmark row, cpu_opv_bench -R runs the call N times while
 # function_graph traces:

@@ -59,7 +59,7 @@
 #define IRQOFF_PATH	"/sys/kernel/debug/cpu_opv/irqoff_ns"
 #define DELAY_PATH	"/sys/kernel/debug/cpu_opv/dispatch_delay_us"
 #define CLOCKSOURCE	"/sys/devices/system/clocksource/clocksource0/current_clocksource"
-#define TRACER		"/sys/kernel/tracing/current_tracer"
+#define NOHZ_FULL	"/sys/devices/system/cpu/nohz_full"
 #define IRQOFF_RING	1024
 #define CSV_BEGIN	"--- cpu_opv_bench csv begin ---"
 #define CSV_END		"--- cpu_opv_bench csv end ---"
@@ -1017,15 +1017,52 @@ static void read_word(const char *path, char *buf, size_t len)
 
 static char clock_start[32], clock_end[32];
 
+/* Where tracefs is, mounted or reachable through debugfs; NULL: nowhere. */
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/current_tracer", dirs[i]);
+		if (!access(path, R_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+/* Whether the tracefs file @name has a line that is not a comment. */
+static bool tracefs_lists(const char *dir, const char *name)
+{
+	char path[96], line[256];
+	bool any = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!any && fgets(line, sizeof(line), f))
+		any = line[0] != '#' && line[0] != '\n';
+	fclose(f);
+	return any;
+}
+
 /*
  * What could distort the figures, said with them: a clocksource other than
  * the TSC (the TSC found unstable: the kernel's time is then read from an
  * emulated device), and instrumentation in the measured path (the
- * debug-only irq-off statistic or dispatch delay, lockdep, a tracer).
+ * debug-only irq-off statistic or dispatch delay, lockdep, a tracer, an
+ * enabled trace event, a function hooked through ftrace, full dynticks
+ * on). Tracers compiled in and off cost a NOP per function and a static
+ * branch per trace event: said, not counted as instrumentation.
  */
 static void print_hygiene(void)
 {
-	char tracer[32];
+	const char *tdir = tracefs();
+	char word[32];
 	bool clean = true;
 
 	printf("Clocksource: %s at the start, %s at the end", clock_start,
@@ -1045,12 +1082,32 @@ static void print_hygiene(void)
 		printf(" lockdep");
 		clean = false;
 	}
-	read_word(TRACER, tracer, sizeof(tracer));
-	if (strcmp(tracer, "?") && strcmp(tracer, "nop")) {
-		printf(" tracer %s", tracer);
+	if (tdir) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "%s/current_tracer", tdir);
+		read_word(path, word, sizeof(word));
+		if (strcmp(word, "nop")) {
+			printf(" tracer %s", word);
+			clean = false;
+		}
+		if (tracefs_lists(tdir, "set_event")) {
+			printf(" trace events enabled");
+			clean = false;
+		}
+		if (tracefs_lists(tdir, "enabled_functions")) {
+			printf(" functions hooked by ftrace");
+			clean = false;
+		}
+	}
+	read_word(NOHZ_FULL, word, sizeof(word));
+	if (strcmp(word, "?") && strcmp(word, "(null)")) {
+		printf(" nohz_full=%s (context tracking)", word);
 		clean = false;
 	}
 	printf("%s\n", clean ? " none" : "");
+	if (tdir)
+		printf("Compiled in, off: ftrace (NOPs), trace events (static branches)\n");
 }
 
 /* Output */
