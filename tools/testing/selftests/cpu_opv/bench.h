@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the cpu_opv benchmarks (cpu_opv_bench,
- * percpu_drain_bench): the clock, pinning, option parsing and order
- * statistics.
+ * percpu_drain_bench): option parsing and order statistics (the clock
+ * and pinning are cpu_opv.h's).
  */
 #ifndef _SELFTESTS_CPU_OPV_BENCH_H
 #define _SELFTESTS_CPU_OPV_BENCH_H
 
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "../kselftest.h"
 
@@ -29,24 +27,6 @@ static inline long arg_long(const char *s, const char *prog, long min, long max)
 	if (errno || *end || v < min || v > max)
 		usage(prog, KSFT_FAIL);
 	return v;
-}
-
-static inline uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* Makes @cpu the only CPU the calling thread may run on. */
-static inline int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* qsort() comparisons. */

@@ -7,17 +7,57 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/cpu_opv.h>
 
 static inline int sys_cpu_opv(struct cpu_op *ops, int cnt, int cpu, int flags)
 {
 	return syscall(__NR_cpu_opv, ops, cnt, cpu, flags);
+}
+
+/* CLOCK_MONOTONIC, in nanoseconds. */
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Makes @cpu the only CPU the calling thread may run on. */
+static inline int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The first two CPUs of the caller's affinity mask in @a and @b, or -1. */
+static inline int two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	int cpu, n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -1;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		if (n++ == 0)
+			*a = cpu;
+		else
+			*b = cpu;
+	}
+	return n == 2 ? 0 : -1;
 }
 
 /* nr_cpu_ids as the kernel sees it: one more than the last possible CPU. */

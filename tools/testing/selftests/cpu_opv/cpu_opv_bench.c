@@ -113,17 +113,17 @@ static inline uint64_t ticks(void)
 		     : : "memory");
 	return ((uint64_t)hi << 32) | lo;
 #else
-	return mono_ns();
+	return now_ns();
 #endif
 }
 
 static void calibrate_clock(void)
 {
 #ifdef __x86_64__
-	uint64_t t0 = mono_ns(), c0 = ticks(), t1, c1;
+	uint64_t t0 = now_ns(), c0 = ticks(), t1, c1;
 
 	do {
-		t1 = mono_ns();
+		t1 = now_ns();
 	} while (t1 - t0 < 100000000ULL);
 	c1 = ticks();
 	ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);

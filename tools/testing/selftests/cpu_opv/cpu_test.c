@@ -25,42 +25,6 @@ static atomic_int stop;
 #define ROUNDS		20
 #define WINDOW_MS	50
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
-/* Two distinct online CPUs the test may use, or -1. */
-static int two_cpus(int *a, int *b)
-{
-	cpu_set_t set;
-	int cpu, n = 0;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return -1;
-	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		if (n++ == 0)
-			*a = cpu;
-		else
-			*b = cpu;
-	}
-	return n == 2 ? 0 : -1;
-}
-
 static atomic_int in_cs;
 static atomic_int aborts;
 

@@ -42,23 +42,6 @@
 #define PIN_WAITING	"/sys/kernel/debug/cpu_opv/pinned_waiting"
 #define SEC_NS		1000000000ULL
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * SEC_NS + ts.tv_nsec;
-}
-
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 static int write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);

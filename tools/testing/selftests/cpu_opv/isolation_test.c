@@ -42,15 +42,6 @@ static atomic_int stop;
 static long moved;
 static uint64_t counter;
 
-static int pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -138,7 +129,7 @@ static void *tenant(void *arg)
 {
 	int cpu = *(int *)arg;
 
-	if (pin_self(cpu))
+	if (pin_to(cpu))
 		return (void *)1;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed))
 		;
@@ -241,7 +232,7 @@ int main(void)
 	 * target. isolcpus=domain keeps the load balancer from moving it to
 	 * the isolated CPU: checked below.
 	 */
-	if (pin_self(home))
+	if (pin_to(home))
 		ksft_exit_fail_msg("sched_setaffinity: %s\n", strerror(errno));
 	CPU_ZERO(&set);
 	CPU_SET(home, &set);

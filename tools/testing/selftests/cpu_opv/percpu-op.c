@@ -107,14 +107,6 @@ static __noreturn __printf(1, 2) void fatal(const char *fmt, ...)
 	abort();
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 int percpu_op_init(void)
 {
 	nr_cpus = nr_possible_cpus();

@@ -201,7 +201,7 @@ struct drainer {
 };
 
 /*
- * The phase: the threads wait for go, then run until end (mono_ns()),
+ * The phase: the threads wait for go, then run until end (now_ns()),
  * which is set before go; they stop by themselves, so that the phase does
  * not wait for the main thread to be scheduled on its busy CPU.
  */
@@ -679,7 +679,7 @@ static void *owner_thread(void *arg)
 	atomic_fetch_add(&run.ready, 1);
 	while (!atomic_load(&run.go))
 		sched_yield();
-	t0 = mono_ns();
+	t0 = now_ns();
 	for (n = 1;; n++) {
 		for (i = 0; i < HOLD; i++)
 			held[i] = obj_alloc(o);
@@ -688,7 +688,7 @@ static void *owner_thread(void *arg)
 		ops += 2 * HOLD;
 		if (n % CLOCK_EVERY)
 			continue;
-		t1 = mono_ns();
+		t1 = now_ns();
 		if (t1 >= run.end)
 			break;
 	}
@@ -727,7 +727,7 @@ static void *drainer_thread(void *arg)
 	atomic_fetch_add(&run.ready, 1);
 	while (!atomic_load(&run.go))
 		sched_yield();
-	next = mono_ns();
+	next = now_ns();
 	for (;;) {
 		next += opt_period_us * 1000;
 		if (next >= run.end)
@@ -742,9 +742,9 @@ static void *drainer_thread(void *arg)
 				fail("drainer: sched_setaffinity: %s",
 				     strerror(errno));
 		}
-		t0 = mono_ns();
+		t0 = now_ns();
 		n = d->drain(dr, cpu);
-		t1 = mono_ns();
+		t1 = now_ns();
 		if (n < 0 || n > opt_capacity) {
 			fail("%s: the drain of CPU %d returned %ld", d->name,
 			     cpu, n);
@@ -866,7 +866,7 @@ static void run_phase(unsigned int i, bool drained, int round, long ms)
 		started++;
 	while (atomic_load(&run.ready) < started)
 		usleep(1000);
-	run.end = mono_ns() + ms * 1000000ULL;
+	run.end = now_ns() + ms * 1000000ULL;
 	if (started < nr_owners + drained) {
 		fail("%s: cannot start the threads", d->name);
 		run.end = 0;
@@ -1190,7 +1190,7 @@ static void detect(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = now_ns();
 	unsigned int i, k;
 	int c, round;
 
@@ -1289,7 +1289,7 @@ int main(int argc, char **argv)
 		print_csv(stdout);
 		printf("%s\n", CSV_END);
 	}
-	printf("run time: %.1f s\n", (mono_ns() - t0) / 1e9);
+	printf("run time: %.1f s\n", (now_ns() - t0) / 1e9);
 	if (atomic_load(&failures) > 20)
 		printf("# %d errors in all (the first 20 are printed)\n",
 		       atomic_load(&failures));

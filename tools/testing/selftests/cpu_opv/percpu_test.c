@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "../kselftest.h"
+#include "cpu_opv.h"
 #include "percpu-op.h"
 
 enum mode { MODE_RSEQ, MODE_OPV, MODE_MIXED, MODE_MIGRATE, MODE_HOTPLUG,
@@ -182,14 +183,6 @@ static __printf(2, 3) void fail(struct run *r, const char *fmt, ...)
 	printf("# %s %s: %s\n", r->s->name, mode_names[r->mode], msg);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static uint32_t next_rand(uint64_t *state)
 {
 	uint64_t x = *state;
@@ -215,15 +208,6 @@ static int other_cpu(struct run *r, uint64_t *state, int cpu)
 		other = random_cpu(r, state);
 	while (other == cpu && r->nr_allowed > 1);
 	return other;
-}
-
-static int pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* Hotplug: the online files of the CPUs we may offline, and which are off. */
@@ -435,7 +419,7 @@ static int distribute(struct run *r, push_fn push)
 	percpu_op_thread_init(&ctx, percpu_op_opv_available() ?
 			      4 : PERCPU_OP_RSEQ_ONLY);
 	for (i = 0; i < r->nr_allowed; i++) {
-		if (pin_self(r->allowed[i]))
+		if (pin_to(r->allowed[i]))
 			return -1;
 		for (n = 0; n < opt.items_per_cpu; n++) {
 			cpu = push(r, &ctx, id++);
@@ -1021,7 +1005,7 @@ static void ring_iteration(struct worker *w, long i)
 	 * reserving CPU still allowed, so that cpu_opv() can commit there.
 	 */
 	if (r->mode == MODE_MIGRATE && !(i % 8)) {
-		pin_self(other_cpu(r, &w->rand, cpu));
+		pin_to(other_cpu(r, &w->rand, cpu));
 		sched_setaffinity(0, sizeof(r->allowed_set), &r->allowed_set);
 	}
 	percpu_ring_commit(&w->ctx, &r->ring, cpu, pos);
@@ -1288,7 +1272,7 @@ static void test_list_fault(void)
 	b = calloc(1, sizeof(*b));
 	gone = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (pin_self(cpu) || percpu_list_create(&list) || !a || !b ||
+	if (pin_to(cpu) || percpu_list_create(&list) || !a || !b ||
 	    gone == MAP_FAILED)
 		ksft_exit_fail_msg("list expect_fault: set-up failed\n");
 	percpu_op_thread_init(&ctx, PERCPU_OP_OPV_ONLY);

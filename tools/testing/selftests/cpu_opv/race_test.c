@@ -357,15 +357,6 @@ static long count_interrupts(const char *desc)
 	return found;
 }
 
-static int pin_self(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
 #define CALL_IPIS	"Function call interrupts"
 #define TLB_IPIS	"TLB shootdowns"
 
@@ -399,7 +390,7 @@ TEST_F(race, interrupt_counts)
 		SKIP(return, "no \"" CALL_IPIS "\" line in /proc/interrupts");
 	if (count_interrupts(TLB_IPIS) < 0)
 		TH_LOG("no \"" TLB_IPIS "\" line in /proc/interrupts: none are sent");
-	ASSERT_EQ(0, pin_self(self_cpu));
+	ASSERT_EQ(0, pin_to(self_cpu));
 
 	tlb0 = tlb_ipis();
 	cal0 = count_interrupts(CALL_IPIS);

@@ -108,34 +108,6 @@ static int count_events(const char *trace, const char *event)
 	return n;
 }
 
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set);
-}
-
-/* Two distinct CPUs of the test's affinity mask, or -1. */
-static int two_cpus(int *a, int *b)
-{
-	cpu_set_t set;
-	int cpu, n = 0;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return -1;
-	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		if (n++ == 0)
-			*a = cpu;
-		else
-			*b = cpu;
-	}
-	return n == 2 ? 0 : -1;
-}
-
 /*
  * The trace instance, and the CPU the offline test takes offline. The
  * teardown runs in the parent once the test's process has ended, whichever
