@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
-#   dev/boot.sh y|n|bench|arm64[-kasan] test|demo|enosys|bench|librseq|
+#   dev/boot.sh y|n|bench|graph|arm64[-kasan] test|demo|enosys|bench|librseq|
 #               librseq-full|breakdown|isolation|run [time limit in s]
 # The arm64 kernel boots on QEMU's virt machine (-cpu max), with
 # $CACHE/initramfs-arm64.cpio.gz; its guest writes the results to virtio

@@ -9,9 +9,9 @@ stages of a call, each with its duration; Rust functions are not traced, so
 what the core does itself is the remainder). Prints, per row, the median
 time of each stage of a call, and the share of each.
 
-The durations are traced, and the tracer adds its own cost to every traced
-function: they locate the cost, the benchmark's table (the same kernel
-booted with no tracer on) measures it. With the benchmark's
+The durations are those of the breakdown kernel, whose tracer adds its own
+cost to every traced function: they locate the cost, the benchmark's table
+(another kernel, without a tracer) measures it. With the benchmark's
 output, the tracer's cost per traced function is estimated from the
 difference.
 
@@ -209,7 +209,7 @@ def profile(path, sysmap, top=12):
             if cur:
                 buf.append(line.strip())
     if not blocks:
-        print("\nno sampling profile (boot the benchmark kernel with profile=2)")
+        print("\nno sampling profile (boot the breakdown kernel with profile=2)")
         return 0
     print("\nWhere a local call's time goes inside the kernel, from the sampling")
     print("profiler (profile=2: the timer tick records where it interrupted the")
@@ -240,7 +240,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("graph")
     ap.add_argument("--bench", help="the benchmark's output, for its medians")
-    ap.add_argument("--system-map", help="the benchmark kernel's System.map, for the profile")
+    ap.add_argument("--system-map", help="the breakdown kernel's System.map, for the profile")
     args = ap.parse_args()
     blocks, header = read(args.graph)
     bench = bench_medians(args.bench) if args.bench else {}
@@ -249,8 +249,8 @@ def main():
         print(f"breakdown: no trace for {', '.join(sorted(set(missing)))} in {args.graph}")
         return 1
 
-    print("Where the time of a cpu_opv() call goes: function_graph on the benchmark")
-    print("kernel (another boot than the benchmark's), medians over the traced")
+    print("Where the time of a cpu_opv() call goes: function_graph on the breakdown")
+    print("kernel (the benchmark kernel with the tracer), medians over the traced")
     print("calls, in us of emulated time (TCG): only the shares mean something.")
     for line in header:
         print(line)

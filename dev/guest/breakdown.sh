@@ -1,8 +1,7 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 # Takes cpu_opv() calls apart with the function graph tracer (run by /init
-# in breakdown mode, on the benchmark kernel, which has the function graph
-# tracer compiled in: dev/config/bench.config).
+# in breakdown mode, on the breakdown kernel: dev/config/graph.config).
 #
 # For each benchmark row, cpu_opv_bench -R runs the call N times while
 # function_graph traces:
