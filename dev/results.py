@@ -181,8 +181,9 @@ def bench(path):
     counter holds what it should) and exits non-zero otherwise; the guest
     prints its exit status after its output. It fails too if the
     benchmark's own hygiene check found instrumentation on in the measured
-    path (a tracer, an enabled event, lockdep, cpu_opv's debug options). The floors are figures, not
-    tests: they are shown, met or missed, and do not change the count.
+    path (a tracer, an enabled event, lockdep, cpu_opv's debug options).
+    The floors are figures, not tests: they are shown, met or missed, and
+    do not change the count.
     percpu_drain_bench, after it in the same log, counts by drain().
     """
     total = Tally()
