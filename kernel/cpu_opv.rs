@@ -18,14 +18,15 @@
 //! 3. [`Op`] in an [`OpVec`]: a validated operation. Op codes, lengths, widths, alignment,
 //!    `expect_fault_*` values and the vector-wide length sum have been checked, so later stages
 //!    never check them again.
-//! 4. [`PinnedOperand`]: the user pages an operand lives on (at most two, see [`Segments`], at
-//!    the untagged address), pinned with `FOLL_PIN` for the access it needs, unpinned on drop.
-//!    Pinning faults pages in; it runs with no lock held, and is killable.
+//! 4. [`PinnedVec`]: the user pages the operands live on (at most two each, see [`Segments`],
+//!    at the untagged address), each pinned once with `FOLL_PIN` for the access it needs,
+//!    unpinned on drop.
 //! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
-//!    memory that cpu_opv refuses ([`check_policy`]), to still map its pinned pages, and, for
-//!    read operands, to be on pages that no copy-on-write fault can replace
-//!    ([`cow_unstable`]); otherwise the operands are pinned again. A vector without memory
-//!    operands takes no mmap lock. Then [`run`] interprets the
+//!    memory that cpu_opv refuses ([`check_policy`]), then its pages are pinned without
+//!    faulting, so that they are what the range maps while the lock is held; read operands
+//!    must be on pages that no copy-on-write fault can replace ([`cow_unstable`]). A page that
+//!    needs a fault is faulted in with no lock held (killably), and the operands are pinned
+//!    again. A vector without memory operands takes no mmap lock. Then [`run`] interprets the
 //!    vector on the target CPU, in the inter-processor interrupt handler (or here with
 //!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
 //!    pages. The handler first makes the task it interrupted abort its rseq critical section,
@@ -452,6 +453,12 @@ impl OpVec {
     fn iter(&self) -> impl Iterator<Item = &Op> {
         self.ops.iter().take(self.len).flatten()
     }
+
+    /// Whether any operation accesses memory: an empty vector, or one whose operations are all
+    /// zero-length compares and copies, accesses none.
+    fn accesses_memory(&self) -> bool {
+        self.iter().any(|op| op.len() > 0)
+    }
 }
 
 /// Copies `count` operations in from user space at `uptr` and validates them.
@@ -515,9 +522,9 @@ impl Segments {
         }))
     }
 
-    /// Splits `operand`, `len` bytes long, at its untagged address: the policy check, pinning
-    /// and revalidation all look the same address up, whatever tag user space put in its upper
-    /// bits (x86 LAM, arm64 TBI).
+    /// Splits `operand`, `len` bytes long, at its untagged address: the policy check and
+    /// pinning both look the same address up, whatever tag user space put in its upper bits
+    /// (x86 LAM, arm64 TBI).
     fn of(operand: &Operand, len: usize) -> Result<Option<Self>> {
         let addr = usize::try_from(operand.addr).map_err(|_| EFAULT)?;
         Self::new(UserPtr::from_addr(addr).untagged_addr() as u64, len)
@@ -547,13 +554,33 @@ enum PinnedPage {
     Write(PinnedPages<1, pin::Write>),
 }
 
+/// How [`PinnedVec::pin`] pins pages.
+#[derive(Clone, Copy)]
+enum Pinning<'a> {
+    /// Faulting them in as needed, with no lock held: this may sleep, for as long as user space
+    /// wants. [`PinnedPages::pin_fast`].
+    FaultIn,
+    /// Only if they are mapped for the access and need no fault, under the mmap read lock.
+    /// [`PinnedPages::pin_mapped`].
+    Mapped(&'a MmapReadGuard<'a>),
+}
+
+/// Pins the page at the page-aligned user address `addr` for the access `A`, as `how` says.
+fn pin_page<A: pin::Access>(addr: usize, how: Pinning<'_>) -> Result<PinnedPages<1, A>> {
+    match how {
+        Pinning::FaultIn => PinnedPages::pin_fast(addr, 1),
+        Pinning::Mapped(guard) => PinnedPages::pin_mapped(guard, addr, 1),
+    }
+}
+
 impl PinnedPage {
-    /// Pins the page at the page-aligned user address `addr`, for writing if `write`.
-    fn pin(addr: usize, write: bool) -> Result<Self> {
+    /// Pins the page at the page-aligned user address `addr`, for writing if `write`, as `how`
+    /// says.
+    fn pin(addr: usize, write: bool, how: Pinning<'_>) -> Result<Self> {
         Ok(if write {
-            Self::Write(PinnedPages::pin_fast(addr, 1)?)
+            Self::Write(pin_page(addr, how)?)
         } else {
-            Self::Read(PinnedPages::pin_fast(addr, 1)?)
+            Self::Read(pin_page(addr, how)?)
         })
     }
 
@@ -586,14 +613,6 @@ impl PinnedPage {
         }
     }
 
-    /// Whether its address still maps it, under `guard`.
-    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        match self {
-            Self::Read(p) => p.still_mapped(guard),
-            Self::Write(p) => p.still_mapped(guard),
-        }
-    }
-
     /// Its address in the kernel's direct map.
     fn direct_map(&self) -> Option<*mut u8> {
         match self {
@@ -603,194 +622,278 @@ impl PinnedPage {
     }
 }
 
-/// The pages of an operand, in order, each pinned on its own (so that each is pinned for the
-/// access it needs, see [`cow_unstable`]). The second is `None` for an operand on one page.
-enum OperandPages {
-    /// A read operand's: each pinned for reading, or for writing where copy-on-write must be
-    /// broken. Never marked dirty.
-    Read([Option<PinnedPage>; 2]),
-    /// A written operand's, pinned for writing: marked dirty once the vector wrote them.
-    Written([Option<PinnedPages<1, pin::Write>>; 2]),
+/// The most pages a vector's operands can be on: two per operand.
+const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
+
+/// A page the operands of a vector are on, pinned once however many operands are on it.
+struct VecPage {
+    /// Its user address, page-aligned.
+    addr: usize,
+    /// Whether an operand on it is written, so that it is pinned for writing.
+    written: bool,
+    /// The pin, for writing if `written` or if the page is to be unshared (see
+    /// [`cow_unstable`]); `None` until pinned, or when it could not be pinned.
+    pin: Option<PinnedPage>,
 }
 
-/// An operand whose pages are pinned.
-struct PinnedOperand {
-    /// Where the operand is in its pages.
+/// Where an operand is: its range, and the indices of its pages in [`PinnedVec::pages`].
+#[derive(Clone, Copy)]
+struct OperandPages {
     seg: Segments,
-    /// Its pages.
-    pages: OperandPages,
+    pages: [usize; 2],
 }
 
-impl PinnedOperand {
-    /// Pins the pages of `operand`, `len` bytes long: all for writing if `write`, else those
-    /// that `unshare` names.
-    ///
-    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for this operand.
-    /// Memory that cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry
-    /// could never succeed.
-    ///
-    /// The pinned operand is built in `slot`, so that it is not moved once built (`slot` is left
-    /// `None` for an empty operand; on error, it holds what was pinned so far, unpinned on
-    /// drop).
-    fn pin(
-        slot: &mut Option<Self>,
-        operand: &Operand,
-        len: usize,
-        write: bool,
-        unshare: [bool; 2],
-    ) -> Result {
-        let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
-        let Some(seg) = Segments::of(operand, len).map_err(|_| fault)? else {
-            return Ok(());
-        };
-        // Only the documented errors reach user space: running out of memory, a fatal signal,
-        // and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the top of
-        // the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
-        let fail = |e: Error| if e == ENOMEM || e == EINTR { e } else { fault };
-        // The second page of an operand on two pages: one that would wrap around the address
-        // space is not a page: a fault.
-        let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
-        let this = slot.insert(Self {
-            seg,
-            pages: if write {
-                OperandPages::Written([None, None])
-            } else {
-                OperandPages::Read([None, None])
-            },
-        });
-        let nr_pages = seg.nr_pages();
-        match &mut this.pages {
-            OperandPages::Written(pages) => {
-                for (page, &addr) in pages.iter_mut().zip(&addrs).take(nr_pages) {
-                    let pinned =
-                        page.insert(PinnedPages::pin_fast(addr.ok_or(fault)?, 1).map_err(fail)?);
-                    if pinned.any_zone_device() {
-                        return Err(EFAULT);
-                    }
-                }
-            }
-            OperandPages::Read(pages) => {
-                let wanted = pages.iter_mut().zip(addrs.iter().zip(unshare));
-                for (page, (&addr, unshare)) in wanted.take(nr_pages) {
-                    let pinned =
-                        page.insert(PinnedPage::pin(addr.ok_or(fault)?, unshare).map_err(fail)?);
-                    if pinned.zone_device() {
-                        return Err(EFAULT);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether every page still maps what was pinned, under `guard`.
-    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        // Plain loops: iterator chains' monomorphised closures had symbol names too long for
-        // kallsyms (over `KSYM_NAME_LEN`) in some configurations.
-        match &self.pages {
-            OperandPages::Read(pages) => {
-                for page in pages.iter().flatten() {
-                    if !page.still_mapped(guard) {
-                        return false;
-                    }
-                }
-            }
-            OperandPages::Written(pages) => {
-                for page in pages.iter().flatten() {
-                    if !page.still_mapped(guard) {
-                        return false;
-                    }
-                }
-            }
-        }
-        true
-    }
-
-    /// The direct-map address of page `i`.
-    fn direct_map(&self, i: usize) -> Option<*mut u8> {
-        match &self.pages {
-            OperandPages::Read(pages) => pages.get(i)?.as_ref()?.direct_map(),
-            OperandPages::Written(pages) => pages.get(i)?.as_ref()?.direct_map(0),
-        }
-    }
-
-    /// Marks the pages dirty, if the operand is written.
-    fn set_dirty(&mut self) {
-        if let OperandPages::Written(pages) = &mut self.pages {
-            pages.iter_mut().flatten().for_each(PinnedPages::set_dirty);
-        }
-    }
-
-    /// Maps the operand for the interpreter.
-    fn map(&self) -> Option<Mem<'_>> {
-        let mut pieces = [(core::ptr::null_mut(), 0); 2];
-        let mut n = 0;
-        for (slot, (page, offset, len)) in pieces.iter_mut().zip(self.seg.pieces()) {
-            // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            *slot = (self.direct_map(page)?.wrapping_add(offset), len);
-            n += 1;
-        }
-        // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
-        // returned `Mem` borrows, at an offset and length inside that page.
-        Some(unsafe { Mem::new(pieces, n) })
-    }
-}
-
-/// The operands of a vector, pinned: two slots per operation, in order.
+/// The operands of a vector, pinned.
+///
+/// Operands often share a page (the fields of one structure, a counter and its neighbour):
+/// each page is pinned once, for writing if any operand on it is written, and each operand
+/// refers to its pages by index.
+///
+/// # Invariants
+///
+/// Every index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
+/// addresses.
 struct PinnedVec {
+    /// The pages, in the order the operands first use them.
+    pages: [Option<VecPage>; PAGES_MAX],
+    /// How many of `pages` are in use.
+    nr_pages: usize,
     /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i` (`None` for an
     /// empty operand or an operation with one operand).
-    slots: [Option<PinnedOperand>; 2 * VEC_LEN_MAX],
+    slots: [Option<OperandPages>; 2 * VEC_LEN_MAX],
+}
+
+/// How an operand accesses one of its pages.
+#[derive(Clone, Copy)]
+enum Access {
+    /// It reads the page, which no operand writes.
+    Read,
+    /// It reads the page, which an operand writes.
+    ReadWritten,
+    /// It writes the page.
+    Write,
+}
+
+/// The pages written operands are on: found before pinning, so that each page is pinned once,
+/// with the access it needs.
+struct Written([Option<usize>; 2 * VEC_LEN_MAX]);
+
+impl Written {
+    /// The pages the written operands of `ops` are on. Operands whose range is not valid are
+    /// left out: pinning reports them.
+    fn of(ops: &OpVec) -> Self {
+        let mut pages = [None; 2 * VEC_LEN_MAX];
+        let mut slots = pages.iter_mut();
+        for (operand, len, write) in ops.iter().flat_map(|op| op.operands()).flatten() {
+            if !write {
+                continue;
+            }
+            let Ok(Some(seg)) = Segments::of(&operand, len) else {
+                continue;
+            };
+            let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
+            for addr in addrs.into_iter().take(seg.nr_pages()).flatten() {
+                if let Some(slot) = slots.next() {
+                    *slot = Some(addr);
+                }
+            }
+        }
+        Self(pages)
+    }
+
+    /// How a read operand accesses its page at `addr`.
+    fn access(&self, addr: usize) -> Access {
+        if self.0.contains(&Some(addr)) {
+            Access::ReadWritten
+        } else {
+            Access::Read
+        }
+    }
 }
 
 impl PinnedVec {
     /// No operand pinned.
     fn new() -> Self {
         Self {
-            slots: Default::default(),
+            pages: Default::default(),
+            nr_pages: 0,
+            slots: [None; 2 * VEC_LEN_MAX],
         }
     }
 
-    /// Pins the operands of `ops`, in order, in place of those pinned before (unpinned first):
-    /// the pages of written operands and those that `unshare` names for writing. Sleeps to
-    /// fault pages in. On error, what was pinned stays pinned until `self` is dropped or pins
-    /// again.
-    fn pin(&mut self, ops: &OpVec, unshare: &Unshare) -> Result {
-        for slot in self.slots.iter_mut() {
-            *slot = None;
+    /// Pins the operands' pages, in the order of the operands, as `how` says, in place of
+    /// those pinned before (unpinned first): for writing if an operand on the page is written
+    /// or `unshare` names the page (by its index), else for reading. Returns whether all were
+    /// pinned: with [`Pinning::Mapped`], a page that is not mapped for the access is not
+    /// pinned, and not an error.
+    ///
+    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for the operand that
+    /// needs the page (the first written one on it, for a page pinned for writing). Memory that
+    /// cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry could never
+    /// succeed. Only the documented errors reach user space: running out of memory, a fatal
+    /// signal, and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the
+    /// top of the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
+    ///
+    /// On error, or when not all were pinned, what was pinned stays pinned until `self` is
+    /// dropped or pins again. The pins are made in place: they are never moved.
+    fn pin(&mut self, ops: &OpVec, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
+        for page in self.pages.iter_mut() {
+            *page = None;
         }
+        self.nr_pages = 0;
+        self.slots = [None; 2 * VEC_LEN_MAX];
+        let written = Written::of(ops);
         let operands = ops.iter().flat_map(|op| op.operands());
-        for ((slot, operand), &unshare) in self.slots.iter_mut().zip(operands).zip(unshare) {
-            if let Some((operand, len, write)) = operand {
-                PinnedOperand::pin(slot, &operand, len, write, unshare)?;
+        for (i, operand) in operands.enumerate() {
+            let Some((operand, len, write)) = operand else {
+                continue;
+            };
+            let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+            let Some(seg) = Segments::of(&operand, len).map_err(|_| fault)? else {
+                continue;
+            };
+            // The second page of an operand on two pages: one that would wrap around the
+            // address space is not a page: a fault.
+            let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
+            let mut pages = [0; 2];
+            for (index_slot, addr) in pages.iter_mut().zip(addrs).take(seg.nr_pages()) {
+                let addr = addr.ok_or(fault)?;
+                // Under the mmap lock, a page that is not mapped for the access is not an error:
+                // the caller faults it in without the lock, and tries again.
+                let access = if write {
+                    Access::Write
+                } else {
+                    written.access(addr)
+                };
+                let Some(index) = self.add_page(addr, access, fault, unshare, how)? else {
+                    return Ok(false);
+                };
+                *index_slot = index;
+            }
+            if let Some(slot) = self.slots.get_mut(i) {
+                // INVARIANT: `add_page` returned indices below `nr_pages`.
+                *slot = Some(OperandPages { seg, pages });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Whether no operand has memory to access.
-    fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none)
+    /// Adds the page at `addr` for an operand that accesses it as `access` says, and pins it
+    /// unless it is pinned already for the access. Returns its index, or `None` if
+    /// [`Pinning::Mapped`] found it not mapped for the access. A page that cannot be pinned is
+    /// the operand's `fault` (but for `ENOMEM` and `EINTR`); a `ZONE_DEVICE` page is `EFAULT`
+    /// (policy).
+    fn add_page(
+        &mut self,
+        addr: usize,
+        access: Access,
+        fault: Error,
+        unshare: &Unshare,
+        how: Pinning<'_>,
+    ) -> Result<Option<usize>> {
+        let in_use = self.pages.get(..self.nr_pages).unwrap_or(&[]);
+        let same = |page: &Option<VecPage>| page.as_ref().is_some_and(|page| page.addr == addr);
+        let index = match in_use.iter().position(same) {
+            Some(index) => index,
+            None => {
+                let index = self.nr_pages;
+                let slot = self.pages.get_mut(index).ok_or(EINVAL)?;
+                *slot = Some(VecPage {
+                    addr,
+                    written: false,
+                    pin: None,
+                });
+                // INVARIANT: the page just added is `Some`, at a new address.
+                self.nr_pages += 1;
+                index
+            }
+        };
+        let page = self
+            .pages
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or(EINVAL)?;
+        page.written |= !matches!(access, Access::Read);
+        let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
+        if page
+            .pin
+            .as_ref()
+            .is_some_and(|pin| pin.is_write() || !for_write)
+        {
+            return Ok(Some(index));
+        }
+        // Not pinned yet, or pinned for reading and now needed for writing: (re)pin it.
+        page.pin = None;
+        let pin = match PinnedPage::pin(addr, for_write, how) {
+            Ok(pin) => pin,
+            Err(_) if matches!(how, Pinning::Mapped(_)) => return Ok(None),
+            Err(e) if e == ENOMEM || e == EINTR => return Err(e),
+            // A read operand's page, pinned for writing for a later written operand, that
+            // cannot be: pin it for reading, so that the faults come in the operands' order
+            // (this one's if it cannot even be read, the writer's when it gets its turn).
+            Err(_) if matches!(access, Access::ReadWritten) => PinnedPage::pin(addr, false, how)
+                .map_err(|e| if e == ENOMEM || e == EINTR { e } else { fault })?,
+            Err(_) => return Err(fault),
+        };
+        if pin.zone_device() {
+            return Err(EFAULT);
+        }
+        page.pin = Some(pin);
+        Ok(Some(index))
     }
 
-    /// Whether every operand still maps its pinned pages.
-    fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        for operand in self.slots.iter().flatten() {
-            if !operand.still_mapped(guard) {
-                return false;
+    /// The direct-map address of page `index`.
+    fn direct_map(&self, index: usize) -> Option<*mut u8> {
+        self.pages.get(index)?.as_ref()?.pin.as_ref()?.direct_map()
+    }
+
+    /// The pinned pages, with their index (for [`Unshare`]).
+    fn pinned(&self) -> impl Iterator<Item = (usize, &PinnedPage)> {
+        let in_use = self.pages.iter().take(self.nr_pages).enumerate();
+        in_use.filter_map(|(index, page)| Some((index, page.as_ref()?.pin.as_ref()?)))
+    }
+
+    /// Marks dirty the pages written by the first `ran` operations: those of their written
+    /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
+    fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
+        let operands = ops.iter().take(ran).flat_map(|op| op.operands());
+        let slots = operands.zip(self.slots);
+        let written = slots.filter_map(|(operand, slot)| match (operand, slot) {
+            (Some((_, _, true)), Some(slot)) => Some(slot),
+            _ => None,
+        });
+        for slot in written {
+            for &index in slot.pages.iter().take(slot.seg.nr_pages()) {
+                let pin = self.pages.get_mut(index).and_then(Option::as_mut);
+                if let Some(PinnedPage::Write(pin)) = pin.and_then(|page| page.pin.as_mut()) {
+                    pin.set_dirty();
+                }
             }
         }
-        true
     }
 
-    /// Marks dirty the pages written by the first `ran` operations: their written operands'
-    /// (read operands are pinned as such, and never dirtied).
-    fn set_dirty(&mut self, ran: usize) {
-        for pair in self.slots.chunks_exact_mut(2).take(ran) {
-            for operand in pair.iter_mut().flatten() {
-                operand.set_dirty();
-            }
+    /// Maps operand `slot` for the interpreter.
+    fn map_operand(&self, slot: &OperandPages) -> Option<Mem<'_>> {
+        let mut pieces = [(core::ptr::null_mut(), 0); 2];
+        let mut n = 0;
+        for (piece, (page, offset, len)) in pieces.iter_mut().zip(slot.seg.pieces()) {
+            let index = *slot.pages.get(page)?;
+            // `offset < PAGE_SIZE`: the pointer stays inside the page.
+            *piece = (self.direct_map(index)?.wrapping_add(offset), len);
+            n += 1;
         }
+        // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
+        // returned `Mem` borrows, at an offset and length inside that page.
+        Some(unsafe { Mem::new(pieces, n) })
+    }
+
+    /// The operands' memory, as the interpreter accesses it, slot by slot.
+    fn map(&self) -> [Option<Mem<'_>>; 2 * VEC_LEN_MAX] {
+        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+        for (mem, slot) in mem.iter_mut().zip(self.slots.iter()) {
+            *mem = slot.as_ref().and_then(|slot| self.map_operand(slot));
+        }
+        mem
     }
 }
 
@@ -1071,7 +1174,8 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     Ok(())
 }
 
-/// Attempts (pin, revalidate, unshare) before a vector whose pages keep changing gets `EAGAIN`.
+/// Attempts (pin under the mmap lock, after faulting in where needed) before a vector whose
+/// pages keep changing gets `EAGAIN`.
 const MAX_ATTEMPTS: usize = 4;
 
 kernel::sync::global_lock! {
@@ -1080,10 +1184,10 @@ kernel::sync::global_lock! {
     unsafe(uninit) static OFFLINE: Mutex<()> = ();
 }
 
-/// The pages (two per operand slot, two slots per operation, see [`PinnedVec`]) to be pinned
-/// for writing although their operation only reads them, to break copy-on-write: see
+/// The pages (by their index in [`PinnedVec::pages`], which only depends on the vector) to be
+/// pinned for writing although no operation writes them, to break copy-on-write: see
 /// [`cow_unstable`].
-type Unshare = [[bool; 2]; 2 * VEC_LEN_MAX];
+type Unshare = [bool; PAGES_MAX];
 
 /// The pages of read operands of `ops` that a copy-on-write fault could replace while the
 /// vector waits for its CPU.
@@ -1093,40 +1197,30 @@ type Unshare = [[bool; 2]; 2 * VEC_LEN_MAX];
 /// `gup_must_unshare()`). In a private writable mapping, the first write by any thread replaces
 /// such a page with a new anonymous copy; copy-on-write faults run under the per-VMA lock or the
 /// mmap read lock, which the mmap read lock held here does not exclude. A vector that compared
-/// or copied from the old page would act on a state its CPU no longer sees, after having been
-/// revalidated. Such pages are pinned again for writing, which breaks copy-on-write at once:
-/// the page the vector reads is then the page every later write goes to. Each page of an
-/// operand is judged on its own: an operand may span a private writable page and a read-only
-/// one, which cannot be pinned for writing.
+/// or copied from the old page would act on a state its CPU no longer sees. Such pages are
+/// pinned again for writing, which breaks copy-on-write at once: the page the vector reads is
+/// then the page every later write goes to. Each page of an operand is judged on its own: an
+/// operand may span a private writable page and a read-only one, which cannot be pinned for
+/// writing.
 ///
 /// Pages of shared mappings never change under a write. Private mappings without `VM_WRITE`
 /// are only written through `FOLL_FORCE` (a debugger's `PTRACE_POKEDATA`), which is not
 /// excluded: a vector that races a debugger writing to read-only memory may read the old
 /// contents, as any concurrent reader of that memory would.
 ///
-/// Called with `guard` held, after `pinned` was revalidated.
+/// Called with `guard` held, after `pinned` was pinned under it.
 fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
-    let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
+    let mut unshare: Unshare = [false; PAGES_MAX];
     let mut any = false;
-    for (slot, want) in pinned.slots.iter().zip(unshare.iter_mut()) {
-        let Some(PinnedOperand {
-            pages: OperandPages::Read(pages),
-            ..
-        }) = slot
-        else {
+    for (index, page) in pinned.pinned() {
+        if page.is_write() || page.anon_exclusive() {
             continue;
-        };
-        for (page, want) in pages.iter().zip(want.iter_mut()) {
-            let Some(page) = page else {
-                continue;
-            };
-            if page.is_write() || page.anon_exclusive() {
-                continue;
-            }
-            if guard
-                .vma_lookup(page.addr())
-                .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
-            {
+        }
+        if guard
+            .vma_lookup(page.addr())
+            .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
+        {
+            if let Some(want) = unshare.get_mut(index) {
                 *want = true;
                 any = true;
             }
@@ -1137,70 +1231,79 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
 
 /// Runs the validated vector `ops` on `cpu`.
 ///
-/// Pinning faults pages in and may wait for as long as user space wants (userfaultfd, FUSE,
-/// a slow swap device): it runs with no lock held, and is killable. The mmap read lock (taken
-/// killably) is held from revalidation to the end of the vector's execution, and is only
-/// shared with this process's threads. The CPU hotplug lock and [`OFFLINE`] are only taken,
-/// under it, when the target CPU is offline, and only around the execution of the vector,
-/// which neither faults nor sleeps: nothing a caller controls can hold them for long.
+/// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
+/// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
+/// cannot replace them; the lock is held until the vector has run, and is only shared with this
+/// process's threads. A page that is not mapped for the access is faulted in without any lock
+/// (faulting may wait for as long as user space wants: userfaultfd, FUSE, a slow swap device;
+/// it is killable), and the operands are pinned again under the lock. The CPU hotplug lock and
+/// [`OFFLINE`] are only taken, under it, when the target CPU is offline, and only around the
+/// execution of the vector, which neither faults nor sleeps: nothing a caller controls can hold
+/// them for long.
 fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
+    if !ops.accesses_memory() {
+        // No memory to access (an empty vector: a fence for the rseq critical sections of
+        // `cpu`): nothing to pin, and no mmap lock.
+        return Ok(dispatch(ops, &Default::default(), cpu)? as isize);
+    }
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
-    let mut unshare: Unshare = [[false; 2]; 2 * VEC_LEN_MAX];
+    let mut unshare: Unshare = [false; PAGES_MAX];
+    // Whether the last pass under the lock found a page to fault in (or to pin for writing):
+    // from then on, every pass faults the operands in first.
+    let mut fault_in = false;
     // Filled in place at each attempt: the pinned operands are never moved.
     let mut pinned = PinnedVec::new();
     for attempt in 1..=MAX_ATTEMPTS {
-        if task.fatal_signal_pending() {
-            return Err(EINTR);
-        }
-        if let Err(e) = pinned.pin(ops, &unshare) {
-            if e == EAGAIN {
-                // An expected fault, or memory refused by policy that pinning also refuses
-                // (`VM_IO`, `VM_PFNMAP`): tell them apart.
-                check_policy(ops, &mm.mmap_read_lock_killable()?)?;
+        // An attempt that finds a page missing faults the operands in and pins again, once.
+        let mut faulted_in = false;
+        loop {
+            if task.fatal_signal_pending() {
+                return Err(EINTR);
             }
-            return Err(e);
-        }
-        debug::delay_pinned();
-        // A vector without memory to access (an empty one: a fence for the rseq critical
-        // sections of `cpu`) has nothing to check, and runs without the mmap lock.
-        let guard = if pinned.is_empty() {
-            None
-        } else {
+            if fault_in {
+                // Faults are reported here, where they are found: `EFAULT` (`EAGAIN` if
+                // expected). The pins only fault the pages in: they are dropped when the
+                // operands are pinned under the lock.
+                pinned.pin(ops, &unshare, Pinning::FaultIn)?;
+                faulted_in = true;
+            }
+            debug::delay_lock();
             let guard = mm.mmap_read_lock_killable()?;
             check_policy(ops, &guard)?;
-            if !pinned.still_mapped(&guard) {
-                // The memory was remapped between pinning and now: pin again.
-                trace::retry(attempt, trace::Retry::Remapped);
-                continue;
-            }
+            let complete = pinned.pin(ops, &unshare, Pinning::Mapped(&guard))?;
             if let Some(more) = cow_unstable(&pinned, &guard) {
-                for (u, m) in unshare.iter_mut().flatten().zip(more.iter().flatten()) {
+                for (u, m) in unshare.iter_mut().zip(more.iter()) {
                     *u |= m;
                 }
+                fault_in = true;
                 trace::retry(attempt, trace::Retry::Unshare);
+                break;
+            }
+            if !complete {
+                fault_in = true;
+                if faulted_in {
+                    // Faulted in without the lock, and gone again under it.
+                    trace::retry(attempt, trace::Retry::Remapped);
+                    break;
+                }
                 continue;
             }
-            Some(guard)
-        };
-        debug::delay_dispatch();
-        let ret = dispatch(ops, &pinned, cpu)?;
-        drop(guard);
-        let ran = if ret == 0 { ops.iter().count() } else { ret };
-        pinned.set_dirty(ran);
-        return Ok(ret as isize);
+            debug::delay_dispatch();
+            let ret = dispatch(ops, &pinned.map(), cpu)?;
+            drop(guard);
+            let ran = if ret == 0 { ops.iter().count() } else { ret };
+            pinned.set_dirty(ops, ran);
+            return Ok(ret as isize);
+        }
     }
     Err(EAGAIN)
 }
 
-/// Runs the vector over its pinned, revalidated operands on `cpu`, or here if `cpu` is
-/// offline. Returns what [`run`] returned. Called with the mmap read lock held, if `pinned`
-/// holds any page.
-fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
-    let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-    for (slot, operand) in mem.iter_mut().zip(pinned.slots.iter()) {
-        *slot = operand.as_ref().and_then(PinnedOperand::map);
-    }
+/// Runs the vector over `mem`, its pinned operands, on `cpu`, or here if `cpu` is offline.
+/// Returns what [`run`] returned. Called with the mmap read lock held, if `mem` holds any
+/// memory.
+fn dispatch(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX], cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
@@ -1223,7 +1326,7 @@ fn dispatch(ops: &OpVec, pinned: &PinnedVec, cpu: CpuId) -> Result<usize> {
         } else {
             mode = trace::Mode::Local;
         }
-        ret = run(ops, &mem);
+        ret = run(ops, mem);
         irqoff::record(stamp);
         if let Some(start) = traced {
             irqoff_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
@@ -1289,7 +1392,7 @@ mod trace {
         /// RCU must be watching (any process context).
         unsafe fn cpu_opv_exit(ret: c_long);
 
-        /// `cpu_opv_retry`: the revalidation of attempt `attempt` (from 1) failed.
+        /// `cpu_opv_retry`: attempt `attempt` (from 1) could not pin the operands under the lock.
         ///
         /// # Safety
         ///
@@ -1326,7 +1429,7 @@ mod trace {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     #[repr(u32)]
     pub(super) enum Retry {
-        /// A pinned page is no longer mapped at its address.
+        /// A page faulted in without the lock was not mapped under it any more.
         Remapped = bindings::cpu_opv_retry_reason_CPU_OPV_RETRY_REMAPPED,
         /// A read operand is pinned again for writing, to break copy-on-write.
         Unshare = bindings::cpu_opv_retry_reason_CPU_OPV_RETRY_UNSHARE,
@@ -1576,17 +1679,17 @@ fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
     DIR.as_ref()
 }
 
-/// Debug-only delays at the two points where a vector waits with its operands pinned, that make
-/// races testable.
+/// Debug-only delays at the two points of [`execute`] where races matter, that make them
+/// testable.
 ///
-/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, every vector waits
-/// `/sys/kernel/debug/cpu_opv/pinned_delay_us` microseconds (0 at boot) after pinning its
-/// operands and before taking the mmap read lock (the window that revalidation covers), and
-/// `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds after revalidation and before it
-/// is sent to its CPU, with the mmap read lock held (the window in which only the pins and locks
-/// of [`execute`] keep the operands from changing under the vector). Tests widen them to make
-/// their races with copy-on-write, munmap or CPU hotplug deterministic instead of lucky.
-/// `pinned_waiting` and `dispatch_waiting` count the vectors in each delay: a test waits for one
+/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, every vector waits `/sys/kernel/debug/cpu_opv/lock_delay_us`
+/// microseconds (0 at boot) before it takes the mmap read lock to pin its operands (after
+/// faulting them in, when it did: the window in which the range can be remapped before it is
+/// pinned), and `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds after pinning and
+/// before it is sent to its CPU, with the mmap read lock held (the window in which only the pins
+/// and locks of [`execute`] keep the operands from changing under the vector). Tests widen them
+/// to make their races with copy-on-write, munmap or CPU hotplug deterministic instead of lucky.
+/// `lock_waiting` and `dispatch_waiting` count the vectors in each delay: a test waits for one
 /// to become non-zero instead of guessing how long its call takes to get there.
 #[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
 mod debug {
@@ -1642,25 +1745,24 @@ mod debug {
         }
     }
 
-    /// Between pinning and the mmap read lock.
-    static PINNED: Point = Point::new();
+    /// Before the mmap read lock.
+    static LOCK: Point = Point::new();
 
-    /// Between revalidation and dispatch.
+    /// Between pinning and dispatch.
     static DISPATCH: Point = Point::new();
 
     /// Creates the knobs and counts of both points.
     pub(super) fn init() -> Result {
-        PINNED.init(c"pinned_delay_us", c"pinned_waiting")?;
+        LOCK.init(c"lock_delay_us", c"lock_waiting")?;
         DISPATCH.init(c"dispatch_delay_us", c"dispatch_waiting")
     }
 
-    /// Waits between pinning and the mmap read lock. Called from process context, with no lock
-    /// held.
-    pub(super) fn delay_pinned() {
-        PINNED.wait();
+    /// Waits before the mmap read lock. Called from process context, with no lock held.
+    pub(super) fn delay_lock() {
+        LOCK.wait();
     }
 
-    /// Waits between revalidation and dispatch. Called from process context.
+    /// Waits between pinning and dispatch. Called from process context.
     pub(super) fn delay_dispatch() {
         DISPATCH.wait();
     }
@@ -1678,7 +1780,7 @@ mod debug {
 
     /// Does nothing.
     #[inline(always)]
-    pub(super) fn delay_pinned() {}
+    pub(super) fn delay_lock() {}
 
     /// Does nothing.
     #[inline(always)]

@@ -33,7 +33,7 @@ enum cpu_opv_dispatch_mode {
 
 /* Why the operands of a vector are pinned again: cpu_opv_retry. */
 enum cpu_opv_retry_reason {
-	/* A pinned page is no longer mapped at its address. */
+	/* A page faulted in without the mmap lock was unmapped again under it. */
 	CPU_OPV_RETRY_REMAPPED,
 	/* A read operand must be pinned for writing to break copy-on-write. */
 	CPU_OPV_RETRY_UNSHARE,
@@ -87,9 +87,9 @@ TRACE_EVENT(cpu_opv_exit,
 );
 
 /*
- * The revalidation of attempt @attempt (from 1) failed for @reason: the
- * operands are pinned again, or the call fails with EAGAIN after the last
- * attempt.
+ * Attempt @attempt (from 1) could not pin the operands under the mmap lock
+ * for @reason: they are faulted in and pinned again, or the call fails with
+ * EAGAIN after the last attempt.
  */
 TRACE_EVENT(cpu_opv_retry,
 	    TP_PROTO(unsigned int attempt, enum cpu_opv_retry_reason reason),

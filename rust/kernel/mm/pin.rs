@@ -11,16 +11,16 @@
 //! [FOLL_PIN documentation]: srctree/Documentation/core-api/pin_user_pages.rst
 //!
 //! Pinning does not keep the page *mapped*: user space can unmap or remap the range at any time
-//! (munmap, mremap, MADV_DONTNEED). [`PinnedPages::still_mapped`] tells, under the mmap lock,
-//! whether the user range still maps the pinned pages.
+//! (munmap, mremap, MADV_DONTNEED). A caller that needs the pages the range maps *now* pins them
+//! with [`PinnedPages::pin_mapped`] under the mmap read lock, which keeps the mapping from
+//! being replaced while it is held, and faults the range in with [`PinnedPages::pin_fast`],
+//! without the lock, when a page is missing.
 //!
 //! The access pages are pinned for is part of their type: [`Read`] or [`Write`]. Only pages
-//! pinned for writing can be marked dirty, and `still_mapped` only answers for the mm the pages
-//! were pinned from.
+//! pinned for writing can be marked dirty.
 
 use crate::{
     bindings,
-    error::to_result,
     mm::MmapReadGuard,
     page::{BorrowedPage, PAGE_SIZE},
     prelude::*,
@@ -63,21 +63,18 @@ mod private {
 ///
 /// # Invariants
 ///
-/// `self.pages[..self.nr]` are pages pinned by `pin_user_pages_fast()` with the flags of `A`,
-/// by this object, for the user addresses `self.addr..self.addr + self.nr * PAGE_SIZE` of
-/// `self.mm`, the mm of the task that created it; `self.nr <= N`. `self.dirty` is only ever set
-/// when `A` is [`Write`]. `self.mm` is only compared, never dereferenced.
+/// `self.pages[..self.nr]` are pages pinned with `FOLL_PIN` and the flags of `A`, by this
+/// object, for the user addresses `self.addr..self.addr + self.nr * PAGE_SIZE` of the mm of the
+/// task that created it; `self.nr <= N`. `self.dirty` is only ever set when `A` is [`Write`].
 pub struct PinnedPages<const N: usize, A: Access> {
     pages: [*mut bindings::page; N],
     nr: usize,
     addr: usize,
-    mm: *const bindings::mm_struct,
     dirty: bool,
     _access: PhantomData<A>,
 }
 
-// SAFETY: The pinned pages belong to no thread: they can be unpinned from any thread. `mm` is
-// only compared.
+// SAFETY: The pinned pages belong to no thread: they can be unpinned from any thread.
 unsafe impl<const N: usize, A: Access> Send for PinnedPages<N, A> {}
 
 // SAFETY: The shared-reference methods only read the page pointers, which do not change while
@@ -88,30 +85,98 @@ impl<const N: usize, A: Access> PinnedPages<N, A> {
     /// Pins the `nr` pages of the current task's memory that start at the page-aligned user
     /// address `addr`, for the access `A`.
     ///
-    /// Faults the pages in as needed, and so may sleep. Returns `EFAULT` if any of the pages
-    /// cannot be pinned with the access asked for (unmapped, `PROT_NONE`, read-only for a
-    /// write, `VM_IO` or `VM_PFNMAP`), `EINVAL` if `nr > N` or `addr` is not page-aligned, or
-    /// if the task has no mm (a kernel thread).
+    /// Faults the pages in as needed, and so may sleep; it takes the mmap read lock if it has to
+    /// fault, so it must not be called with that lock held. Returns `EFAULT` if any of the pages
+    /// cannot be pinned with the access asked for (unmapped, `PROT_NONE`, read-only for a write,
+    /// `VM_IO` or `VM_PFNMAP`), `EINVAL` if `nr > N` or `addr` is not page-aligned, or if the
+    /// task has no mm (a kernel thread).
     #[doc(alias = "pin_user_pages_fast")]
     pub fn pin_fast(addr: usize, nr: usize) -> Result<Self> {
-        if nr > N || addr % PAGE_SIZE != 0 {
+        crate::current!().mm().ok_or(EINVAL)?;
+        // SAFETY: `pin_user_pages_fast()` takes any user address and pins with `FOLL_PIN` up to
+        // `nr` pages of the current task's mm into an array of `nr` pointers. `nr` fits in a
+        // `c_int`, as `pin_with` checks first.
+        unsafe {
+            Self::pin_with(addr, nr, |nr, flags, pages| {
+                bindings::pin_user_pages_fast(addr, nr as c_int, flags, pages) as c_long
+            })
+        }
+    }
+
+    /// Pins the `nr` pages of the current task's memory that start at the page-aligned user
+    /// address `addr`, for the access `A`, if they are all mapped for that access and none
+    /// needs a fault, not even one that breaks copy-on-write or unshares a page.
+    ///
+    /// Called with `guard`, the mmap read lock of the current task's mm; never drops it and
+    /// never faults: the pages pinned are those the range maps while the lock keeps `munmap()`,
+    /// `mremap()` and `mmap()` from replacing them. Returns `EFAULT` if not
+    /// every page could be pinned (the caller faults them in without the lock, with
+    /// [`PinnedPages::pin_fast`], and tries again), and `EINVAL` as [`PinnedPages::pin_fast`]
+    /// does, or if `guard` locks another mm.
+    ///
+    /// The pages are looked up with GUP-fast first, which walks the page tables with interrupts
+    /// off and takes no lock, so that threads of one process pinning pages of one page table do
+    /// not contend on its lock. Only where GUP-fast cannot pin (the shared zero page, some file
+    /// mappings, architectures without it) are they looked up again under `guard`, with the
+    /// page table lock and `FOLL_NOFAULT`.
+    #[doc(alias = "pin_user_pages_fast_only")]
+    #[doc(alias = "pin_user_pages")]
+    pub fn pin_mapped(guard: &MmapReadGuard<'_>, addr: usize, nr: usize) -> Result<Self> {
+        let current_mm = crate::current!().mm().ok_or(EINVAL)?.as_raw();
+        if !core::ptr::eq(current_mm, guard.mm.as_raw()) {
             return Err(EINVAL);
         }
-        let mm = crate::current!().mm().ok_or(EINVAL)?.as_raw().cast_const();
+        // SAFETY: `pin_user_pages_fast_only()` takes any user address and pins with `FOLL_PIN`
+        // up to `nr` pages of the current task's mm into an array of `nr` pointers, without
+        // faulting or taking a lock. `nr` fits in a `c_int`, as `pin_with` checks first.
+        let fast = unsafe {
+            Self::pin_with(addr, nr, |nr, flags, pages| {
+                bindings::pin_user_pages_fast_only(addr, nr as c_int, flags, pages) as c_long
+            })
+        };
+        if let Ok(pinned) = fast {
+            return Ok(pinned);
+        }
+        // SAFETY: `guard` holds the mmap read lock of the current task's mm, as
+        // `pin_user_pages()` requires (it never drops it); it takes any user address and pins
+        // with `FOLL_PIN` up to `nr` pages of that mm into an array of `nr` pointers, and with
+        // `FOLL_NOFAULT` it fails instead of faulting.
+        unsafe {
+            Self::pin_with(addr, nr, |nr, flags, pages| {
+                bindings::pin_user_pages(addr, nr, flags | bindings::FOLL_NOFAULT, pages)
+            })
+        }
+    }
+
+    /// Pins with `pin`, a call of a function of the `pin_user_pages()` family for `addr`.
+    ///
+    /// # Safety
+    ///
+    /// `pin(nr, flags, pages)`, called with `nr <= N` and `nr <= c_int::MAX`, must pin at most
+    /// `nr` pages of the current task's mm from `addr` on with `FOLL_PIN` and `flags`, store them
+    /// in `pages[..nr]`, and return how many it pinned, or a negative errno.
+    unsafe fn pin_with(
+        addr: usize,
+        nr: usize,
+        pin: impl FnOnce(usize, c_uint, *mut *mut bindings::page) -> c_long,
+    ) -> Result<Self> {
+        if nr > N || c_int::try_from(nr).is_err() || addr % PAGE_SIZE != 0 {
+            return Err(EINVAL);
+        }
         let mut pages = [core::ptr::null_mut(); N];
-        let nr_int = i32::try_from(nr).map_err(|_| EINVAL)?;
-        // SAFETY: `pages` has room for `nr` pointers; any user address is allowed.
-        let ret =
-            unsafe { bindings::pin_user_pages_fast(addr, nr_int, A::FOLL, pages.as_mut_ptr()) };
-        to_result(ret)?;
+        // `pages` has room for the `nr` pointers `pin` may store.
+        let ret = pin(nr, A::FOLL, pages.as_mut_ptr());
+        if ret < 0 {
+            let errno = c_int::try_from(ret).unwrap_or(EINVAL.to_errno());
+            return Err(Error::from_errno(errno));
+        }
         let pinned = usize::try_from(ret).unwrap_or(0);
-        // INVARIANT: `pin_user_pages_fast` pinned `pinned <= nr <= N` pages of the current
-        // task's mm, `mm`, from `addr` on, with `A::FOLL`.
+        // INVARIANT: `pin` pinned `pinned <= nr <= N` pages of the current task's mm from `addr`
+        // on, with `FOLL_PIN` and `A::FOLL`.
         let this = Self {
             pages,
             nr: pinned.min(nr),
             addr,
-            mm,
             dirty: false,
             _access: PhantomData,
         };
@@ -179,84 +244,6 @@ impl<const N: usize, A: Access> PinnedPages<N, A> {
         let page = *self.pinned().get(i)?;
         // SAFETY: By the type invariants, `page` is a pinned, hence valid, page.
         Some(unsafe { bindings::page_address(page) }.cast())
-    }
-
-    /// Whether the user range still maps the pinned pages, checked under the mmap read lock of
-    /// the mm they were pinned from. For any other mm's lock, the answer is `false`.
-    ///
-    /// Never faults anything in: a page that is not present is not mapped, and a write-pinned
-    /// page that is now mapped read-only (for instance after `mprotect()`) does not count.
-    /// Only meaningful while `guard` is held: the mapping can change after it is released.
-    ///
-    /// Each page is looked up with GUP-fast first, which walks the page tables with interrupts
-    /// off and takes no lock, so that threads of one process revalidating pages of one page
-    /// table do not contend on its lock. Only where GUP-fast cannot tell (it refuses some kinds
-    /// of mappings) is the page looked up with the page table lock.
-    #[doc(alias = "get_user_pages_fast_only")]
-    #[doc(alias = "get_user_pages_remote")]
-    pub fn still_mapped(&self, guard: &MmapReadGuard<'_>) -> bool {
-        if !core::ptr::eq(guard.mm.as_raw().cast_const(), self.mm) {
-            return false;
-        }
-        let flags = A::FOLL;
-        // GUP-fast walks the current task's page tables: it can only answer for them.
-        let current_mm = crate::current!()
-            .mm()
-            .is_some_and(|mm| core::ptr::eq(mm.as_raw(), guard.mm.as_raw()));
-        self.pinned().iter().enumerate().all(|(i, &pinned)| {
-            let addr = self.addr + i * PAGE_SIZE;
-            let page = current_mm
-                .then(|| Self::mapped_page_fast(addr, flags))
-                .flatten()
-                .or_else(|| Self::mapped_page(guard, addr, flags));
-            page == Some(pinned)
-        })
-    }
-
-    /// The page the current task maps at `addr` for the access `flags` asks for, if GUP-fast
-    /// finds it. No reference is kept: the pointer is only for comparison.
-    fn mapped_page_fast(addr: usize, flags: u32) -> Option<*mut bindings::page> {
-        let mut page = core::ptr::null_mut();
-        // SAFETY: `page` has room for one pointer. GUP-fast takes no lock and accepts any
-        // address.
-        let ret = unsafe { bindings::get_user_pages_fast_only(addr, 1, flags, &mut page) };
-        Self::drop_ref(ret == 1, page)
-    }
-
-    /// The page `guard`'s mm maps at `addr` for the access `flags` asks for, looked up without
-    /// faulting. No reference is kept: the pointer is only for comparison.
-    fn mapped_page(
-        guard: &MmapReadGuard<'_>,
-        addr: usize,
-        flags: u32,
-    ) -> Option<*mut bindings::page> {
-        let mut page = core::ptr::null_mut();
-        // SAFETY: `guard` owns the mmap read lock of its mm, as `get_user_pages_remote()`
-        // requires; `page` has room for one pointer; `locked` is null, so the lock is never
-        // dropped.
-        let ret = unsafe {
-            bindings::get_user_pages_remote(
-                guard.mm.as_raw(),
-                addr,
-                1,
-                flags | bindings::FOLL_NOFAULT,
-                &mut page,
-                core::ptr::null_mut(),
-            )
-        };
-        Self::drop_ref(ret == 1, page)
-    }
-
-    /// After a GUP call for one page: if it `found` one, drops the reference it took on `page`
-    /// and returns the page pointer.
-    fn drop_ref(found: bool, page: *mut bindings::page) -> Option<*mut bindings::page> {
-        if !found {
-            return None;
-        }
-        // SAFETY: The GUP call returned one page, `page`, with a reference taken for us, which
-        // is dropped here; only the pointer is compared afterwards.
-        unsafe { bindings::put_page(page) };
-        Some(page)
     }
 
     /// The pinned page pointers.

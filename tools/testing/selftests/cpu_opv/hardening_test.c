@@ -8,9 +8,9 @@
  * - a read operand that copy-on-write replaces while the vector waits for
  *   its CPU is not read stale (the debug dispatch delay widens the window,
  *   so that the race is hit every time, not by luck);
- * - an operand unmapped and mapped anew between pinning and revalidation
- *   (the debug pinned delay) is pinned again: the vector acts on the new
- *   mapping, or fails if that one cannot be written;
+ * - an operand unmapped and mapped anew before the call takes the mmap lock
+ *   to pin it (the debug lock delay): the vector acts on the new mapping, or
+ *   fails if that one cannot be written;
  * - addresses at the top of the address space, or outside it, are faults
  *   (EFAULT, or EAGAIN when expected), never another errno;
  * - tagged addresses (x86 LAM) designate the memory they point to.
@@ -38,8 +38,8 @@
 
 #define DELAY_KNOB	"/sys/kernel/debug/cpu_opv/dispatch_delay_us"
 #define WAITING_FILE	"/sys/kernel/debug/cpu_opv/dispatch_waiting"
-#define PIN_KNOB	"/sys/kernel/debug/cpu_opv/pinned_delay_us"
-#define PIN_WAITING	"/sys/kernel/debug/cpu_opv/pinned_waiting"
+#define LOCK_KNOB	"/sys/kernel/debug/cpu_opv/lock_delay_us"
+#define LOCK_WAITING	"/sys/kernel/debug/cpu_opv/lock_waiting"
 #define SEC_NS		1000000000ULL
 
 static int write_file(const char *path, const char *val)
@@ -519,7 +519,7 @@ static void *cow_writer(void *arg)
 	w->pinned = !pin_to(w->cpu);
 	while (!atomic_load(&w->go))
 		;
-	/* Once the vector waits in its 300 ms delay, revalidated. */
+	/* Once the vector waits in its 300 ms delay, pinned. */
 	w->waited = wait_waiting(WAITING_FILE, 1, true);
 	__atomic_store_n(w->z, 1, __ATOMIC_RELAXED);
 	w->x_seen = __atomic_load_n(w->x, __ATOMIC_RELAXED);
@@ -607,16 +607,16 @@ TEST_F_TIMEOUT(cow, read_operand_is_not_stale, 120)
 }
 
 /*
- * An operand remapped between pinning and revalidation.
+ * An operand remapped before the call pins it.
  *
- * The call pins the page of its add, then waits in the debug pinned delay
- * (before the mmap lock). Meanwhile the test unmaps the page and maps a new
- * one at the same address: writable, or read-only. Revalidation must see
- * that the address no longer maps the pinned page (a writer of the mmap
- * lock ran: the pages are looked up again) and pin again: the add lands in
- * the new writable page, or the call fails with EFAULT on the read-only
- * one, which stays zero. An engine that trusted its first pins would add
- * to the old page, gone, and report success.
+ * The call's page is mapped and written: the first pin would find it. The
+ * call waits in the debug lock delay, before it takes the mmap lock to pin
+ * its operands. Meanwhile the test unmaps the page and maps a new one at the
+ * same address: writable, or read-only. The call must pin what the address
+ * maps once it holds the lock: the add lands in the new writable page
+ * (faulted in first), or the call fails with EFAULT on the read-only one,
+ * which stays zero. An engine that pinned before taking the lock, and
+ * trusted its pins, would add to the old page, gone, and report success.
  */
 FIXTURE(remap) {
 	int knob;
@@ -637,16 +637,16 @@ FIXTURE_VARIANT_ADD(remap, read_only) {
 FIXTURE_SETUP(remap)
 {
 	self->knob = 0;
-	if (access(PIN_KNOB, W_OK) || access(PIN_WAITING, R_OK))
+	if (access(LOCK_KNOB, W_OK) || access(LOCK_WAITING, R_OK))
 		SKIP(return, "needs root and CONFIG_CPU_OPV_DEBUG_DELAY");
-	ASSERT_EQ(0, write_file(PIN_KNOB, "300000"));
+	ASSERT_EQ(0, write_file(LOCK_KNOB, "300000"));
 	self->knob = 1;
 }
 
 FIXTURE_TEARDOWN(remap)
 {
 	if (self->knob)
-		write_file(PIN_KNOB, "0");
+		write_file(LOCK_KNOB, "0");
 }
 
 struct remap_call {
@@ -678,7 +678,7 @@ TEST_F_TIMEOUT(remap, repinned_after_remap, 120)
 		ASSERT_NE(MAP_FAILED, p);
 		*p = 41;
 		ASSERT_EQ(0, pthread_create(&t, NULL, remap_caller, &c));
-		ASSERT_TRUE(wait_waiting(PIN_WAITING, 1, true)) {
+		ASSERT_TRUE(wait_waiting(LOCK_WAITING, 1, true)) {
 			TH_LOG("round %d: the vector was never seen waiting", i);
 		}
 		ASSERT_EQ(0, munmap(p, 4096));

@@ -272,7 +272,7 @@ static void template_page(struct run *r, __u8 *page)
 
 /*
  * Runs a vector on @cpu; retries on EAGAIN (the operand pages changed
- * during revalidation, as they do here all the time). Returns what the
+ * between faulting in and pinning, as they do here all the time). Returns what the
  * call returned, or -1 after an error, which is recorded.
  */
 static int call(struct worker *w, struct cpu_op *ops, int cnt, int cpu)

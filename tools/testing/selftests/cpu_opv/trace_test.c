@@ -291,6 +291,37 @@ TEST_F(trace, unshare)
 	EXPECT_CALL(self->buf, enter, "attempt=1 reason=unshare", dispatch, "ret=0");
 }
 
+/*
+ * A compare and an add on one page never written: the page is pinned once,
+ * for writing since the add writes it, so the compare reads the page the
+ * add writes, and no attempt is lost to unsharing. (Pinned per operand, the
+ * compare's read pin would hold the zero page, which the add's write pin
+ * replaces.) The page is faulted in first, which is no retry.
+ */
+TEST_F(trace, shared_page)
+{
+	char enter[64], dispatch[64];
+	int cpu = sched_getcpu();
+	struct cpu_op ops[2];
+	uint64_t *p;
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ops[0] = op_compare(1, &p[0], &p[1], sizeof(*p));
+	ops[1] = op_add(0, &p[2], 1, sizeof(*p));
+	ASSERT_EQ(0, sys_cpu_opv(ops, 2, cpu, 0)) TH_LOG("errno %d", errno);
+	EXPECT_EQ(1, p[2]);
+	munmap(p, getpagesize());
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+
+	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=2 flags=0x0", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
+	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
+}
+
 /* A vector for another CPU runs there, in an IPI. */
 TEST_F(trace, remote)
 {
