@@ -727,8 +727,8 @@ impl PinnedVec {
     /// pinned: with [`Pinning::Mapped`], a page that is not mapped for the access is not
     /// pinned, and not an error.
     ///
-    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for the operand that
-    /// needs the page (the first written one on it, for a page pinned for writing). Memory that
+    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for the operand being
+    /// pinned, as if each operand's pages were pinned in turn for the access it needs. Memory that
     /// cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry could never
     /// succeed. Only the documented errors reach user space: running out of memory, a fatal
     /// signal, and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the
@@ -826,6 +826,8 @@ impl PinnedVec {
         page.pin = None;
         let pin = match PinnedPage::pin(addr, for_write, how) {
             Ok(pin) => pin,
+            // `EINVAL` is a wrong call (another mm's lock), not a page to fault in.
+            Err(e) if e == EINVAL => return Err(e),
             Err(_) if matches!(how, Pinning::Mapped(_)) => return Ok(None),
             Err(e) if e == ENOMEM || e == EINTR => return Err(e),
             // A read operand's page, pinned for writing for a later written operand, that
@@ -1265,7 +1267,14 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                 // Faults are reported here, where they are found: `EFAULT` (`EAGAIN` if
                 // expected). The pins only fault the pages in: they are dropped when the
                 // operands are pinned under the lock.
-                pinned.pin(ops, &unshare, Pinning::FaultIn)?;
+                if let Err(e) = pinned.pin(ops, &unshare, Pinning::FaultIn) {
+                    if e == EAGAIN {
+                        // An expected fault, or memory that cpu_opv refuses by policy, mapped
+                        // since the last check (`VM_IO`, `VM_PFNMAP`): tell them apart.
+                        check_policy(ops, &mm.mmap_read_lock_killable()?)?;
+                    }
+                    return Err(e);
+                }
                 faulted_in = true;
             }
             debug::delay_lock();
