@@ -31,9 +31,26 @@ export DEBIAN_FRONTEND=noninteractive
 if ((${#missing[@]})) || [ -n "${need_update:-}" ]; then
 	apt-get update -qq >/dev/null
 fi
+extra=()
+# Some machines carry qemu-utils from bookworm-backports without that source
+# configured: it "Breaks" bookworm's qemu-system-common, so apt refuses the
+# QEMU we boot with. Move qemu-utils back to the version the sources offer,
+# in the same transaction (nothing here uses qemu-img).
+if [[ " ${missing[*]} " == *" qemu-system"* ]] &&
+   dpkg-query -W -f='${Status}' qemu-utils 2>/dev/null | grep -q 'ok installed'; then
+	have=$(dpkg-query -W -f='${Version}' qemu-utils)
+	madison=$(apt-cache madison qemu-utils)
+	offered=$(awk -F' [|] ' 'NR == 1 { print $2 }' <<<"$madison")
+	if [ -n "$offered" ] && [[ $madison != *"| $have |"* ]]; then
+		log "qemu-utils $have is from no configured source: installing $offered with QEMU"
+		extra=(--allow-downgrades "qemu-utils=$offered")
+	fi
+fi
 if ((${#missing[@]})); then
 	log "installing Debian packages: ${missing[*]}"
-	apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1
+	apt-get install -y -qq "${extra[@]}" "${missing[@]}" >/dev/null 2>&1 ||
+		die "apt-get install failed: rerun without -qq to see why:" \
+		    "apt-get install ${extra[*]} ${missing[*]}"
 fi
 if ((arm64)) && [ ! -x "$arm64_busybox" ]; then
 	log "fetching busybox-static:arm64"
