@@ -3,12 +3,13 @@
 # Boots a kernel under QEMU (TCG: KVM guests hang on these machines) with
 # 4 CPUs and the initramfs, in one of the guest's modes:
 #   dev/boot.sh y|n|bench|graph|arm64[-kasan] test|demo|enosys|bench|librseq|
-#               librseq-full|breakdown|isolation|run [time limit in s]
+#               librseq-full|breakdown|isolation|run|spin [time limit in s]
 # The arm64 kernel boots on QEMU's virt machine (-cpu max), with
 # $CACHE/initramfs-arm64.cpio.gz; its guest writes the results to virtio
 # consoles instead of the second to fourth serial ports.
 # (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
 # CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
+# CPU_OPV_QEMU: more QEMU arguments (dev/insncount: its gdb stub).
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
 # third: $CACHE/logs/<y|n>-<mode>.extra, to its fourth:
@@ -59,6 +60,8 @@ else
 	qemu=(qemu-system-x86_64 -accel tcg,thread=multi -smp 4 -m "$mem" -no-reboot
 	      -nodefaults -display none -kernel "$kernel" -initrd "$initrd"
 	      -append "console=ttyS0 $append")
+	# shellcheck disable=SC2206 # split on purpose: several arguments
+	[ -z "${CPU_OPV_QEMU:-}" ] || qemu+=($CPU_OPV_QEMU)
 	ports=(-serial "file:$tap" -serial "file:$extra" -serial "file:$compat")
 	demo_ports=(-serial null)
 fi

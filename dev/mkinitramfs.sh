@@ -24,6 +24,9 @@ install -m 755 "$ROOT/dev/guest/init" "$root/init"
 install -m 755 "$ROOT/dev/guest/breakdown.sh" "$root/bin/breakdown.sh"
 $cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
 	-o "$root/bin/cpu_opv_demo" "$ROOT/dev/guest/cpu_opv_demo.c"
+$cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
+	-I "$ROOT/tools/testing/selftests/cpu_opv" \
+	-o "$root/bin/cpu_opv_spin" "$ROOT/dev/guest/cpu_opv_spin.c"
 cp -r "$selftests" "$root/selftests"
 # The x86 guest also runs the 32-bit kselftests (compat), if built, and
 # librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.

@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Counts the instructions of one system call of each kind that
+dev/guest/cpu_opv_spin.c makes, single-stepping the guest through QEMU's
+gdb stub (gdb -x this file; see dev/insncount, which sets the environment).
+
+TCG's timings magnify whatever the emulator does slowly (a soft-TLB miss,
+an indirect branch); an instruction count is exact and repeatable, and is
+what a native CPU's time follows most closely for short kernel paths.
+Each call is stepped from entry_SYSCALL_64 to the first user-space
+instruction after it, interrupts masked (QEMU's default for gdb
+single-stepping). A rep-prefixed string instruction counts once. Reports,
+per kind: the total, the instructions per function (self), and the
+instructions inside the calls of the functions the stages of a cpu_opv()
+call are made of (inclusive, from the stack pointer: a function's call
+ends when the stack pointer rises above its entry value).
+"""
+import bisect
+import collections
+import os
+import subprocess
+import sys
+
+import gdb
+
+VMLINUX = os.environ["INSN_VMLINUX"]
+NR_GETPPID = 110
+NR_CPU_OPV = int(os.environ.get("INSN_NR_CPU_OPV", "473"))
+ROUNDS = int(os.environ.get("INSN_ROUNDS", "3"))
+CPU_MEMCPY_OP = 2
+USER_TOP = 1 << 47
+
+# (stage, functions whose inclusive count it is)
+STAGES = [
+    ("copy-in", ["_copy_from_user", "rust_helper_copy_from_user", "_inline_copy_from_user"]),
+    ("mmap lock", ["down_read_killable"]),
+    ("mmap unlock", ["up_read"]),
+    ("VMA lookup", ["find_vma", "rust_helper_vma_lookup", "vma_lookup"]),
+    ("dirty tracking", ["vma_needs_dirty_tracking"]),
+    ("pin", ["pin_user_pages_fast_only", "pin_user_pages_fast"]),
+    ("dispatch", ["smp_call_function_single"]),
+    ("unpin and dirty", ["unpin_user_pages_dirty_lock", "unpin_user_page",
+                         "unpin_user_pages"]),
+    ("fatal signal check", ["rust_helper_fatal_signal_pending"]),
+]
+
+
+def symbols():
+    out = subprocess.run(["nm", "-n", "-C", VMLINUX], capture_output=True,
+                         text=True, check=True).stdout
+    addrs, names = [], []
+    for line in out.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[1] in "tTwW":
+            addrs.append(int(parts[0], 16))
+            names.append(parts[2])
+    return addrs, names
+
+
+ADDRS, NAMES = symbols()
+STARTS = {}
+for a, n in zip(ADDRS, NAMES):
+    STARTS.setdefault(a, n)
+
+
+def func(pc):
+    i = bisect.bisect_right(ADDRS, pc) - 1
+    return NAMES[i] if i >= 0 else hex(pc)
+
+
+def reg(name):
+    return int(gdb.parse_and_eval("$" + name)) & ((1 << 64) - 1)
+
+
+def kind():
+    nr = reg("rax")
+    if nr == NR_GETPPID:
+        return "getppid"
+    if nr != NR_CPU_OPV:
+        return None
+    cnt = reg("rsi")
+    if cnt == 0:
+        return "empty vector"
+    if cnt == 1:
+        return "1 add"
+    if cnt == 4:
+        op = int(gdb.parse_and_eval("*(int *)%d" % reg("rdi")))
+        return "worst case" if op == CPU_MEMCPY_OP else "4 compares"
+    return None
+
+
+def step_call():
+    """Steps one system call; returns [(pc, sp)], a rep string once."""
+    trace = []
+    while True:
+        pc = reg("pc")
+        if pc < USER_TOP:
+            return trace
+        if not trace or trace[-1][0] != pc:
+            trace.append((pc, reg("rsp")))
+        gdb.execute("stepi", to_string=True)
+
+
+def inclusive(trace):
+    """Instructions inside each call of a function, summed per name."""
+    incl = collections.Counter()
+    calls = collections.Counter()
+    for i, (pc, sp) in enumerate(trace):
+        name = STARTS.get(pc)
+        if name is None:
+            continue
+        j = i + 1
+        while j < len(trace) and trace[j][1] <= sp:
+            j += 1
+        incl[name] += j - i
+        calls[name] += 1
+    return incl, calls
+
+
+def main():
+    gdb.execute("set pagination off")
+    gdb.execute("set confirm off")
+    gdb.execute("target remote localhost:%s" % os.environ.get("INSN_PORT", "1234"))
+    # Step the vCPU that hit the breakpoint only.
+    gdb.execute("set scheduler-locking step")
+    entry = next(a for a, n in zip(ADDRS, NAMES) if n == "entry_SYSCALL_64")
+    gdb.execute("hbreak *0x%x" % entry, to_string=True)
+    want = ["getppid", "empty vector", "1 add", "4 compares", "worst case"]
+    traces = collections.defaultdict(list)
+    while any(len(traces[k]) < ROUNDS for k in want):
+        gdb.execute("continue", to_string=True)
+        k = kind()
+        if k is None or len(traces[k]) >= ROUNDS:
+            continue
+        traces[k].append(step_call())
+    gdb.execute("delete")
+    gdb.execute("detach")
+    dump = os.environ.get("INSN_DUMP")
+    if dump:
+        # The stepped calls, for a closer look: "kind round pc sp" lines.
+        with open(dump, "w") as f:
+            for k in want:
+                for r, trace in enumerate(traces[k]):
+                    for pc, sp in trace:
+                        f.write("%s\t%d\t%x\t%x\n" % (k, r, pc, sp))
+    out = open(os.environ["INSN_OUT"], "w") if os.environ.get("INSN_OUT") else sys.stdout
+    sys.stdout = out
+
+    totals = {k: sorted(len(t) for t in traces[k]) for k in want}
+    base = totals["getppid"][0]
+    print("Instructions per system call, from entry_SYSCALL_64 to the return to")
+    print("user space (QEMU gdb stub, single-stepped, interrupts masked); %d calls"
+          % ROUNDS)
+    print("of each kind, counted after the benchmark's loop ran a while.")
+    print()
+    print("%-14s %30s %10s" % ("call", "instructions (each call)", "x getppid"))
+    for k in want:
+        print("%-14s %30s %10.2f" % (k, " ".join(map(str, totals[k])),
+                                     totals[k][0] / base))
+    print("(x getppid: the shortest call of each kind; a longer one faulted its")
+    print("pages in first)")
+    for k in want[1:]:
+        # The shortest call: a longer one faulted its pages in first.
+        trace = min(traces[k], key=len)
+        own = collections.Counter(func(pc) for pc, _ in trace)
+        incl, calls = inclusive(trace)
+        print()
+        print("%s: %d instructions; stages (inclusive: the calls of these "
+              "functions)" % (k, len(trace)))
+        staged = 0
+        for stage, funcs in STAGES:
+            n = max((incl[f] for f in funcs), default=0)
+            c = max((calls[f] for f in funcs), default=0)
+            if n:
+                print("  %-20s %6d  %5.1f%%  (%d call%s)" % (
+                    stage, n, 100 * n / len(trace), c, "" if c == 1 else "s"))
+                staged += n
+        print("  %-20s %6d  %5.1f%%" % ("the rest", len(trace) - staged,
+                                         100 * (len(trace) - staged) / len(trace)))
+        print("  functions by own instructions (the first 25):")
+        for name, n in own.most_common(25):
+            print("  %6d  %-70s %s" % (n, name[:70],
+                                       "(%d calls)" % calls[name] if calls[name] else ""))
+
+
+main()
