@@ -5,11 +5,11 @@
 //! C header: [`include/uapi/linux/cpu_opv.h`](srctree/include/uapi/linux/cpu_opv.h)
 //!
 //! `cpu_opv()` runs a short vector of operations (compare, memcpy, add) on user memory
-//! atomically with respect to everything else that runs on one CPU. It is the slow path that
-//! completes restartable sequences (rseq): it makes progress where an rseq critical section
-//! cannot (single-stepping, a fault on every attempt), and it reaches the per-CPU data of another
-//! CPU (work stealing, draining per-CPU caches, committing to a per-CPU ring buffer after a
-//! migration).
+//! atomically with respect to the threads that run on one CPU and to the other vectors for it.
+//! It is the slow path that completes restartable sequences (rseq): it makes progress where an
+//! rseq critical section cannot (single-stepping, a fault on every attempt), and it reaches the
+//! per-CPU data of another CPU (work stealing, draining per-CPU caches, committing to a per-CPU
+//! ring buffer after a migration).
 //!
 //! A call goes through stages, each of which is a type:
 //!
@@ -31,9 +31,11 @@
 //!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
 //!    pages. The handler first makes the task it interrupted abort its rseq critical section,
 //!    if it is in one, so that no rseq commit can land on top of the vector's stores (unless
-//!    that task is the caller, which is in this system call). An offline target CPU runs
-//!    nothing: the vector then runs here, serialised with the other vectors for offline CPUs,
-//!    with CPU hotplug held off only for as long as the vector runs.
+//!    that task is the caller, which is in this system call). An idle target CPU is not
+//!    interrupted: the vector runs here, under its runqueue lock, which keeps any task from
+//!    running there meanwhile. An offline target CPU runs nothing: the vector then runs here,
+//!    with CPU hotplug held off only for as long as the vector runs. Wherever it runs, a
+//!    vector runs under its target CPU's [`VectorLock`], which serialises the vectors for a CPU.
 //!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
 //! has been done before.
@@ -535,6 +537,14 @@ impl Segments {
         (self.offset + self.len).div_ceil(PAGE_SIZE)
     }
 
+    /// The user addresses of the pages the operand lives on, in order (one or two); `None`
+    /// for a second page past the top of the address space.
+    fn page_addrs(&self) -> impl Iterator<Item = Option<usize>> {
+        [Some(self.page), self.page.checked_add(PAGE_SIZE)]
+            .into_iter()
+            .take(self.nr_pages())
+    }
+
     /// The pieces of the operand, one per page: (page index, offset in the page, length).
     fn pieces(&self) -> impl Iterator<Item = (usize, usize, usize)> {
         let first = self.len.min(PAGE_SIZE - self.offset);
@@ -652,7 +662,7 @@ struct OperandPages {
 /// # Invariants
 ///
 /// Every index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
-/// addresses.
+/// addresses, and `pages[nr_pages..]` are `None`.
 struct PinnedVec {
     /// The pages, in the order the operands first use them.
     pages: [Option<VecPage>; PAGES_MAX],
@@ -691,8 +701,7 @@ impl Written {
             let Ok(Some(seg)) = Segments::of(&operand, len) else {
                 continue;
             };
-            let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
-            for addr in addrs.into_iter().take(seg.nr_pages()).flatten() {
+            for addr in seg.page_addrs().flatten() {
                 if let Some(slot) = slots.next() {
                     *slot = Some(addr);
                 }
@@ -737,7 +746,8 @@ impl PinnedVec {
     /// On error, or when not all were pinned, what was pinned stays pinned until `self` is
     /// dropped or pins again. The pins are made in place: they are never moved.
     fn pin(&mut self, ops: &OpVec, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
-        for page in self.pages.iter_mut() {
+        // The pages past `nr_pages` are `None` already.
+        for page in self.pages.iter_mut().take(self.nr_pages) {
             *page = None;
         }
         self.nr_pages = 0;
@@ -752,11 +762,10 @@ impl PinnedVec {
             let Some(seg) = Segments::of(&operand, len).map_err(|_| fault)? else {
                 continue;
             };
-            // The second page of an operand on two pages: one that would wrap around the
-            // address space is not a page: a fault.
-            let addrs = [Some(seg.page), seg.page.checked_add(PAGE_SIZE)];
             let mut pages = [0; 2];
-            for (index_slot, addr) in pages.iter_mut().zip(addrs).take(seg.nr_pages()) {
+            for (index_slot, addr) in pages.iter_mut().zip(seg.page_addrs()) {
+                // A second page that would wrap around the address space is not a page: a
+                // fault.
                 let addr = addr.ok_or(fault)?;
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
                 // the caller faults it in without the lock, and tries again.
@@ -859,9 +868,10 @@ impl PinnedVec {
     /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
     fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
         let operands = ops.iter().take(ran).flat_map(|op| op.operands());
-        let slots = operands.zip(self.slots);
+        // By reference: a copy of the slots would cost more than the rest of this function.
+        let slots = operands.zip(self.slots.iter());
         let written = slots.filter_map(|(operand, slot)| match (operand, slot) {
-            (Some((_, _, true)), Some(slot)) => Some(slot),
+            (Some((_, _, true)), Some(slot)) => Some(*slot),
             _ => None,
         });
         for slot in written {
@@ -1119,6 +1129,9 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
             [a, b] => (a.as_ref(), b.as_ref()),
             _ => (None, None),
         };
+        if i > 0 {
+            debug::delay_in_vector();
+        }
         // Each operation's accesses happen after the previous operation's, also as seen by
         // the compiler (the v9 ABI promises a compiler barrier between operations).
         compiler_fence(CompilerOrdering::SeqCst);
@@ -1180,12 +1193,6 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
 /// pages keep changing gets `EAGAIN`.
 const MAX_ATTEMPTS: usize = 4;
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialized by `cpu_opv_init()`, an initcall, before user space can call
-    // cpu_opv().
-    unsafe(uninit) static OFFLINE: Mutex<()> = ();
-}
-
 /// The pages (by their index in [`PinnedVec::pages`], which only depends on the vector) to be
 /// pinned for writing although no operation writes them, to break copy-on-write: see
 /// [`cow_unstable`].
@@ -1238,10 +1245,10 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
 /// cannot replace them; the lock is held until the vector has run, and is only shared with this
 /// process's threads. A page that is not mapped for the access is faulted in without any lock
 /// (faulting may wait for as long as user space wants: userfaultfd, FUSE, a slow swap device;
-/// it is killable), and the operands are pinned again under the lock. The CPU hotplug lock and
-/// [`OFFLINE`] are only taken, under it, when the target CPU is offline, and only around the
-/// execution of the vector, which neither faults nor sleeps: nothing a caller controls can hold
-/// them for long.
+/// it is killable), and the operands are pinned again under the lock. The CPU hotplug lock is
+/// only taken, under it, when the target CPU is offline; an idle target's runqueue lock and the
+/// vectors' lock ([`VectorLock`]) only around the execution of the vector, which neither faults
+/// nor sleeps: nothing a caller controls can hold them for long.
 fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     if !ops.accesses_memory() {
         // No memory to access (an empty vector: a fence for the rseq critical sections of
@@ -1309,15 +1316,16 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     Err(EAGAIN)
 }
 
-/// Runs the vector over `mem`, its pinned operands, on `cpu`, or here if `cpu` is offline.
-/// Returns what [`run`] returned. Called with the mmap read lock held, if `mem` holds any
-/// memory.
+/// Runs the vector over `mem`, its pinned operands, on `cpu`; or here if `cpu` is idle (under
+/// its runqueue lock, without waking it) or offline. Returns what [`run`] returned. Called with
+/// the mmap read lock held, if `mem` holds any memory, and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX], cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
-    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a local run, in which it
-    // interrupted the caller, from one in an IPI.
+    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
+    // an IPI from one in the caller, on the target CPU (local) or for it (idle; offline is told
+    // apart after the call).
     let mut mode = trace::Mode::Ipi;
     let mut hotplug = false;
     let mut irqoff_ns = 0;
@@ -1325,47 +1333,104 @@ fn dispatch(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX], cpu: CpuId) -
         let stamp = irqoff::start();
         // The clock is read only while `cpu_opv_dispatch` is enabled.
         let traced = trace::dispatch_enabled().then(Instant::<Monotonic>::now);
-        // The task this interrupts may be in an rseq critical section on the vector's memory:
-        // abort it. Unless it is the caller itself, when the vector runs on the caller's CPU
-        // (or here, for an offline CPU): the caller is in this system call, not in a critical
-        // section, and the other tasks of this CPU were scheduled out, which aborts their
-        // critical sections already.
+        // The task this interrupts on `cpu` may be in an rseq critical section on the vector's
+        // memory: abort it. Unless it is the caller itself, which is in this system call, not
+        // in a critical section: on `cpu` (the other tasks of `cpu` were scheduled out, which
+        // aborts their critical sections already), or for an idle or offline `cpu`, which runs
+        // no task at all.
         if Task::current_raw() as usize != caller {
             rseq::abort_current_critical_section(irq_off);
-        } else {
+        } else if CpuId::current() == cpu {
             mode = trace::Mode::Local;
+        } else {
+            mode = trace::Mode::Idle;
         }
+        // SAFETY: `cpu` came from `target_cpu()`, which found it in the caller's allowed CPUs,
+        // all of which are possible CPUs.
+        let serialised = unsafe { VectorLock::lock(cpu, irq_off) };
         ret = run(ops, mem);
+        drop(serialised);
         irqoff::record(stamp);
         if let Some(start) = traced {
             irqoff_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
         }
     };
-    match smp::call_function_single(cpu, &mut handler) {
-        Err(e) if e == ENXIO => {
-            // The CPU is offline, or was. Keep it from coming online, then look again.
-            let _hotplug = kernel::cpu::HotplugReadGuard::lock();
-            hotplug = true;
-            match smp::call_function_single(cpu, &mut handler) {
-                Err(e) if e == ENXIO => {
-                    // It stays offline and runs nothing: the vector runs here, with interrupts
-                    // off, serialised with the other vectors for offline CPUs. Interrupts go off
-                    // before the handler looks at the CPU it runs on: the task cannot migrate
-                    // in between, as it could while choosing a CPU for a cross-CPU call.
-                    let _serialised = OFFLINE.lock();
-                    let irq_off = kernel::interrupt::local_interrupt_disable();
-                    handler(&irq_off);
-                    drop(irq_off);
-                    mode = trace::Mode::Offline;
+    // An idle `cpu` runs no task until the handler returns: the vector runs here, without an IPI
+    // that would wake it up. The current CPU is never idle (the helper checks it; this only
+    // spares the call).
+    let idle = cpu != CpuId::current()
+        && !debug::ipi_only()
+        && smp::call_on_idle_cpu(cpu, &mut handler).is_ok();
+    if !idle {
+        match smp::call_function_single(cpu, &mut handler) {
+            Err(e) if e == ENXIO => {
+                // The CPU is offline, or was. Keep it from coming online, then look again.
+                let _hotplug = kernel::cpu::HotplugReadGuard::lock();
+                hotplug = true;
+                match smp::call_function_single(cpu, &mut handler) {
+                    Err(e) if e == ENXIO => {
+                        // It stays offline and runs nothing: the vector runs here, with
+                        // interrupts off. Interrupts go off before the handler looks at the CPU
+                        // it runs on: the task cannot migrate in between, as it could while
+                        // choosing a CPU for a cross-CPU call.
+                        let irq_off = kernel::interrupt::local_interrupt_disable();
+                        handler(&irq_off);
+                        drop(irq_off);
+                        mode = trace::Mode::Offline;
+                    }
+                    other => other?,
                 }
-                other => other?,
             }
+            other => other?,
         }
-        other => other?,
     }
     // Process context, with only the mmap read lock held.
     trace::dispatch(cpu, mode, hotplug, irqoff_ns);
     Ok(ret)
+}
+
+/// The lock that serialises the vectors for one CPU (`cpu_opv_lock_vectors()`, a per-CPU raw
+/// spinlock in `kernel/cpu_opv_sys.c`), held while the vector runs.
+///
+/// Every vector runs under its target CPU's, whichever CPU runs it: the target itself (in an IPI,
+/// or for its own caller), or the caller, for an idle or an offline target. The runqueue lock
+/// that keeps an idle target idle does not keep an IPI from running another caller's vector on
+/// it, nor does the IPI's exclude a caller for an idle or an offline target.
+///
+/// # Invariants
+///
+/// The lock of CPU `self.cpu` is held, with interrupts off until the guard is dropped.
+struct VectorLock<'a> {
+    cpu: CpuId,
+    _irq_off: PhantomData<&'a LocalInterruptDisabled>,
+}
+
+impl<'a> VectorLock<'a> {
+    /// Takes the lock of `cpu`'s vectors. Interrupts stay off (`irq_off`) while it is held:
+    /// the IPI handler takes it too.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is a possible CPU (a [`CpuId`] is only below `nr_cpu_ids`): the locks are per-CPU
+    /// variables, which only possible CPUs have.
+    unsafe fn lock(cpu: CpuId, _irq_off: &'a LocalInterruptDisabled) -> Self {
+        // SAFETY: `cpu` is a possible CPU (the function's safety requirement), whose lock the
+        // initcall initialised before user space could call cpu_opv(). Interrupts are off (the
+        // token) for as long as the guard, which borrows the token, lives.
+        unsafe { bindings::cpu_opv_lock_vectors(cpu.as_u32()) };
+        // INVARIANT: The lock was just taken.
+        Self {
+            cpu,
+            _irq_off: PhantomData,
+        }
+    }
+}
+
+impl Drop for VectorLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, this CPU holds the lock of `self.cpu`.
+        unsafe { bindings::cpu_opv_unlock_vectors(self.cpu.as_u32()) };
+    }
 }
 
 /// Trace events of the `cpu_opv` system: `include/trace/events/cpu_opv.h`.
@@ -1432,6 +1497,8 @@ mod trace {
         Ipi = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_IPI,
         /// On the calling CPU, for an offline target CPU.
         Offline = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_OFFLINE,
+        /// On the calling CPU, for an idle target CPU, under its runqueue lock.
+        Idle = bindings::cpu_opv_dispatch_mode_CPU_OPV_DISPATCH_IDLE,
     }
 
     /// Why the operands are pinned again: `enum cpu_opv_retry_reason`.
@@ -1709,7 +1776,10 @@ mod debug {
             atomic::{Atomic, Relaxed},
             SetOnce,
         },
-        time::{delay::fsleep, Delta},
+        time::{
+            delay::{fsleep, udelay},
+            Delta,
+        },
     };
 
     /// A delay point: its knob and the count of vectors waiting in it, set once at boot by
@@ -1760,10 +1830,33 @@ mod debug {
     /// Between pinning and dispatch.
     static DISPATCH: Point = Point::new();
 
-    /// Creates the knobs and counts of both points.
+    /// Within a vector, between its operations: interrupts are off, so this one spins.
+    static VECTOR: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
+
+    /// The thread (its ID; 0: none) whose vectors skip the idle path and go by IPI.
+    static IPI_ONLY: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
+
+    /// The longest delay within a vector, in microseconds: it keeps interrupts off.
+    const VECTOR_DELAY_MAX_US: u32 = 1000;
+
+    /// Creates the knobs and counts of the delay points.
     pub(super) fn init() -> Result {
         LOCK.init(c"lock_delay_us", c"lock_waiting")?;
-        DISPATCH.init(c"dispatch_delay_us", c"dispatch_waiting")
+        DISPATCH.init(c"dispatch_delay_us", c"dispatch_waiting")?;
+        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
+        let file = dir.read_write_file(c"vector_delay_us", Atomic::new(0u32));
+        VECTOR.populate(KBox::pin_init(file, GFP_KERNEL)?);
+        let file = dir.read_write_file(c"ipi_only_tid", Atomic::new(0u32));
+        IPI_ONLY.populate(KBox::pin_init(file, GFP_KERNEL)?);
+        Ok(())
+    }
+
+    /// Whether the current thread's vectors must go by IPI, even to an idle CPU: so that a
+    /// test can have a vector run on an idle CPU, in an IPI, while another thread's vector for
+    /// that CPU runs on the idle path.
+    pub(super) fn ipi_only() -> bool {
+        let tid = IPI_ONLY.as_ref().map_or(0, |file| file.load(Relaxed));
+        tid != 0 && i64::from(tid) == i64::from(kernel::current!().pid())
     }
 
     /// Waits before the mmap read lock. Called from process context, with no lock held.
@@ -1774,6 +1867,16 @@ mod debug {
     /// Waits between pinning and dispatch. Called from process context.
     pub(super) fn delay_dispatch() {
         DISPATCH.wait();
+    }
+
+    /// Spins between two operations of a vector, for the configured time (at most
+    /// [`VECTOR_DELAY_MAX_US`]), to widen the window in which another vector for the same CPU
+    /// would see half of this one, were they not serialised. Called with interrupts off.
+    pub(super) fn delay_in_vector() {
+        let us = VECTOR.as_ref().map_or(0, |file| file.load(Relaxed));
+        if us != 0 {
+            udelay(Delta::from_micros(i64::from(us.min(VECTOR_DELAY_MAX_US))));
+        }
     }
 }
 
@@ -1794,13 +1897,21 @@ mod debug {
     /// Does nothing.
     #[inline(always)]
     pub(super) fn delay_dispatch() {}
+
+    /// Does nothing.
+    #[inline(always)]
+    pub(super) fn delay_in_vector() {}
+
+    /// Never: vectors for idle CPUs take the idle path.
+    #[inline(always)]
+    pub(super) fn ipi_only() -> bool {
+        false
+    }
 }
 
 /// Initialises cpu_opv, from an initcall in `kernel/cpu_opv_sys.c`.
 #[export]
 pub extern "C" fn cpu_opv_init() {
-    // SAFETY: Called once, at boot, before user space runs.
-    unsafe { OFFLINE.init() };
     if let Err(e) = irqoff::init() {
         pr_warn!("no irq-off statistic: {e:?}\n");
     }

@@ -6,12 +6,15 @@
  * holds what has to be C: the SYSCALL_DEFINE4() wrapper, the build-time
  * checks that struct cpu_op keeps its ABI layout on every architecture, and
  * the trace events, which kernel/cpu_opv.rs emits through the
- * rust_do_trace_*() functions that CREATE_RUST_TRACE_POINTS defines here.
+ * rust_do_trace_*() functions that CREATE_RUST_TRACE_POINTS defines here,
+ * and the per-CPU lock of the vectors, a raw spinlock.
  */
 
 #include <linux/build_bug.h>
 #include <linux/cpu_opv.h>
 #include <linux/init.h>
+#include <linux/percpu.h>
+#include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/syscalls.h>
 
@@ -42,11 +45,33 @@ static_assert(offsetof(struct cpu_op, u.arithmetic_op.expect_fault_p) == 24);
 static_assert(CPU_OP_VEC_DATA_LEN_MAX == 4120);
 
 /*
+ * Serialises the vectors for one CPU: each runs with its target CPU's lock
+ * held, whichever CPU runs it (the target, in an IPI or for its own caller;
+ * the caller, for an idle target, inside the target's runqueue lock, or for
+ * an offline one). Always taken with interrupts off.
+ */
+static DEFINE_PER_CPU(raw_spinlock_t, cpu_opv_vector_lock);
+
+void cpu_opv_lock_vectors(unsigned int cpu)
+{
+	raw_spin_lock(per_cpu_ptr(&cpu_opv_vector_lock, cpu));
+}
+
+void cpu_opv_unlock_vectors(unsigned int cpu)
+{
+	raw_spin_unlock(per_cpu_ptr(&cpu_opv_vector_lock, cpu));
+}
+
+/*
  * postcore: after debugfs (a core_initcall) for the irq-off statistic, and
  * long before user space can call cpu_opv().
  */
 static int __init cpu_opv_sys_init(void)
 {
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		raw_spin_lock_init(per_cpu_ptr(&cpu_opv_vector_lock, cpu));
 	cpu_opv_init();
 	return 0;
 }

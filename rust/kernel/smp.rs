@@ -9,6 +9,25 @@ use crate::{
 };
 use core::ffi::c_void;
 
+/// Calls the closure behind `info`, a C callback's argument, with the proof that interrupts are
+/// off.
+///
+/// # Safety
+///
+/// `info` points to a live `F` that nothing else accesses during the call, and interrupts are
+/// disabled on the current CPU until this function returns (`smp_call_function_single()` calls
+/// it from its IPI handler or, for the current CPU, with interrupts disabled;
+/// `sched_call_on_idle_cpu()` with interrupts disabled).
+unsafe extern "C" fn call_closure<F: FnMut(&LocalInterruptDisabled)>(info: *mut c_void) {
+    // SAFETY: By the function's safety requirements, `info` points to a live `F` that nothing
+    // else accesses during the call.
+    let f = unsafe { &mut *info.cast::<F>() };
+    // SAFETY: Interrupts stay disabled until this function returns, which outlives the token's
+    // use by `f`.
+    let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
+    f(irq_off);
+}
+
 /// Runs `f` on `cpu` and waits for it to complete.
 ///
 /// When `cpu` is the current CPU, `f` runs here with interrupts disabled; otherwise it runs on
@@ -44,33 +63,59 @@ pub fn call_function_single<F: FnMut(&LocalInterruptDisabled) + Send>(
     cpu: CpuId,
     f: &mut F,
 ) -> Result {
-    /// Calls the closure behind `info`.
-    ///
-    /// # Safety
-    ///
-    /// `info` points to a live `F` that nothing else accesses during the call, and interrupts
-    /// are disabled on this CPU for the duration of the call.
-    unsafe extern "C" fn trampoline<F: FnMut(&LocalInterruptDisabled)>(info: *mut c_void) {
-        // SAFETY: `call_function_single` passes a pointer to `*f`, borrowed mutably for the
-        // whole synchronous call, so it is live and not accessed by anyone else.
-        let f = unsafe { &mut *info.cast::<F>() };
-        // SAFETY: `smp_call_function_single()` calls this from its IPI handler, or locally
-        // with interrupts disabled: they stay disabled until this function returns, which
-        // outlives the token's use by `f`.
-        let irq_off = unsafe { LocalInterruptDisabled::assume_disabled() };
-        f(irq_off);
-    }
-
-    // SAFETY: `trampoline::<F>` matches `smp_call_func_t`, and `info` points to `*f`, which is
+    // SAFETY: `call_closure::<F>` matches `smp_call_func_t`, and `info` points to `*f`, which is
     // borrowed mutably until this call returns; with `wait` set, the call returns only after
-    // `f` has completed on `cpu` (or was never queued, when an error is returned). `F: Send`
-    // makes running it on another CPU sound.
+    // `f` has completed on `cpu` (or was never queued, when an error is returned), which
+    // `smp_call_function_single()` runs with interrupts disabled. `F: Send` makes running it on
+    // another CPU sound.
     to_result(unsafe {
         bindings::smp_call_function_single(
             cpu.into(),
-            Some(trampoline::<F>),
+            Some(call_closure::<F>),
             core::ptr::from_mut(f).cast(),
             true,
+        )
+    })
+}
+
+/// Runs `f` here, on the current CPU, while `cpu` runs its idle task, without waking `cpu`.
+///
+/// `f` runs with interrupts disabled and `cpu`'s runqueue lock held, if `cpu` is online and
+/// runs its idle task: no task runs on `cpu` until `f` returns, and the lock orders `f` after
+/// the tasks that ran on `cpu` before and before those that run on it after. Interrupt
+/// handlers may run on `cpu` meanwhile. `f` gets a [`LocalInterruptDisabled`] token for the
+/// current CPU. It must not sleep, take a runqueue lock or a task's `pi_lock`, nor wake up a
+/// task, and it should be short: every wake-up onto `cpu` waits for it.
+///
+/// Returns `EBUSY` if `cpu` runs a task or is the current CPU, `ENXIO` if it is offline (or not
+/// a possible CPU): the caller then falls back to [`call_function_single`].
+///
+/// # Context
+///
+/// Interrupts enabled or disabled; no runqueue lock held.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{cpu::CpuId, smp};
+///
+/// let mut ran = false;
+/// match smp::call_on_idle_cpu(CpuId::current(), &mut |_irq_off| ran = true) {
+///     Ok(()) => assert!(ran),
+///     // This task runs on that CPU (unless it migrated since), or the CPU went offline.
+///     Err(e) => assert!(!ran && (e == EBUSY || e == ENXIO)),
+/// }
+/// ```
+#[doc(alias = "sched_call_on_idle_cpu")]
+pub fn call_on_idle_cpu<F: FnMut(&LocalInterruptDisabled)>(cpu: CpuId, f: &mut F) -> Result {
+    // SAFETY: `call_closure::<F>` has the type `sched_call_on_idle_cpu()` takes, and `info`
+    // points to `*f`, borrowed mutably until this call returns; the function calls it on this
+    // CPU with interrupts disabled, before it returns, or not at all.
+    to_result(unsafe {
+        bindings::sched_call_on_idle_cpu(
+            cpu.into(),
+            Some(call_closure::<F>),
+            core::ptr::from_mut(f).cast(),
         )
     })
 }

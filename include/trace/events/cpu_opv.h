@@ -29,6 +29,11 @@ enum cpu_opv_dispatch_mode {
 	CPU_OPV_DISPATCH_IPI,
 	/* The target CPU was offline: on the calling CPU, serialised. */
 	CPU_OPV_DISPATCH_OFFLINE,
+	/*
+	 * The target CPU was idle: on the calling CPU, under the target's
+	 * runqueue lock, without waking it (sched_call_on_idle_cpu()).
+	 */
+	CPU_OPV_DISPATCH_IDLE,
 };
 
 /* Why the operands of a vector are pinned again: cpu_opv_retry. */
@@ -43,6 +48,7 @@ enum cpu_opv_retry_reason {
 TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_LOCAL);
 TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_IPI);
 TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_OFFLINE);
+TRACE_DEFINE_ENUM(CPU_OPV_DISPATCH_IDLE);
 TRACE_DEFINE_ENUM(CPU_OPV_RETRY_REMAPPED);
 TRACE_DEFINE_ENUM(CPU_OPV_RETRY_UNSHARE);
 
@@ -50,7 +56,8 @@ TRACE_DEFINE_ENUM(CPU_OPV_RETRY_UNSHARE);
 	__print_symbolic(mode,					\
 		{ CPU_OPV_DISPATCH_LOCAL,	"local" },	\
 		{ CPU_OPV_DISPATCH_IPI,		"ipi" },	\
-		{ CPU_OPV_DISPATCH_OFFLINE,	"offline" })
+		{ CPU_OPV_DISPATCH_OFFLINE,	"offline" },	\
+		{ CPU_OPV_DISPATCH_IDLE,	"idle" })
 
 #define show_cpu_opv_retry_reason(reason)			\
 	__print_symbolic(reason,				\

@@ -951,9 +951,17 @@ static void measure_irqoff(void)
 	}
 	irq.cpu[0] = cpu_b;
 	irq.cpu[1] = cpu_a;
-	stop_spinner();
+	/*
+	 * A busy target: the vector runs in an IPI there (an idle target's
+	 * vector would run here, and be recorded for this CPU).
+	 */
+	if (!spinning && start_spinner()) {
+		fail("irq-off: cannot start the spinner on CPU %d", cpu_b);
+		return;
+	}
 	if (pin_to_pair(cpu_a, cpu_b)) {
 		fail("irq-off: sched_setaffinity: %s", strerror(errno));
+		stop_spinner();
 		return;
 	}
 	while (n) {
@@ -961,15 +969,19 @@ static void measure_irqoff(void)
 		uint64_t before = d.wc_expect;
 		int ret = run_opv_remote_worst(1);
 
-		if (ret < 0)
+		if (ret < 0) {
+			stop_spinner();
 			return;
+		}
 		if (ret == 0 && d.wc_expect != before) {
 			n--;
 		} else if (++tries > opt_irqoff_iters) {
 			fail("irq-off: the thread keeps leaving CPU %d", cpu_a);
+			stop_spinner();
 			return;
 		}
 	}
+	stop_spinner();
 	if (pin_to(cpu_a)) {
 		fail("irq-off: sched_setaffinity: %s", strerror(errno));
 		return;

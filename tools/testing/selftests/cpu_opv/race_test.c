@@ -3,7 +3,8 @@
  * cpu_opv() racing with changes to the address space: mprotect(), munmap()
  * and mmap() of a new mapping, fork(). No write may land where the mapping
  * does not allow it at the time, no update may be lost, and no page may stay
- * pinned. Also counts the interrupts that calls cause.
+ * pinned. Also counts the interrupts that calls cause, and races vectors
+ * for one CPU against each other.
  */
 
 #include <pthread.h>
@@ -79,12 +80,21 @@ FIXTURE(race) {
 	pthread_t thread;
 	bool running;
 	pid_t child;		/* a forked child not yet reaped, or 0 */
+	bool knob;		/* vector_delay_us was set */
 };
+
+static int write_knob(const char *path, const char *val);
+
+#define VECTOR_DELAY	"/sys/kernel/debug/cpu_opv/vector_delay_us"
+#define IPI_ONLY	"/sys/kernel/debug/cpu_opv/ipi_only_tid"
 
 FIXTURE_SETUP(race)
 {
 	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
 		SKIP(return, "cpu_opv() is not implemented by this kernel");
+	/* Left set by a test that was killed (a timeout)? Not for this one. */
+	write_knob(VECTOR_DELAY, "0");
+	write_knob(IPI_ONLY, "0");
 }
 
 /* The teardown unmaps it. */
@@ -124,6 +134,10 @@ static void finish(struct _test_data_race *self)
 FIXTURE_TEARDOWN(race)
 {
 	finish(self);
+	if (self->knob) {
+		write_knob(VECTOR_DELAY, "0");
+		write_knob(IPI_ONLY, "0");
+	}
 	if (self->child > 0) {
 		kill(self->child, SIGKILL);
 		waitpid(self->child, NULL, 0);
@@ -362,15 +376,25 @@ static long count_interrupts(const char *desc)
 
 /*
  * 10^4 calls on the current CPU cause no TLB shootdown and no function-call
- * IPI; 10^4 calls on another CPU cause one function-call IPI each there.
- * An architecture without a TLB shootdown line (arm64 invalidates other
- * CPUs' TLBs by broadcast, without an IPI) counts 0 of them.
+ * IPI; 10^4 calls on another CPU that runs a task cause one function-call
+ * IPI each there, and on an idle CPU none (the vector runs on the caller's
+ * CPU, under the idle CPU's runqueue lock). An architecture without a TLB
+ * shootdown line (arm64 invalidates other CPUs' TLBs by broadcast, without
+ * an IPI) counts 0 of them.
  */
 static long tlb_ipis(void)
 {
 	long n = count_interrupts(TLB_IPIS);
 
 	return n < 0 ? 0 : n;
+}
+
+/* Spins until stop is set: keeps its CPU busy. */
+static void *spinner(void *arg)
+{
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		;
+	return NULL;
 }
 
 TEST_F(race, interrupt_counts)
@@ -405,7 +429,8 @@ TEST_F(race, interrupt_counts)
 
 	/*
 	 * The caller must be allowed on the target CPU; it may run on either
-	 * of the two, and always targets the other one.
+	 * of the two, and always targets the other one, idle: no IPI, but
+	 * for the odd call that finds a kernel thread running there.
 	 */
 	CPU_ZERO(&set);
 	CPU_SET(self_cpu, &set);
@@ -420,12 +445,156 @@ TEST_F(race, interrupt_counts)
 	}
 	cal1 = count_interrupts(CALL_IPIS);
 	tlb1 = tlb_ipis();
-	TH_LOG("%ld remote calls: %ld function-call IPIs, %ld TLB shootdowns", n,
-	       cal1 - cal0, tlb1 - tlb0);
+	TH_LOG("%ld calls to an idle CPU: %ld function-call IPIs, %ld TLB shootdowns",
+	       n, cal1 - cal0, tlb1 - tlb0);
 	EXPECT_EQ(2 * n, counter);
+	EXPECT_GT(n / 100, cal1 - cal0);
+	EXPECT_EQ(0, tlb1 - tlb0);
+
+	/*
+	 * Now the target runs a thread of the test, spinning (the caller
+	 * targets its own CPU, should it be moved to the remote one): one
+	 * IPI each.
+	 */
+	atomic_store(&stop, 0);
+	CPU_ZERO(&set);
+	CPU_SET(remote, &set);
+	ASSERT_EQ(0, pthread_create(&self->thread, NULL, spinner, NULL));
+	self->running = true;
+	ASSERT_EQ(0, pthread_setaffinity_np(self->thread, sizeof(set), &set));
+	CPU_SET(self_cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	usleep(100000);
+	cal0 = count_interrupts(CALL_IPIS);
+	for (i = 0; i < n; i++) {
+		int target = sched_getcpu() == remote ? self_cpu : remote;
+
+		ASSERT_EQ(0, sys_cpu_opv(&op, 1, target, 0));
+	}
+	cal1 = count_interrupts(CALL_IPIS);
+	finish(self);
+	TH_LOG("%ld calls to a busy CPU: %ld function-call IPIs", n, cal1 - cal0);
+	EXPECT_EQ(3 * n, counter);
 	EXPECT_LE(n * 9 / 10, cal1 - cal0);
 	EXPECT_GE(n * 11 / 10, cal1 - cal0);
-	EXPECT_EQ(0, tlb1 - tlb0);
+}
+
+static int write_knob(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Runs a vector on a CPU until told to stop. */
+struct caller {
+	struct cpu_op *ops;
+	int cnt, cpu;
+	long calls, errors;
+};
+
+static void *call_loop(void *arg)
+{
+	struct caller *c = arg;
+
+	while (!atomic_load(&stop)) {
+		if (sys_cpu_opv(c->ops, c->cnt, c->cpu, 0))
+			c->errors++;
+		else
+			c->calls++;
+	}
+	return NULL;
+}
+
+/* The adder: its vectors go by IPI, also to an idle CPU. */
+static void *ipi_call_loop(void *arg)
+{
+	char tid[32];
+
+	snprintf(tid, sizeof(tid), "%ld", (long)syscall(SYS_gettid));
+	if (write_knob(IPI_ONLY, tid))
+		return NULL;
+	return call_loop(arg);
+}
+
+/*
+ * The vectors for one CPU are serialised wherever they run: in an IPI on
+ * that CPU, or on their callers' CPUs while it is idle (under its runqueue
+ * lock, which does not keep out an IPI that reaches the idle CPU). CPU B
+ * stays idle. From CPU A, a thread whose vectors the kernel's debug knob
+ * sends by IPI even to an idle CPU adds 1 to two counters, one operation
+ * each: they run on B, in idle. From CPU C, vectors copy the two counters,
+ * one operation each: they run on C, on the idle path. Another knob makes
+ * every vector spin 200 us between its two operations. A copy of two
+ * different values is half of an addition.
+ */
+TEST_F(race, vectors_for_one_cpu_serialised)
+{
+	static uint64_t pair[2], snap[2];
+	struct cpu_op add2[2], copy2[2];
+	struct caller adder = { .ops = add2, .cnt = 2 };
+	long copies = 0, torn = 0;
+	int a, b, c, n = 0, cpu;
+	uint64_t t0;
+	cpu_set_t set;
+
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(set), &set));
+	a = -1;
+	b = -1;
+	c = -1;
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 3; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		*(n == 0 ? &a : n == 1 ? &b : &c) = cpu;
+		n++;
+	}
+	if (n < 3)
+		SKIP(return, "needs three CPUs");
+	if (write_knob(VECTOR_DELAY, "200") || write_knob(IPI_ONLY, "0"))
+		SKIP(return, "no %s (CONFIG_CPU_OPV_DEBUG_DELAY)", VECTOR_DELAY);
+	self->knob = true;
+
+	add2[0] = op_add(0, &pair[0], 1, 8);
+	add2[1] = op_add(0, &pair[1], 1, 8);
+	copy2[0] = op_memcpy(0, &snap[0], &pair[0], 8);
+	copy2[1] = op_memcpy(0, &snap[1], &pair[1], 8);
+	/* Each caller first on its own CPU, then also allowed on B. */
+	ASSERT_EQ(0, pin_to(a));
+	atomic_store(&stop, 0);
+	adder.cpu = b;
+	ASSERT_EQ(0, pthread_create(&self->thread, NULL, ipi_call_loop, &adder));
+	self->running = true;
+	CPU_ZERO(&set);
+	CPU_SET(a, &set);
+	CPU_SET(b, &set);
+	ASSERT_EQ(0, pthread_setaffinity_np(self->thread, sizeof(set), &set));
+	ASSERT_EQ(0, pin_to(c));
+	CPU_ZERO(&set);
+	CPU_SET(c, &set);
+	CPU_SET(b, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+
+	t0 = now_ns();
+	while (now_ns() - t0 < 2000000000ULL) {
+		if (sys_cpu_opv(copy2, 2, b, 0) != 0)
+			break;
+		copies++;
+		if (snap[0] != snap[1])
+			torn++;
+	}
+	finish(self);
+	TH_LOG("%ld copies, %ld torn, %ld additions, %ld errors", copies, torn,
+	       adder.calls, adder.errors);
+	EXPECT_LT(100, copies);
+	EXPECT_LT(100, adder.calls);
+	EXPECT_EQ(0, adder.errors);
+	EXPECT_EQ(adder.calls, pair[0]);
+	EXPECT_EQ(pair[0], pair[1]);
+	EXPECT_EQ(0, torn);
 }
 
 TEST_HARNESS_MAIN

@@ -3,8 +3,8 @@
  * The cpu_opv trace events: each call has a cpu_opv_enter and a
  * cpu_opv_exit event with its arguments and its result, and a vector that
  * runs has a cpu_opv_dispatch event that says where it ran: locally, in an
- * IPI on another CPU, or here for an offline CPU, and how long it kept the
- * interrupts of that CPU off.
+ * IPI on another CPU, or here for an idle or an offline CPU, and how long
+ * it kept the interrupts of the CPU that ran it off.
  *
  * The events are enabled in a trace instance of their own, filtered on the
  * test's process, so that the test neither sees nor disturbs other tracing.
@@ -13,6 +13,7 @@
  */
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -221,12 +222,32 @@ static long long dispatch_irqoff(const char *rest)
 	}									\
 } while (0)
 
+/* EXPECT_CALL() for a call of @cpuopcnt operations that ran on @cpu, its own. */
+#define EXPECT_LOCAL_CALL(trace, cpu, cpuopcnt, retry, leave) do {		\
+	char _lenter[64], _ldispatch[64];					\
+	int _lcpu = (cpu);							\
+										\
+	snprintf(_lenter, sizeof(_lenter), "cpu=%d cpuopcnt=%d flags=0x0",	\
+		 _lcpu, (cpuopcnt));						\
+	snprintf(_ldispatch, sizeof(_ldispatch),				\
+		 "cpu=%d mode=local hotplug=0", _lcpu);				\
+	EXPECT_CALL(trace, _lenter, retry, _ldispatch, leave);			\
+} while (0)
+
+/* A private anonymous page never written (the shared zero page backs it). */
+static uint64_t *fresh_page(void)
+{
+	void *p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* A vector for the CPU the test runs on runs there. */
 TEST_F(trace, local)
 {
 	static uint64_t counter;
 	struct cpu_op op = op_add(0, &counter, 1, 8);
-	char enter[64], dispatch[64];
 	int cpu = sched_getcpu(), line_cpu = -1;
 
 	ASSERT_LE(0, cpu);
@@ -235,9 +256,7 @@ TEST_F(trace, local)
 	ASSERT_EQ(1, counter);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
-	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
-	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, NULL, "ret=0");
 	find_event(self->buf, "cpu_opv_dispatch", 0, NULL, 0, &line_cpu);
 	EXPECT_EQ(cpu, line_cpu);
 }
@@ -251,7 +270,6 @@ TEST_F(trace, compare_stops)
 {
 	uint64_t a = 1, b = 2;
 	struct cpu_op op = op_compare(1, &a, &b, sizeof(a));
-	char enter[64], dispatch[64];
 	int cpu = sched_getcpu();
 
 	ASSERT_LE(0, cpu);
@@ -259,9 +277,7 @@ TEST_F(trace, compare_stops)
 	ASSERT_EQ(1, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
-	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
-	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=1");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, NULL, "ret=1");
 }
 
 /*
@@ -271,24 +287,20 @@ TEST_F(trace, compare_stops)
  */
 TEST_F(trace, unshare)
 {
-	char enter[64], dispatch[64];
 	int cpu = sched_getcpu();
 	struct cpu_op op;
 	uint64_t *p;
 
 	ASSERT_LE(0, cpu);
 	ASSERT_EQ(0, pin_to(cpu));
-	p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
+	p = fresh_page();
+	ASSERT_NE(NULL, p);
 	op = op_compare(1, &p[0], &p[1], sizeof(*p));
 	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
 	munmap(p, getpagesize());
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
-	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
-	EXPECT_CALL(self->buf, enter, "attempt=1 reason=unshare", dispatch, "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, "attempt=1 reason=unshare", "ret=0");
 }
 
 /*
@@ -300,16 +312,14 @@ TEST_F(trace, unshare)
  */
 TEST_F(trace, shared_page)
 {
-	char enter[64], dispatch[64];
 	int cpu = sched_getcpu();
 	struct cpu_op ops[2];
 	uint64_t *p;
 
 	ASSERT_LE(0, cpu);
 	ASSERT_EQ(0, pin_to(cpu));
-	p = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, p);
+	p = fresh_page();
+	ASSERT_NE(NULL, p);
 	ops[0] = op_compare(1, &p[0], &p[1], sizeof(*p));
 	ops[1] = op_add(0, &p[2], 1, sizeof(*p));
 	ASSERT_EQ(0, sys_cpu_opv(ops, 2, cpu, 0)) TH_LOG("errno %d", errno);
@@ -317,49 +327,81 @@ TEST_F(trace, shared_page)
 	munmap(p, getpagesize());
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=2 flags=0x0", cpu);
-	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=local hotplug=0", cpu);
-	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 2, NULL, "ret=0");
 }
 
-/* A vector for another CPU runs there, in an IPI. */
-TEST_F(trace, remote)
+/* Spins on the CPU it is pinned to until *arg is cleared: a busy CPU. */
+static void *spin(void *arg)
+{
+	while (__atomic_load_n((int *)arg, __ATOMIC_RELAXED))
+		;
+	return NULL;
+}
+
+/*
+ * A vector for CPU B, sent from CPU A, with a thread of the test spinning on
+ * B if @busy: the vector runs in an IPI on B; or with B idle: it runs on A,
+ * under B's runqueue lock, without waking B. The test runs on A with both
+ * CPUs in its mask (the target must be in it): should it land on B, the
+ * vector runs locally; should B happen to run something else when idle is
+ * wanted, the vector runs in an IPI: try again.
+ */
+static void remote_call(struct __test_metadata *_metadata,
+			struct _test_data_trace *self, bool busy)
 {
 	static uint64_t counter;
 	struct cpu_op op = op_add(0, &counter, 1, 8);
-	char enter[64], ipi[64], local[64], args[256];
-	int a, b, tries;
-	cpu_set_t both;
+	char enter[64], want[64], args[256];
+	int a, b, tries, spinning = 1;
+	cpu_set_t both, on_b;
+	pthread_t t;
 
 	if (two_cpus(&a, &b))
 		SKIP(return, "needs two CPUs");
 	CPU_ZERO(&both);
 	CPU_SET(a, &both);
 	CPU_SET(b, &both);
+	CPU_ZERO(&on_b);
+	CPU_SET(b, &on_b);
 	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", b);
-	snprintf(ipi, sizeof(ipi), "cpu=%d mode=ipi hotplug=0", b);
-	snprintf(local, sizeof(local), "cpu=%d mode=local hotplug=0", b);
-
-	/*
-	 * The target CPU must be in the affinity mask: run on A, then widen
-	 * the mask to A and B, which does not move the test. Should the test
-	 * still land on B, the vector runs locally: try again.
-	 */
+	snprintf(want, sizeof(want), "cpu=%d mode=%s hotplug=0", b,
+		 busy ? "ipi" : "idle");
+	if (busy) {
+		ASSERT_EQ(0, pthread_create(&t, NULL, spin, &spinning));
+		ASSERT_EQ(0, pthread_setaffinity_np(t, sizeof(on_b), &on_b));
+	}
 	for (tries = 0; tries < 20; tries++) {
 		ASSERT_EQ(0, pin_to(a));
 		ASSERT_EQ(0, sched_setaffinity(0, sizeof(both), &both));
+		if (!busy)
+			usleep(10000);
 		ASSERT_EQ(0, clear_trace(self->dir));
 		ASSERT_EQ(0, sys_cpu_opv(&op, 1, b, 0)) TH_LOG("errno %d", errno);
 		ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 		ASSERT_LE(0, find_event(self->buf, "cpu_opv_dispatch", 0, args,
 					sizeof(args), NULL));
-		if (strncmp(args, ipi, strlen(ipi)) == 0)
+		if (strncmp(args, want, strlen(want)) == 0)
 			break;
-		ASSERT_EQ(0, strncmp(local, args, strlen(local)))
-			TH_LOG("cpu_opv_dispatch: %s", args);
+		TH_LOG("try %d: cpu_opv_dispatch: %s", tries, args);
 	}
-	ASSERT_GT(20, tries) TH_LOG("the test keeps landing on CPU %d", b);
-	EXPECT_CALL(self->buf, enter, NULL, ipi, "ret=0");
+	if (busy) {
+		__atomic_store_n(&spinning, 0, __ATOMIC_RELAXED);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+	}
+	ASSERT_GT(20, tries) TH_LOG("never dispatched as %s", want);
+	EXPECT_CALL(self->buf, enter, NULL, want, "ret=0");
+}
+
+/* A vector for a CPU that runs a task runs there, in an IPI. */
+TEST_F(trace, remote_busy)
+{
+	remote_call(_metadata, self, true);
+}
+
+/* A vector for an idle CPU runs here, without waking it. */
+TEST_F(trace, remote_idle)
+{
+	remote_call(_metadata, self, false);
 }
 
 /* A call refused before it runs anything: enter and exit, no dispatch. */
