@@ -37,8 +37,16 @@
 //!    with CPU hotplug held off only for as long as the vector runs. Wherever it runs, a
 //!    vector runs under its target CPU's [`VectorLock`], which serialises the vectors for a CPU.
 //!
+//! Most vectors are shorter than that: word-sized operands, a single store at the end (an add,
+//! a compare and a store). Such a vector ([`OpVec::runs_in_mm`]), for the current CPU or an idle
+//! one, runs in the caller's own mm instead ([`run_in_mm`]): with page faults disabled, its
+//! loads and its one store go through the caller's page tables, as the caller's own would, with
+//! nothing pinned and nothing to revalidate. An access that would fault comes before the store,
+//! or is the store, which then does not happen: the vector has changed nothing, and takes the
+//! pinned path above, under the same mmap read lock.
+//!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
-//! has been done before.
+//! has been done before (or, in the caller's mm, fails before the vector has written anything).
 //!
 //! Every argument error is reported before any user memory is touched, so a refused call
 //! changes nothing in the caller's memory.
@@ -64,7 +72,7 @@ use kernel::{
     sync::barrier,
     task::Task,
     time::{Instant, Monotonic},
-    uaccess::{UserPtr, UserSlice},
+    uaccess::{self, PagefaultDisabled, UserPtr, UserSlice},
 };
 
 /// The prefix of this file's kernel log messages (`pr_*!`), as `module!` would define it.
@@ -428,27 +436,56 @@ struct OpVec {
 }
 
 impl OpVec {
+    /// No operation: what [`OpVec::decode`] fills in.
+    fn empty() -> Self {
+        Self {
+            // Slot by slot: as one constant, the compiler copies the whole array in.
+            ops: core::array::from_fn(|_| None),
+            len: 0,
+        }
+    }
+
     /// Validates every operation of `raw` and the vector as a whole.
+    #[cfg(CONFIG_KUNIT = "y")]
     fn new(raw: &[RawOp]) -> Result<Self> {
-        if raw.len() > VEC_LEN_MAX {
+        let mut ops = Self::empty();
+        ops.decode(raw.iter().copied())?;
+        Ok(ops)
+    }
+
+    /// Validates every operation of `raw` and the vector as a whole, into `self`, which must be
+    /// empty: in place, since the vector is too large to be moved around for free. On error,
+    /// `self` stays empty.
+    fn decode(&mut self, raw: impl ExactSizeIterator<Item = RawOp>) -> Result {
+        let len = raw.len();
+        if len > VEC_LEN_MAX {
             return Err(EINVAL);
         }
-        let mut ops = [None; VEC_LEN_MAX];
-        let mut sum = 0usize;
-        for (slot, raw) in ops.iter_mut().zip(raw) {
-            let op = Op::new(raw)?;
-            // Cannot overflow: at most `VEC_LEN_MAX` lengths of at most `DATA_LEN_MAX` each.
-            sum += op.len();
-            *slot = Some(op);
+        let sum = self
+            .ops
+            .iter_mut()
+            .zip(raw)
+            .try_fold(0usize, |sum, (slot, raw)| {
+                let op = Op::new(&raw)?;
+                *slot = Some(op);
+                // Cannot overflow: at most `VEC_LEN_MAX` lengths of at most `DATA_LEN_MAX` each.
+                Ok(sum + op.len())
+            });
+        match sum {
+            Ok(sum) if sum <= VEC_DATA_LEN_MAX as usize => {
+                // INVARIANT: `len` leading slots were filled, and the sum was just checked.
+                self.len = len;
+                Ok(())
+            }
+            Ok(_) => {
+                *self = Self::empty();
+                Err(EINVAL)
+            }
+            Err(e) => {
+                *self = Self::empty();
+                Err(e)
+            }
         }
-        if sum > VEC_DATA_LEN_MAX as usize {
-            return Err(EINVAL);
-        }
-        // INVARIANT: `raw.len()` leading slots were filled, and the sum was just checked.
-        Ok(Self {
-            ops,
-            len: raw.len(),
-        })
     }
 
     /// The operations, in order.
@@ -461,22 +498,50 @@ impl OpVec {
     fn accesses_memory(&self) -> bool {
         self.iter().any(|op| op.len() > 0)
     }
+
+    /// Whether the vector can run through the caller's own page tables ([`run_in_mm`]): every
+    /// operand it accesses is a naturally aligned word, and at most one operation writes, the
+    /// last one that accesses memory.
+    ///
+    /// Such a vector accesses memory with single loads and stores, and stores once, at its
+    /// end: an access that faults (page faults are disabled) comes before the store or is the
+    /// store, which then does not happen, so a vector that faults has changed nothing.
+    fn runs_in_mm(&self) -> bool {
+        let aligned =
+            |operand: &Operand, width: Width| operand.addr & (width.bytes() as u64 - 1) == 0;
+        let mut stored = false;
+        for op in self.iter().filter(|op| op.len() > 0) {
+            if stored {
+                return false;
+            }
+            match *op {
+                Op::Compare { a, b, len, .. } => match word_width(len.bytes()) {
+                    Some(width) if aligned(&a, width) && aligned(&b, width) => {}
+                    _ => return false,
+                },
+                Op::Memcpy { dst, src, len, .. } => match word_width(len.bytes()) {
+                    Some(width) if aligned(&dst, width) && aligned(&src, width) => stored = true,
+                    _ => return false,
+                },
+                // Validation made them naturally aligned words.
+                Op::Add { .. } => stored = true,
+            }
+        }
+        true
+    }
 }
 
-/// Copies `count` operations in from user space at `uptr` and validates them.
+/// Copies `count` operations in from user space at `uptr` and validates them into `ops`, which
+/// must be empty.
 ///
 /// `EFAULT` if the vector cannot be read, `EINVAL` if it is not valid.
-fn copy_in(uptr: UserPtr, count: usize) -> Result<OpVec> {
+fn copy_in(uptr: UserPtr, count: usize, ops: &mut OpVec) -> Result {
     let mut bytes = [[0u8; RAW_OP_SIZE]; VEC_LEN_MAX];
     let bytes = bytes.get_mut(..count).ok_or(EINVAL)?;
     // One user copy for the whole vector.
     let flat = bytes.as_flattened_mut();
     UserSlice::new(uptr, flat.len()).reader().read_slice(flat)?;
-    let mut raw = [RawOp([0; RAW_OP_SIZE]); VEC_LEN_MAX];
-    for (op, bytes) in raw.iter_mut().zip(bytes.iter()) {
-        op.0 = *bytes;
-    }
-    OpVec::new(raw.get(..count).ok_or(EINVAL)?)
+    ops.decode(bytes.iter().map(|bytes| RawOp(*bytes)))
 }
 
 /// Validates the target CPU: in `0..nr_cpu_ids` and in the caller's affinity mask.
@@ -867,6 +932,15 @@ impl PinnedVec {
     /// Marks dirty the pages written by the first `ran` operations: those of their written
     /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
     fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
+        if ran >= ops.len {
+            // Every operation ran: the pages written are those pinned for a written operand.
+            for page in self.pages.iter_mut().take(self.nr_pages).flatten() {
+                if let (true, Some(PinnedPage::Write(pin))) = (page.written, page.pin.as_mut()) {
+                    pin.set_dirty();
+                }
+            }
+            return;
+        }
         let operands = ops.iter().take(ran).flat_map(|op| op.operands());
         // By reference: a copy of the slots would cost more than the rest of this function.
         let slots = operands.zip(self.slots.iter());
@@ -1154,6 +1228,104 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
     0
 }
 
+/// Reads the user word of `width` at `addr`, zero-extended, through the current task's page
+/// tables, without faulting (`nofault`): `EFAULT` if it would fault.
+fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Result<u64> {
+    let ptr = UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?);
+    Ok(match width {
+        Width::U8 => u64::from(ptr.read_word_nofault::<u8>(nofault)?),
+        Width::U16 => u64::from(ptr.read_word_nofault::<u16>(nofault)?),
+        Width::U32 => u64::from(ptr.read_word_nofault::<u32>(nofault)?),
+        Width::U64 => ptr.read_word_nofault::<u64>(nofault)?,
+    })
+}
+
+/// Writes the low `width` bytes of `val` to the user word at `addr`, through the current task's
+/// page tables, without faulting (`nofault`): `EFAULT`, and nothing written, if it would fault.
+fn write_user_word(addr: u64, width: Width, val: u64, nofault: &PagefaultDisabled) -> Result {
+    let ptr = UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?);
+    // The casts truncate on purpose.
+    match width {
+        Width::U8 => ptr.write_word_nofault(val as u8, nofault),
+        Width::U16 => ptr.write_word_nofault(val as u16, nofault),
+        Width::U32 => ptr.write_word_nofault(val as u32, nofault),
+        Width::U64 => ptr.write_word_nofault(val, nofault),
+    }
+}
+
+/// Interprets `ops`, a vector that [`OpVec::runs_in_mm`], on the user addresses of its operands,
+/// through the page tables of the caller, which must be the current task (on the target CPU, or
+/// for an idle one).
+///
+/// Returns what [`run`] returns, or an error if the vector did not run and wrote nothing: `EFAULT`
+/// if an access would fault (see [`OpVec::runs_in_mm`]), `EAGAIN` if a compare stopped the vector
+/// before operations that access memory, whose faults the call must report (see [`execute`]).
+/// The caller then pins the operands. Runs with interrupts off: page faults are disabled,
+/// nothing sleeps.
+///
+/// The accesses are those of the caller's own threads, through the mappings they see: no pin,
+/// nothing to revalidate, and a store to a page the process shares copy-on-write, or that the
+/// filesystem tracks (write-protected until written), faults and goes to the pinned path like
+/// any page that is not mapped for the access.
+fn run_in_mm(ops: &OpVec) -> Result<usize> {
+    let nofault = uaccess::pagefault_disable();
+    for (i, op) in ops.iter().enumerate() {
+        if i > 0 {
+            debug::delay_in_vector();
+        }
+        compiler_fence(CompilerOrdering::SeqCst);
+        match *op {
+            Op::Compare { kind, a, b, len } => {
+                let equal = match word_width(len.bytes()) {
+                    Some(width) => {
+                        read_user_word(a.addr, width, &nofault)?
+                            == read_user_word(b.addr, width, &nofault)?
+                    }
+                    // Zero bytes: equal.
+                    None => true,
+                };
+                if equal != (kind == Compare::Eq) {
+                    // A call reports a fault of any of its operands, also of those after the
+                    // compare that stops the vector: the pinned path finds them all before it
+                    // runs anything. Whether the later ones can be written is not known here.
+                    if ops.iter().skip(i + 1).any(|op| op.len() > 0) {
+                        return Err(EAGAIN);
+                    }
+                    return Ok(i + 1);
+                }
+            }
+            Op::Memcpy {
+                dst,
+                src,
+                len,
+                order,
+            } => {
+                let Some(width) = word_width(len.bytes()) else {
+                    continue;
+                };
+                if order == Ordering::Release {
+                    barrier::smp_mb(barrier::ordering::Full);
+                }
+                let val = read_user_word(src.addr, width, &nofault)?;
+                write_user_word(dst.addr, width, val, &nofault)?;
+            }
+            Op::Add {
+                p,
+                count,
+                width,
+                order,
+            } => {
+                let val = read_user_word(p.addr, width, &nofault)?.wrapping_add(count as u64);
+                if order == Ordering::Release {
+                    barrier::smp_mb(barrier::ordering::Full);
+                }
+                write_user_word(p.addr, width, val, &nofault)?;
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// Checks that cpu_opv may access the memory of every operand of `ops`.
 ///
 /// Refused: device memory (`VM_IO`, `VM_PFNMAP`, `VM_MIXEDMAP`: it may not be cached
@@ -1165,6 +1337,10 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
 fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     const DEVICE: vm_flags_t = flags::IO | flags::PFNMAP | flags::MIXEDMAP;
 
+    // The last mapping found to hold a whole operand, and allowed: its range, and whether it was
+    // checked for writing. The operands of a vector are often in one mapping (a structure, an
+    // array of per-CPU data), which is then looked up once. The lock keeps the ranges stable.
+    let mut allowed: Option<(usize, usize, bool)> = None;
     for op in ops.iter() {
         for (operand, len, write) in op.operands().into_iter().flatten() {
             let Ok(Some(seg)) = Segments::of(&operand, len) else {
@@ -1174,6 +1350,11 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
             // two mappings. Most are in one, which one lookup finds.
             let first = seg.page + seg.offset;
             let last = first + (seg.len - 1);
+            if allowed.is_some_and(|(start, end, for_write)| {
+                start <= first && last < end && (for_write || !write)
+            }) {
+                continue;
+            }
             let first_vma = guard.vma_lookup(first);
             let last_vma = match first_vma {
                 Some(vma) if last < vma.end() => None,
@@ -1183,6 +1364,9 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
                 if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
                     return Err(EFAULT);
                 }
+            }
+            if let (Some(vma), None) = (first_vma, last_vma) {
+                allowed = Some((vma.start(), vma.end(), write));
             }
         }
     }
@@ -1240,6 +1424,11 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
 
 /// Runs the validated vector `ops` on `cpu`.
 ///
+/// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
+/// or an idle one, under the mmap read lock, after the same policy check; if it cannot (another
+/// CPU runs a task, or an operand is not mapped for the access), it continues below under that
+/// lock.
+///
 /// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
 /// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
 /// cannot replace them; the lock is held until the vector has run, and is only shared with this
@@ -1253,10 +1442,25 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     if !ops.accesses_memory() {
         // No memory to access (an empty vector: a fence for the rseq critical sections of
         // `cpu`): nothing to pin, and no mmap lock.
-        return Ok(dispatch(ops, &Default::default(), cpu)? as isize);
+        let ran = dispatch(ops, Memory::None, cpu)?;
+        return Ok(ran.unwrap_or(0) as isize);
     }
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
+    // A vector of word operands that stores once, at its end, for the current CPU or an idle one,
+    // runs in this task's mm, on this CPU, without pinning its operands. If it cannot (another
+    // CPU runs a task: the vector goes by IPI), or if an operand is not mapped for the access
+    // (nothing was written), its operands are pinned under the lock it holds.
+    let mut in_mm = None;
+    if ops.runs_in_mm() && !debug::pinned_only() {
+        debug::delay_lock();
+        let guard = mm.mmap_read_lock_killable()?;
+        check_policy(ops, &guard)?;
+        if let Some(ret) = dispatch(ops, Memory::InMm, cpu)? {
+            return Ok(ret as isize);
+        }
+        in_mm = Some(guard);
+    }
     let mut unshare: Unshare = [false; PAGES_MAX];
     // Whether the last pass under the lock found a page to fault in (or to pin for writing):
     // from then on, every pass faults the operands in first.
@@ -1267,26 +1471,34 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         // An attempt that finds a page missing faults the operands in and pins again, once.
         let mut faulted_in = false;
         loop {
-            if task.fatal_signal_pending() {
-                return Err(EINTR);
-            }
-            if fault_in {
-                // Faults are reported here, where they are found: `EFAULT` (`EAGAIN` if
-                // expected). The pins only fault the pages in: they are dropped when the
-                // operands are pinned under the lock.
-                if let Err(e) = pinned.pin(ops, &unshare, Pinning::FaultIn) {
-                    if e == EAGAIN {
-                        // An expected fault, or memory that cpu_opv refuses by policy, mapped
-                        // since the last check (`VM_IO`, `VM_PFNMAP`): tell them apart.
-                        check_policy(ops, &mm.mmap_read_lock_killable()?)?;
+            let guard = match in_mm.take() {
+                // Checked against the policy already.
+                Some(guard) => guard,
+                None => {
+                    if task.fatal_signal_pending() {
+                        return Err(EINTR);
                     }
-                    return Err(e);
+                    if fault_in {
+                        // Faults are reported here, where they are found: `EFAULT` (`EAGAIN`
+                        // if expected). The pins only fault the pages in: they are dropped
+                        // when the operands are pinned under the lock.
+                        if let Err(e) = pinned.pin(ops, &unshare, Pinning::FaultIn) {
+                            if e == EAGAIN {
+                                // An expected fault, or memory that cpu_opv refuses by policy,
+                                // mapped since the last check (`VM_IO`, `VM_PFNMAP`): tell them
+                                // apart.
+                                check_policy(ops, &mm.mmap_read_lock_killable()?)?;
+                            }
+                            return Err(e);
+                        }
+                        faulted_in = true;
+                    }
+                    debug::delay_lock();
+                    let guard = mm.mmap_read_lock_killable()?;
+                    check_policy(ops, &guard)?;
+                    guard
                 }
-                faulted_in = true;
-            }
-            debug::delay_lock();
-            let guard = mm.mmap_read_lock_killable()?;
-            check_policy(ops, &guard)?;
+            };
             let complete = pinned.pin(ops, &unshare, Pinning::Mapped(&guard))?;
             if let Some(more) = cow_unstable(&pinned, &guard) {
                 for (u, m) in unshare.iter_mut().zip(more.iter()) {
@@ -1306,7 +1518,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                 continue;
             }
             debug::delay_dispatch();
-            let ret = dispatch(ops, &pinned.map(), cpu)?;
+            let ret = dispatch(ops, Memory::Pinned(&pinned.map()), cpu)?.unwrap_or(0);
             drop(guard);
             let ran = if ret == 0 { ops.iter().count() } else { ret };
             pinned.set_dirty(ops, ran);
@@ -1316,11 +1528,26 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     Err(EAGAIN)
 }
 
-/// Runs the vector over `mem`, its pinned operands, on `cpu`; or here if `cpu` is idle (under
-/// its runqueue lock, without waking it) or offline. Returns what [`run`] returned. Called with
-/// the mmap read lock held, if `mem` holds any memory, and with `cpu` from [`target_cpu`].
-fn dispatch(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX], cpu: CpuId) -> Result<usize> {
-    let mut ret = 0;
+/// How the operations of a vector reach its memory.
+#[derive(Clone, Copy)]
+enum Memory<'a, 'm> {
+    /// No operation accesses memory.
+    None,
+    /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
+    /// CPU, in its mm.
+    InMm,
+    /// Through the kernel's direct map of the pinned operands, slot by slot ([`run`]): anywhere.
+    Pinned(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
+}
+
+/// Runs the vector on `cpu`, its operands' memory reached as `memory` says: here if `cpu` is the
+/// current CPU, here under `cpu`'s runqueue lock if it is idle (without waking it up), on `cpu`
+/// in an IPI, or here if it is offline. Returns what the interpreter returned, or `None` if the
+/// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
+/// an operand not mapped for the access (nothing was written). Called with the mmap read lock
+/// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
+fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
+    let mut ret = Ok(0);
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
     // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
@@ -1348,45 +1575,80 @@ fn dispatch(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX], cpu: CpuId) -
         // SAFETY: `cpu` came from `target_cpu()`, which found it in the caller's allowed CPUs,
         // all of which are possible CPUs.
         let serialised = unsafe { VectorLock::lock(cpu, irq_off) };
-        ret = run(ops, mem);
+        ret = match memory {
+            Memory::None => Ok(run(ops, &Default::default())),
+            // Only ever called in the caller's mm, on its CPU: see below.
+            Memory::InMm => run_in_mm(ops),
+            Memory::Pinned(mem) => Ok(run(ops, mem)),
+        };
         drop(serialised);
         irqoff::record(stamp);
         if let Some(start) = traced {
             irqoff_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
         }
     };
+    // The current CPU: the vector runs here, with interrupts off. They go off before the CPU is
+    // compared, so that the task cannot migrate in between.
+    let irq_off = kernel::interrupt::local_interrupt_disable();
+    let local = CpuId::current() == cpu;
+    if local {
+        handler(&irq_off);
+    }
+    drop(irq_off);
     // An idle `cpu` runs no task until the handler returns: the vector runs here, without an IPI
-    // that would wake it up. The current CPU is never idle (the helper checks it; this only
-    // spares the call).
-    let idle = cpu != CpuId::current()
-        && !debug::ipi_only()
-        && smp::call_on_idle_cpu(cpu, &mut handler).is_ok();
-    if !idle {
-        match smp::call_function_single(cpu, &mut handler) {
-            Err(e) if e == ENXIO => {
-                // The CPU is offline, or was. Keep it from coming online, then look again.
-                let _hotplug = kernel::cpu::HotplugReadGuard::lock();
-                hotplug = true;
-                match smp::call_function_single(cpu, &mut handler) {
-                    Err(e) if e == ENXIO => {
-                        // It stays offline and runs nothing: the vector runs here, with
-                        // interrupts off. Interrupts go off before the handler looks at the CPU
-                        // it runs on: the task cannot migrate in between, as it could while
-                        // choosing a CPU for a cross-CPU call.
-                        let irq_off = kernel::interrupt::local_interrupt_disable();
-                        handler(&irq_off);
-                        drop(irq_off);
-                        mode = trace::Mode::Offline;
-                    }
-                    other => other?,
+    // that would wake it up.
+    let ran = local
+        || (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
+        || match memory {
+            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
+            // not for a vector that must run in the caller's mm.
+            Memory::InMm => false,
+            Memory::None | Memory::Pinned(_) => {
+                let offline;
+                (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
+                if offline {
+                    mode = trace::Mode::Offline;
                 }
+                true
             }
-            other => other?,
-        }
+        };
+    // A vector that runs in the caller's mm and faulted has written nothing: it did not run.
+    let Ok(ret) = ret else {
+        return Ok(None);
+    };
+    if !ran {
+        return Ok(None);
     }
     // Process context, with only the mmap read lock held.
-    trace::dispatch(cpu, mode, hotplug, irqoff_ns);
-    Ok(ret)
+    let pinned = matches!(memory, Memory::Pinned(_));
+    trace::dispatch(cpu, mode, hotplug, pinned, irqoff_ns);
+    Ok(Some(ret))
+}
+
+/// Runs `handler` on `cpu` in an IPI or, if `cpu` is offline, here, keeping it from coming online
+/// meanwhile. Returns whether CPU hotplug had to be held off (the CPU was offline at first), and
+/// whether the handler ran here (it stayed offline).
+fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
+    cpu: CpuId,
+    handler: &mut F,
+) -> Result<(bool, bool)> {
+    match smp::call_function_single(cpu, handler) {
+        Err(e) if e == ENXIO => {}
+        other => return other.map(|()| (false, false)),
+    }
+    // The CPU is offline, or was. Keep it from coming online, then look again.
+    let _hotplug = kernel::cpu::HotplugReadGuard::lock();
+    match smp::call_function_single(cpu, handler) {
+        Err(e) if e == ENXIO => {}
+        other => return other.map(|()| (true, false)),
+    }
+    // It stays offline and runs nothing: the vector runs here, with interrupts off. Interrupts
+    // go off before the handler looks at the CPU it runs on: the task cannot migrate in between,
+    // as it could while choosing a CPU for a cross-CPU call.
+    let irq_off = kernel::interrupt::local_interrupt_disable();
+    handler(&irq_off);
+    drop(irq_off);
+    Ok((true, true))
 }
 
 /// The lock that serialises the vectors for one CPU (`cpu_opv_lock_vectors()`, a per-CPU raw
@@ -1473,8 +1735,8 @@ mod trace {
         /// RCU must be watching (any process context).
         unsafe fn cpu_opv_retry(attempt: c_uint, reason: bindings::cpu_opv_retry_reason);
 
-        /// `cpu_opv_dispatch`: a vector for `cpu` ran, as `mode` says, with interrupts off for
-        /// `irqoff_ns`.
+        /// `cpu_opv_dispatch`: a vector for `cpu` ran, as `mode` says, its operands `pinned` or
+        /// not, with interrupts off for `irqoff_ns`.
         ///
         /// # Safety
         ///
@@ -1483,6 +1745,7 @@ mod trace {
             cpu: c_uint,
             mode: bindings::cpu_opv_dispatch_mode,
             hotplug: bool,
+            pinned: bool,
             irqoff_ns: u64,
         );
     }
@@ -1535,13 +1798,14 @@ mod trace {
 
     /// Emits `cpu_opv_dispatch`. Called from [`dispatch`](super::dispatch), with interrupts on.
     #[inline(always)]
-    pub(super) fn dispatch(cpu: CpuId, mode: Mode, hotplug: bool, irqoff_ns: u64) {
+    pub(super) fn dispatch(cpu: CpuId, mode: Mode, hotplug: bool, pinned: bool, irqoff_ns: u64) {
         // SAFETY: `dispatch()` runs in process context, where RCU is watching.
         unsafe {
             cpu_opv_dispatch(
                 cpu.as_u32(),
                 mode as bindings::cpu_opv_dispatch_mode,
                 hotplug,
+                pinned,
                 irqoff_ns,
             )
         }
@@ -1859,6 +2123,15 @@ mod debug {
         tid != 0 && i64::from(tid) == i64::from(kernel::current!().pid())
     }
 
+    /// Whether vectors must take the pinned path: while the dispatch delay is set, which widens
+    /// a window (between pinning and dispatch) that only that path has.
+    pub(super) fn pinned_only() -> bool {
+        DISPATCH
+            .delay_us
+            .as_ref()
+            .is_some_and(|file| file.load(Relaxed) != 0)
+    }
+
     /// Waits before the mmap read lock. Called from process context, with no lock held.
     pub(super) fn delay_lock() {
         LOCK.wait();
@@ -1907,6 +2180,12 @@ mod debug {
     pub(super) fn ipi_only() -> bool {
         false
     }
+
+    /// Never: vectors that can run in the caller's mm do.
+    #[inline(always)]
+    pub(super) fn pinned_only() -> bool {
+        false
+    }
 }
 
 /// Initialises cpu_opv, from an initcall in `kernel/cpu_opv_sys.c`.
@@ -1932,7 +2211,8 @@ fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> 
         .filter(|&n| n <= VEC_LEN_MAX)
         .ok_or(EINVAL)?;
     let cpu = target_cpu(cpu)?;
-    let ops = copy_in(uptr, count)?;
+    let mut ops = OpVec::empty();
+    copy_in(uptr, count, &mut ops)?;
     execute(&ops, cpu)
 }
 
@@ -2112,6 +2392,37 @@ mod tests {
         assert_eq!(Op::new(&raw(ADD, 8, 0, 0, 2, 0)), Err(EINVAL));
         // The byte after `expect_fault_p` is padding for an ADD: v9 callers never zeroed it.
         assert!(Op::new(&raw(ADD, 8, 0, 0, 1, 0xff)).is_ok());
+    }
+
+    #[test]
+    fn vectors_that_run_in_the_callers_mm() {
+        let runs = |raw: &[RawOp]| OpVec::new(raw).map(|v| v.runs_in_mm());
+        let add = raw(ADD_RELEASE, 8, 0x1000, 1, 0, 0);
+        let cmp = raw(EQ, 8, 0x1008, 0x2000, 0, 0);
+        let copy = raw(MEMCPY, 4, 0x1004, 0x2004, 0, 0);
+        let empty = raw(MEMCPY, 0, 0x1001, 0x2003, 0, 0);
+        // Word operands, one store at the end.
+        assert_eq!(runs(&[]), Ok(true));
+        assert_eq!(runs(&[add]), Ok(true));
+        assert_eq!(runs(&[cmp, cmp, cmp, add]), Ok(true));
+        assert_eq!(runs(&[cmp, copy]), Ok(true));
+        assert_eq!(runs(&[cmp, raw(NE, 2, 0x1002, 0x2006, 0, 0)]), Ok(true));
+        // Zero-length operations access nothing, wherever they are.
+        assert_eq!(runs(&[empty, add, empty]), Ok(true));
+        // A second store, or an access after the store: a fault could come after a store.
+        assert_eq!(runs(&[add, add]), Ok(false));
+        assert_eq!(runs(&[copy, add]), Ok(false));
+        assert_eq!(runs(&[add, cmp]), Ok(false));
+        // Operands that are not naturally aligned words.
+        assert_eq!(runs(&[raw(EQ, 16, 0x1000, 0x2000, 0, 0)]), Ok(false));
+        assert_eq!(runs(&[raw(EQ, 3, 0x1000, 0x2000, 0, 0)]), Ok(false));
+        assert_eq!(runs(&[raw(EQ, 8, 0x1000, 0x2004, 0, 0)]), Ok(false));
+        assert_eq!(runs(&[raw(MEMCPY, 8, 0x1004, 0x2000, 0, 0)]), Ok(false));
+        assert_eq!(
+            runs(&[raw(MEMCPY_RELEASE, 2, 0x1000, 0x2001, 0, 0)]),
+            Ok(false)
+        );
+        assert_eq!(runs(&[raw(MEMCPY, 4096, 0x1000, 0x3000, 0, 0)]), Ok(false));
     }
 
     #[test]

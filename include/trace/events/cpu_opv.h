@@ -112,26 +112,30 @@ TRACE_EVENT(cpu_opv_retry,
 /*
  * A vector for target CPU @cpu ran: where (@mode), whether the CPU hotplug
  * lock had to be taken (@hotplug: the target CPU was offline when the
- * vector was first sent; it may have come online since), and for how long
+ * vector was first sent; it may have come online since), whether its
+ * operands were pinned (@pinned; if not, it ran in the caller's mm, through
+ * the caller's page tables, with page faults disabled), and for how long
  * the CPU that ran it had its interrupts off for it (@irqoff_ns: from the
  * start of the handler to its end; 0 if the event was enabled while the
  * vector ran, since the clock is only read while the event is enabled).
  */
 TRACE_EVENT(cpu_opv_dispatch,
 	    TP_PROTO(unsigned int cpu, enum cpu_opv_dispatch_mode mode,
-		     bool hotplug, u64 irqoff_ns),
-	    TP_ARGS(cpu, mode, hotplug, irqoff_ns),
+		     bool hotplug, bool pinned, u64 irqoff_ns),
+	    TP_ARGS(cpu, mode, hotplug, pinned, irqoff_ns),
 	    TP_STRUCT__entry(__field(unsigned int, cpu)
 			     __field(unsigned int, mode)
 			     __field(bool, hotplug)
+			     __field(bool, pinned)
 			     __field(u64, irqoff_ns)),
 	    TP_fast_assign(__entry->cpu = cpu;
 			   __entry->mode = mode;
 			   __entry->hotplug = hotplug;
+			   __entry->pinned = pinned;
 			   __entry->irqoff_ns = irqoff_ns;),
-	    TP_printk("cpu=%u mode=%s hotplug=%d irqoff_ns=%llu", __entry->cpu,
-		      show_cpu_opv_dispatch_mode(__entry->mode),
-		      __entry->hotplug, __entry->irqoff_ns)
+	    TP_printk("cpu=%u mode=%s hotplug=%d pinned=%d irqoff_ns=%llu",
+		      __entry->cpu, show_cpu_opv_dispatch_mode(__entry->mode),
+		      __entry->hotplug, __entry->pinned, __entry->irqoff_ns)
 );
 
 #endif /* _TRACE_CPU_OPV_H */

@@ -21,6 +21,7 @@
 #include "cpu_opv.h"
 
 #define PAGE	4096UL
+#define NUMA_BALANCING	"/proc/sys/kernel/numa_balancing"
 
 static int cpu_now(void)
 {
@@ -655,6 +656,83 @@ TEST_F(exec, policy_dirty_tracked_file)
 	/* The teardown detaches the loop device and removes the mount point. */
 	release(self);
 	EXPECT_EQ(0, umount(MNT));
+}
+
+/* A counter of /proc/vmstat, or -1. */
+static long long vm_counter(const char *name)
+{
+	char key[64];
+	long long val;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/*
+ * A short vector for the current CPU (word operands, one store, at the end)
+ * runs in the caller's mm, through its page tables: it pins no page while
+ * its page is mapped for the access. A vector that stores twice pins its
+ * page at every call. Told apart by the pins the whole system makes
+ * (nr_foll_pin_acquired), which nothing else in the test guest moves. NUMA
+ * balancing, which unmaps pages now and then to sample accesses (the test
+ * kernel has two NUMA nodes), is off meanwhile: a short vector that finds
+ * its page unmapped that way pins it, as it should. A few such calls are
+ * allowed all the same.
+ */
+TEST_F(exec, short_vectors_pin_nothing)
+{
+	uint64_t *p = (uint64_t *)(self->mem + 2 * PAGE);
+	long long before, mid, after;
+	struct cpu_op ops[3];
+	int i, failed = 0, cpu = cpu_now();
+	char numa[16] = "";
+	FILE *f;
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	if (vm_counter("nr_foll_pin_acquired") < 0)
+		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
+	f = fopen(NUMA_BALANCING, "r+");
+	if (f) {
+		if (!fgets(numa, sizeof(numa), f))
+			numa[0] = 0;
+		fputs("0", f);
+		fclose(f);
+	}
+	before = vm_counter("nr_foll_pin_acquired");
+	memset(p, 0, 4 * sizeof(*p));
+	p[3] = 5;
+	ops[0] = op_compare(1, &p[3], &p[3], sizeof(*p));
+	ops[1] = op_add(1, &p[0], 1, sizeof(*p));
+	ops[2] = op_add(0, &p[1], 2, sizeof(*p));
+	/* No ASSERT until NUMA balancing is back as it was. */
+	for (i = 0; i < 100; i++)
+		failed += !!sys_cpu_opv(ops, 2, cpu, 0);
+	mid = vm_counter("nr_foll_pin_acquired");
+	for (i = 0; i < 100; i++)
+		failed += !!sys_cpu_opv(ops, 3, cpu, 0);
+	after = vm_counter("nr_foll_pin_acquired");
+	f = numa[0] ? fopen(NUMA_BALANCING, "w") : NULL;
+	if (f) {
+		fputs(numa, f);
+		fclose(f);
+	}
+	EXPECT_EQ(0, failed);
+	EXPECT_EQ(200, p[0]);
+	EXPECT_EQ(200, p[1]);
+	EXPECT_LE(mid - before, 10)
+		TH_LOG("%lld pins for 100 short vectors", mid - before);
+	EXPECT_LE(100, after - mid)
+		TH_LOG("%lld pins for 100 vectors of two stores", after - mid);
 }
 
 TEST_HARNESS_MAIN

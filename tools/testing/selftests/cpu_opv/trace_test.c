@@ -222,15 +222,18 @@ static long long dispatch_irqoff(const char *rest)
 	}									\
 } while (0)
 
-/* EXPECT_CALL() for a call of @cpuopcnt operations that ran on @cpu, its own. */
-#define EXPECT_LOCAL_CALL(trace, cpu, cpuopcnt, retry, leave) do {		\
+/*
+ * EXPECT_CALL() for a call of @cpuopcnt operations that ran on @cpu, its own,
+ * with its operands pinned or not (in the caller's mm) as @pinned says.
+ */
+#define EXPECT_LOCAL_CALL(trace, cpu, cpuopcnt, pinned, retry, leave) do {	\
 	char _lenter[64], _ldispatch[64];					\
 	int _lcpu = (cpu);							\
 										\
 	snprintf(_lenter, sizeof(_lenter), "cpu=%d cpuopcnt=%d flags=0x0",	\
 		 _lcpu, (cpuopcnt));						\
 	snprintf(_ldispatch, sizeof(_ldispatch),				\
-		 "cpu=%d mode=local hotplug=0", _lcpu);				\
+		 "cpu=%d mode=local hotplug=0 pinned=%d", _lcpu, (pinned));	\
 	EXPECT_CALL(trace, _lenter, retry, _ldispatch, leave);			\
 } while (0)
 
@@ -243,7 +246,11 @@ static uint64_t *fresh_page(void)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* A vector for the CPU the test runs on runs there. */
+/*
+ * A vector for the CPU the test runs on runs there. One add to a word the
+ * test has written (its page is mapped writable) runs in the caller's mm,
+ * without pinning it.
+ */
 TEST_F(trace, local)
 {
 	static uint64_t counter;
@@ -252,19 +259,21 @@ TEST_F(trace, local)
 
 	ASSERT_LE(0, cpu);
 	ASSERT_EQ(0, pin_to(cpu));
+	__atomic_store_n(&counter, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, clear_trace(self->dir));
 	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
 	ASSERT_EQ(1, counter);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	EXPECT_LOCAL_CALL(self->buf, cpu, 1, NULL, "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, 0, NULL, "ret=0");
 	find_event(self->buf, "cpu_opv_dispatch", 0, NULL, 0, &line_cpu);
 	EXPECT_EQ(cpu, line_cpu);
 }
 
 /*
  * A compare that stops the vector: the vector ran, and returns 1. Its
- * operands are on the stack, on anonymous pages already written: they need
- * no unsharing.
+ * operands are on the stack, on anonymous pages already written: the vector
+ * runs in the caller's mm, without pinning them.
  */
 TEST_F(trace, compare_stops)
 {
@@ -277,13 +286,15 @@ TEST_F(trace, compare_stops)
 	ASSERT_EQ(1, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	EXPECT_LOCAL_CALL(self->buf, cpu, 1, NULL, "ret=1");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, 0, NULL, "ret=1");
 }
 
 /*
- * A compare of memory never written, on the shared zero page: the read pin
- * of the first attempt cannot see a copy-on-write, so the operands are
- * pinned again for writing, and the second attempt runs the vector.
+ * A compare of memory never written, on the shared zero page. The page is
+ * not mapped yet: in the caller's mm the compare would fault, so the
+ * operands are pinned. The read pin of the first attempt cannot see a
+ * copy-on-write, so the operands are pinned again for writing, and the
+ * second attempt runs the vector.
  */
 TEST_F(trace, unshare)
 {
@@ -300,7 +311,7 @@ TEST_F(trace, unshare)
 	munmap(p, getpagesize());
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	EXPECT_LOCAL_CALL(self->buf, cpu, 1, "attempt=1 reason=unshare", "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, 1, "attempt=1 reason=unshare", "ret=0");
 }
 
 /*
@@ -308,7 +319,8 @@ TEST_F(trace, unshare)
  * for writing since the add writes it, so the compare reads the page the
  * add writes, and no attempt is lost to unsharing. (Pinned per operand, the
  * compare's read pin would hold the zero page, which the add's write pin
- * replaces.) The page is faulted in first, which is no retry.
+ * replaces.) The page is faulted in first, which is no retry: not mapped,
+ * it makes the vector, short as it is, pin its operands.
  */
 TEST_F(trace, shared_page)
 {
@@ -327,7 +339,7 @@ TEST_F(trace, shared_page)
 	munmap(p, getpagesize());
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
-	EXPECT_LOCAL_CALL(self->buf, cpu, 2, NULL, "ret=0");
+	EXPECT_LOCAL_CALL(self->buf, cpu, 2, 1, NULL, "ret=0");
 }
 
 /* Spins on the CPU it is pinned to until *arg is cleared: a busy CPU. */
@@ -364,8 +376,9 @@ static void remote_call(struct __test_metadata *_metadata,
 	CPU_ZERO(&on_b);
 	CPU_SET(b, &on_b);
 	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", b);
-	snprintf(want, sizeof(want), "cpu=%d mode=%s hotplug=0", b,
-		 busy ? "ipi" : "idle");
+	snprintf(want, sizeof(want), "cpu=%d mode=%s hotplug=0 pinned=%d", b,
+		 busy ? "ipi" : "idle", busy);
+	__atomic_store_n(&counter, 0, __ATOMIC_RELAXED);
 	if (busy) {
 		ASSERT_EQ(0, pthread_create(&t, NULL, spin, &spinning));
 		ASSERT_EQ(0, pthread_setaffinity_np(t, sizeof(on_b), &on_b));
@@ -459,7 +472,8 @@ TEST_F(trace, offline)
 	self->changed = false;
 
 	snprintf(enter, sizeof(enter), "cpu=%d cpuopcnt=1 flags=0x0", cpu);
-	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=offline hotplug=1", cpu);
+	snprintf(dispatch, sizeof(dispatch), "cpu=%d mode=offline hotplug=1 pinned=1",
+		 cpu);
 	EXPECT_CALL(self->buf, enter, NULL, dispatch, "ret=0");
 }
 
