@@ -711,31 +711,45 @@ struct VecPage {
     pin: Option<PinnedPage>,
 }
 
-/// Where an operand is: its range, and the indices of its pages in [`PinnedVec::pages`].
+/// Where an operand is, as [`PinnedVec::lay_out`] found it.
 #[derive(Clone, Copy)]
-struct OperandPages {
-    seg: Segments,
-    pages: [usize; 2],
+enum Slot {
+    /// No operand (an operation with one), or an empty one: nothing to pin.
+    Empty,
+    /// An operand whose range is not valid (it wraps around the address space): its fault, reported
+    /// when its turn comes.
+    Invalid(Error),
+    /// An operand on `nr` pages (1 or 2), whose indices in [`PinnedVec::pages`] are the first `nr`
+    /// of `pages`. If `wraps`, the range goes on past the top of the address space after them:
+    /// pinning reports its fault once they are pinned.
+    At {
+        seg: Segments,
+        write: bool,
+        fault: Error,
+        pages: [usize; 2],
+        nr: usize,
+        wraps: bool,
+    },
 }
 
-/// The operands of a vector, pinned.
+/// The operands of a vector, laid out on their pages, and pinned.
 ///
 /// Operands often share a page (the fields of one structure, a counter and its neighbour):
 /// each page is pinned once, for writing if any operand on it is written, and each operand
-/// refers to its pages by index.
+/// refers to its pages by index. The layout is made once per call ([`PinnedVec::lay_out`]);
+/// each attempt pins the pages again ([`PinnedVec::pin`]).
 ///
 /// # Invariants
 ///
-/// Every index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
+/// Every page index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
 /// addresses, and `pages[nr_pages..]` are `None`.
 struct PinnedVec {
     /// The pages, in the order the operands first use them.
     pages: [Option<VecPage>; PAGES_MAX],
     /// How many of `pages` are in use.
     nr_pages: usize,
-    /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i` (`None` for an
-    /// empty operand or an operation with one operand).
-    slots: [Option<OperandPages>; 2 * VEC_LEN_MAX],
+    /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i`.
+    slots: [Slot; 2 * VEC_LEN_MAX],
 }
 
 /// How an operand accesses one of its pages.
@@ -749,49 +763,81 @@ enum Access {
     Write,
 }
 
-/// The pages written operands are on: found before pinning, so that each page is pinned once,
-/// with the access it needs.
-struct Written([Option<usize>; 2 * VEC_LEN_MAX]);
-
-impl Written {
-    /// The pages the written operands of `ops` are on. Operands whose range is not valid are
-    /// left out: pinning reports them.
-    fn of(ops: &OpVec) -> Self {
-        let mut pages = [None; 2 * VEC_LEN_MAX];
-        let mut slots = pages.iter_mut();
-        for (operand, len, write) in ops.iter().flat_map(|op| op.operands()).flatten() {
-            if !write {
-                continue;
-            }
-            let Ok(Some(seg)) = Segments::of(&operand, len) else {
-                continue;
-            };
-            for addr in seg.page_addrs().flatten() {
-                if let Some(slot) = slots.next() {
-                    *slot = Some(addr);
-                }
-            }
-        }
-        Self(pages)
-    }
-
-    /// How a read operand accesses its page at `addr`.
-    fn access(&self, addr: usize) -> Access {
-        if self.0.contains(&Some(addr)) {
-            Access::ReadWritten
-        } else {
-            Access::Read
-        }
-    }
-}
-
 impl PinnedVec {
-    /// No operand pinned.
+    /// No operand: filled in place by [`PinnedVec::lay_out`] (it is too large to be moved around
+    /// for free).
     fn new() -> Self {
         Self {
             pages: Default::default(),
             nr_pages: 0,
-            slots: [None; 2 * VEC_LEN_MAX],
+            slots: [Slot::Empty; 2 * VEC_LEN_MAX],
+        }
+    }
+
+    /// Lays the operands of `ops` out on their pages, in the order the operands first use them,
+    /// each page marked written if a written operand is on it. Nothing is pinned. Called once,
+    /// on a new `PinnedVec`.
+    fn lay_out(&mut self, ops: &OpVec) {
+        let operands = ops.iter().flat_map(|op| op.operands());
+        for (slot, operand) in self.slots.iter_mut().zip(operands) {
+            let Some((operand, len, write)) = operand else {
+                continue;
+            };
+            let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+            let seg = match Segments::of(&operand, len) {
+                Ok(Some(seg)) => seg,
+                Ok(None) => continue,
+                Err(_) => {
+                    *slot = Slot::Invalid(fault);
+                    continue;
+                }
+            };
+            let mut pages = [0; 2];
+            let mut nr = 0;
+            let mut wraps = false;
+            for addr in seg.page_addrs() {
+                // A second page that would wrap around the address space is not a page.
+                let Some(addr) = addr else {
+                    wraps = true;
+                    break;
+                };
+                let in_use = self.pages.iter().take(self.nr_pages);
+                let same = |page: &Option<VecPage>| page.as_ref().is_some_and(|p| p.addr == addr);
+                let index = match in_use.into_iter().position(same) {
+                    Some(index) => index,
+                    None => {
+                        let index = self.nr_pages;
+                        let Some(new) = self.pages.get_mut(index) else {
+                            // Two pages per operand at most: there is room for all of them.
+                            continue;
+                        };
+                        *new = Some(VecPage {
+                            addr,
+                            written: false,
+                            pin: None,
+                        });
+                        // INVARIANT: the page just added is `Some`, at a new address.
+                        self.nr_pages += 1;
+                        index
+                    }
+                };
+                if let Some(Some(page)) = self.pages.get_mut(index) {
+                    page.written |= write;
+                }
+                if let Some(at) = pages.get_mut(nr) {
+                    // INVARIANT: `index < nr_pages`.
+                    *at = index;
+                    nr += 1;
+                }
+            }
+            *slot = Slot::At {
+                seg,
+                write,
+                fault,
+                pages,
+                nr,
+                wraps,
+            };
         }
     }
 
@@ -810,112 +856,94 @@ impl PinnedVec {
     ///
     /// On error, or when not all were pinned, what was pinned stays pinned until `self` is
     /// dropped or pins again. The pins are made in place: they are never moved.
-    fn pin(&mut self, ops: &OpVec, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
-        // The pages past `nr_pages` are `None` already.
-        for page in self.pages.iter_mut().take(self.nr_pages) {
-            *page = None;
+    fn pin(&mut self, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
+        for page in self.pages.iter_mut().take(self.nr_pages).flatten() {
+            page.pin = None;
         }
-        self.nr_pages = 0;
-        self.slots = [None; 2 * VEC_LEN_MAX];
-        let written = Written::of(ops);
-        let operands = ops.iter().flat_map(|op| op.operands());
-        for (i, operand) in operands.enumerate() {
-            let Some((operand, len, write)) = operand else {
-                continue;
+        for i in 0..self.slots.len() {
+            let (write, fault, pages, nr, wraps) = match self.slots.get(i) {
+                Some(&Slot::At {
+                    write,
+                    fault,
+                    pages,
+                    nr,
+                    wraps,
+                    ..
+                }) => (write, fault, pages, nr, wraps),
+                Some(&Slot::Invalid(fault)) => return Err(fault),
+                _ => continue,
             };
-            let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
-            let Some(seg) = Segments::of(&operand, len).map_err(|_| fault)? else {
-                continue;
-            };
-            let mut pages = [0; 2];
-            for (index_slot, addr) in pages.iter_mut().zip(seg.page_addrs()) {
-                // A second page that would wrap around the address space is not a page: a
-                // fault.
-                let addr = addr.ok_or(fault)?;
+            for &index in pages.iter().take(nr) {
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
                 // the caller faults it in without the lock, and tries again.
-                let access = if write {
-                    Access::Write
-                } else {
-                    written.access(addr)
-                };
-                let Some(index) = self.add_page(addr, access, fault, unshare, how)? else {
+                if !self.pin_page(index, write, fault, unshare, how)? {
                     return Ok(false);
-                };
-                *index_slot = index;
+                }
             }
-            if let Some(slot) = self.slots.get_mut(i) {
-                // INVARIANT: `add_page` returned indices below `nr_pages`.
-                *slot = Some(OperandPages { seg, pages });
+            if wraps {
+                return Err(fault);
             }
         }
         Ok(true)
     }
 
-    /// Adds the page at `addr` for an operand that accesses it as `access` says, and pins it
-    /// unless it is pinned already for the access. Returns its index, or `None` if
-    /// [`Pinning::Mapped`] found it not mapped for the access. A page that cannot be pinned is
-    /// the operand's `fault` (but for `ENOMEM` and `EINTR`); a `ZONE_DEVICE` page is `EFAULT`
-    /// (policy).
-    fn add_page(
+    /// Pins page `index` for an operand that accesses it (for writing if `write`), unless it is
+    /// pinned already for the access. Returns `false` if [`Pinning::Mapped`] found it not mapped
+    /// for the access. A page that cannot be pinned is the operand's `fault` (but for `ENOMEM`
+    /// and `EINTR`); a `ZONE_DEVICE` page is `EFAULT` (policy).
+    fn pin_page(
         &mut self,
-        addr: usize,
-        access: Access,
+        index: usize,
+        write: bool,
         fault: Error,
         unshare: &Unshare,
         how: Pinning<'_>,
-    ) -> Result<Option<usize>> {
-        let in_use = self.pages.get(..self.nr_pages).unwrap_or(&[]);
-        let same = |page: &Option<VecPage>| page.as_ref().is_some_and(|page| page.addr == addr);
-        let index = match in_use.iter().position(same) {
-            Some(index) => index,
-            None => {
-                let index = self.nr_pages;
-                let slot = self.pages.get_mut(index).ok_or(EINVAL)?;
-                *slot = Some(VecPage {
-                    addr,
-                    written: false,
-                    pin: None,
-                });
-                // INVARIANT: the page just added is `Some`, at a new address.
-                self.nr_pages += 1;
-                index
-            }
-        };
+    ) -> Result<bool> {
         let page = self
             .pages
             .get_mut(index)
             .and_then(Option::as_mut)
             .ok_or(EINVAL)?;
-        page.written |= !matches!(access, Access::Read);
+        let access = match (write, page.written) {
+            (true, _) => Access::Write,
+            (false, true) => Access::ReadWritten,
+            (false, false) => Access::Read,
+        };
         let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
         if page
             .pin
             .as_ref()
             .is_some_and(|pin| pin.is_write() || !for_write)
         {
-            return Ok(Some(index));
+            return Ok(true);
         }
         // Not pinned yet, or pinned for reading and now needed for writing: (re)pin it.
         page.pin = None;
-        let pin = match PinnedPage::pin(addr, for_write, how) {
+        let pin = match PinnedPage::pin(page.addr, for_write, how) {
             Ok(pin) => pin,
             // `EINVAL` is a wrong call (another mm's lock), not a page to fault in.
             Err(e) if e == EINVAL => return Err(e),
-            Err(_) if matches!(how, Pinning::Mapped(_)) => return Ok(None),
+            Err(_) if matches!(how, Pinning::Mapped(_)) => return Ok(false),
             Err(e) if e == ENOMEM || e == EINTR => return Err(e),
-            // A read operand's page, pinned for writing for a later written operand, that
-            // cannot be: pin it for reading, so that the faults come in the operands' order
-            // (this one's if it cannot even be read, the writer's when it gets its turn).
-            Err(_) if matches!(access, Access::ReadWritten) => PinnedPage::pin(addr, false, how)
-                .map_err(|e| if e == ENOMEM || e == EINTR { e } else { fault })?,
+            // A read operand's page, pinned for writing for a written operand, that cannot be:
+            // pin it for reading, so that the faults come in the operands' order (this one's if
+            // it cannot even be read, the writer's when it gets its turn).
+            Err(_) if matches!(access, Access::ReadWritten) => {
+                PinnedPage::pin(page.addr, false, how).map_err(|e| {
+                    if e == ENOMEM || e == EINTR {
+                        e
+                    } else {
+                        fault
+                    }
+                })?
+            }
             Err(_) => return Err(fault),
         };
         if pin.zone_device() {
             return Err(EFAULT);
         }
         page.pin = Some(pin);
-        Ok(Some(index))
+        Ok(true)
     }
 
     /// The direct-map address of page `index`.
@@ -931,25 +959,19 @@ impl PinnedVec {
 
     /// Marks dirty the pages written by the first `ran` operations: those of their written
     /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
-    fn set_dirty(&mut self, ops: &OpVec, ran: usize) {
-        if ran >= ops.len {
-            // Every operation ran: the pages written are those pinned for a written operand.
-            for page in self.pages.iter_mut().take(self.nr_pages).flatten() {
-                if let (true, Some(PinnedPage::Write(pin))) = (page.written, page.pin.as_mut()) {
-                    pin.set_dirty();
-                }
-            }
-            return;
-        }
-        let operands = ops.iter().take(ran).flat_map(|op| op.operands());
-        // By reference: a copy of the slots would cost more than the rest of this function.
-        let slots = operands.zip(self.slots.iter());
-        let written = slots.filter_map(|(operand, slot)| match (operand, slot) {
-            (Some((_, _, true)), Some(slot)) => Some(*slot),
-            _ => None,
-        });
-        for slot in written {
-            for &index in slot.pages.iter().take(slot.seg.nr_pages()) {
+    fn set_dirty(&mut self, ran: usize) {
+        let ran = ran.min(VEC_LEN_MAX);
+        for i in 0..2 * ran {
+            let Some(&Slot::At {
+                write: true,
+                pages,
+                nr,
+                ..
+            }) = self.slots.get(i)
+            else {
+                continue;
+            };
+            for &index in pages.iter().take(nr) {
                 let pin = self.pages.get_mut(index).and_then(Option::as_mut);
                 if let Some(PinnedPage::Write(pin)) = pin.and_then(|page| page.pin.as_mut()) {
                     pin.set_dirty();
@@ -959,11 +981,14 @@ impl PinnedVec {
     }
 
     /// Maps operand `slot` for the interpreter.
-    fn map_operand(&self, slot: &OperandPages) -> Option<Mem<'_>> {
+    fn map_operand(&self, slot: &Slot) -> Option<Mem<'_>> {
+        let Slot::At { seg, pages, .. } = slot else {
+            return None;
+        };
         let mut pieces = [(core::ptr::null_mut(), 0); 2];
         let mut n = 0;
-        for (piece, (page, offset, len)) in pieces.iter_mut().zip(slot.seg.pieces()) {
-            let index = *slot.pages.get(page)?;
+        for (piece, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
+            let index = *pages.get(page)?;
             // `offset < PAGE_SIZE`: the pointer stays inside the page.
             *piece = (self.direct_map(index)?.wrapping_add(offset), len);
             n += 1;
@@ -973,13 +998,12 @@ impl PinnedVec {
         Some(unsafe { Mem::new(pieces, n) })
     }
 
-    /// The operands' memory, as the interpreter accesses it, slot by slot.
-    fn map(&self) -> [Option<Mem<'_>>; 2 * VEC_LEN_MAX] {
-        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+    /// Maps the operands' memory into `mem`, as the interpreter accesses it, slot by slot (in
+    /// place: the array is too large to be returned for free).
+    fn map<'a>(&'a self, mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX]) {
         for (mem, slot) in mem.iter_mut().zip(self.slots.iter()) {
-            *mem = slot.as_ref().and_then(|slot| self.map_operand(slot));
+            *mem = self.map_operand(slot);
         }
-        mem
     }
 }
 
@@ -1465,8 +1489,9 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     // Whether the last pass under the lock found a page to fault in (or to pin for writing):
     // from then on, every pass faults the operands in first.
     let mut fault_in = false;
-    // Filled in place at each attempt: the pinned operands are never moved.
+    // Laid out once, pinned in place at each attempt: the pinned operands are never moved.
     let mut pinned = PinnedVec::new();
+    pinned.lay_out(ops);
     for attempt in 1..=MAX_ATTEMPTS {
         // An attempt that finds a page missing faults the operands in and pins again, once.
         let mut faulted_in = false;
@@ -1482,7 +1507,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                         // Faults are reported here, where they are found: `EFAULT` (`EAGAIN`
                         // if expected). The pins only fault the pages in: they are dropped
                         // when the operands are pinned under the lock.
-                        if let Err(e) = pinned.pin(ops, &unshare, Pinning::FaultIn) {
+                        if let Err(e) = pinned.pin(&unshare, Pinning::FaultIn) {
                             if e == EAGAIN {
                                 // An expected fault, or memory that cpu_opv refuses by policy,
                                 // mapped since the last check (`VM_IO`, `VM_PFNMAP`): tell them
@@ -1499,7 +1524,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                     guard
                 }
             };
-            let complete = pinned.pin(ops, &unshare, Pinning::Mapped(&guard))?;
+            let complete = pinned.pin(&unshare, Pinning::Mapped(&guard))?;
             if let Some(more) = cow_unstable(&pinned, &guard) {
                 for (u, m) in unshare.iter_mut().zip(more.iter()) {
                     *u |= m;
@@ -1518,10 +1543,12 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                 continue;
             }
             debug::delay_dispatch();
-            let ret = dispatch(ops, Memory::Pinned(&pinned.map()), cpu)?.unwrap_or(0);
+            let mut mem = Default::default();
+            pinned.map(&mut mem);
+            let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
             drop(guard);
             let ran = if ret == 0 { ops.iter().count() } else { ret };
-            pinned.set_dirty(ops, ran);
+            pinned.set_dirty(ran);
             return Ok(ret as isize);
         }
     }
