@@ -218,6 +218,15 @@ struct Operand {
     expect_fault: bool,
 }
 
+impl Operand {
+    /// Whether the address is aligned to `width`, so that a word of that width there is
+    /// single-copy atomic and does not straddle a page boundary.
+    fn aligned(&self, width: Width) -> bool {
+        // `bytes()` is a power of two.
+        self.addr & (width.bytes() as u64 - 1) == 0
+    }
+}
+
 /// The length of a compare or memcpy operation.
 ///
 /// # Invariants
@@ -379,8 +388,8 @@ impl Op {
                 let width = Width::new(raw.len())?;
                 let p = first()?;
                 // Natural alignment: the word is accessed single-copy atomically, and it never
-                // straddles a page boundary. `bytes()` is a power of two.
-                if p.addr & (width.bytes() as u64 - 1) != 0 {
+                // straddles a page boundary.
+                if !p.aligned(width) {
                     return Err(EINVAL);
                 }
                 Ok(Self::Add {
@@ -507,8 +516,6 @@ impl OpVec {
     /// end: an access that faults (page faults are disabled) comes before the store or is the
     /// store, which then does not happen, so a vector that faults has changed nothing.
     fn runs_in_mm(&self) -> bool {
-        let aligned =
-            |operand: &Operand, width: Width| operand.addr & (width.bytes() as u64 - 1) == 0;
         let mut stored = false;
         for op in self.iter().filter(|op| op.len() > 0) {
             if stored {
@@ -516,11 +523,11 @@ impl OpVec {
             }
             match *op {
                 Op::Compare { a, b, len, .. } => match word_width(len.bytes()) {
-                    Some(width) if aligned(&a, width) && aligned(&b, width) => {}
+                    Some(width) if a.aligned(width) && b.aligned(width) => {}
                     _ => return false,
                 },
                 Op::Memcpy { dst, src, len, .. } => match word_width(len.bytes()) {
-                    Some(width) if aligned(&dst, width) && aligned(&src, width) => stored = true,
+                    Some(width) if dst.aligned(width) && src.aligned(width) => stored = true,
                     _ => return false,
                 },
                 // Validation made them naturally aligned words.
@@ -752,17 +759,6 @@ struct PinnedVec {
     slots: [Slot; 2 * VEC_LEN_MAX],
 }
 
-/// How an operand accesses one of its pages.
-#[derive(Clone, Copy)]
-enum Access {
-    /// It reads the page, which no operand writes.
-    Read,
-    /// It reads the page, which an operand writes.
-    ReadWritten,
-    /// It writes the page.
-    Write,
-}
-
 impl PinnedVec {
     /// No operand: filled in place by [`PinnedVec::lay_out`] (it is too large to be moved around
     /// for free).
@@ -904,11 +900,8 @@ impl PinnedVec {
             .get_mut(index)
             .and_then(Option::as_mut)
             .ok_or(EINVAL)?;
-        let access = match (write, page.written) {
-            (true, _) => Access::Write,
-            (false, true) => Access::ReadWritten,
-            (false, false) => Access::Read,
-        };
+        // A read operand on a page that a written operand is on.
+        let reads_written = !write && page.written;
         let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
         if page
             .pin
@@ -928,15 +921,13 @@ impl PinnedVec {
             // A read operand's page, pinned for writing for a written operand, that cannot be:
             // pin it for reading, so that the faults come in the operands' order (this one's if
             // it cannot even be read, the writer's when it gets its turn).
-            Err(_) if matches!(access, Access::ReadWritten) => {
-                PinnedPage::pin(page.addr, false, how).map_err(|e| {
-                    if e == ENOMEM || e == EINTR {
-                        e
-                    } else {
-                        fault
-                    }
-                })?
-            }
+            Err(_) if reads_written => PinnedPage::pin(page.addr, false, how).map_err(|e| {
+                if e == ENOMEM || e == EINTR {
+                    e
+                } else {
+                    fault
+                }
+            })?,
             Err(_) => return Err(fault),
         };
         if pin.zone_device() {
