@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,38 @@ static inline uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Counter @name of /proc/vmstat, or -1 if the kernel has none. Node counters
+ * such as nr_foll_pin_acquired keep per-CPU deltas that /proc/vmstat only
+ * shows once folded: @folded (if not NULL) says whether vm.stat_refresh
+ * (root) folded them first, which only then makes the value exact.
+ */
+static inline long vmstat_counter(const char *name, bool *folded)
+{
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+	bool ok = false;
+	char key[64];
+	long val;
+
+	if (f) {
+		ok = fputs("1", f) >= 0;
+		ok = !fclose(f) && ok;
+	}
+	if (folded)
+		*folded = ok;
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
 }
 
 /* Makes @cpu the only CPU the calling thread may run on. */

@@ -1625,30 +1625,12 @@ static bool model_one(unsigned long idx, bool stub)
 /* Pins: node counters, exact once the per-CPU deltas are folded (root). */
 static bool read_pins(long *acquired, long *released, bool *exact)
 {
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-	char key[64];
-	long val;
-	int found = 0;
+	bool folded;
 
-	*exact = false;
-	if (f) {
-		*exact = fputs("1", f) >= 0;
-		*exact = !fclose(f) && *exact;
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return false;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired")) {
-			*acquired = val;
-			found |= 1;
-		} else if (!strcmp(key, "nr_foll_pin_released")) {
-			*released = val;
-			found |= 2;
-		}
-	}
-	fclose(f);
-	return found == 3;
+	*acquired = vmstat_counter("nr_foll_pin_acquired", exact);
+	*released = vmstat_counter("nr_foll_pin_released", &folded);
+	*exact = *exact && folded;
+	return *acquired >= 0 && *released >= 0;
 }
 
 static void check_pins(const char *mode, bool have0, long acq0, long rel0)
