@@ -2448,14 +2448,14 @@ mod tests {
         let big = raw(MEMCPY, 4096, 0, 0, 0, 0);
         let word = raw(ADD, 8, 0, 1, 0, 0);
         let v = OpVec::new(&[big, word, word, word]).expect("4120 bytes is the limit");
-        assert_eq!(v.iter().count(), 4);
-        assert_eq!(v.iter().map(Op::len).sum::<usize>(), 4120);
+        assert_eq!(v.len, 4);
+        assert_eq!(v.ops.iter().flatten().map(Op::len).sum::<usize>(), 4120);
 
         let nine = raw(EQ, 9, 0, 0, 0, 0);
         assert_eq!(OpVec::new(&[big, word, word, nine]), Err(EINVAL));
         assert_eq!(OpVec::new(&[big, big]), Err(EINVAL));
         assert_eq!(OpVec::new(&[word; 5]), Err(EINVAL));
-        assert_eq!(OpVec::new(&[]).map(|v| v.iter().count()), Ok(0));
+        assert_eq!(OpVec::new(&[]).map(|v| v.len), Ok(0));
         // An invalid op anywhere refuses the whole vector.
         assert_eq!(
             OpVec::new(&[word, word, word, raw(ADD, 3, 0, 0, 0, 0)]),

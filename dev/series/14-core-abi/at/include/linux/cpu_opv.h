@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0+ */
+#ifndef _LINUX_CPU_OPV_H
+#define _LINUX_CPU_OPV_H
+
+#include <linux/compiler_types.h>
+#include <uapi/linux/cpu_opv.h>
+
+/*
+ * The implementation of cpu_opv(), in Rust (kernel/cpu_opv.rs). Only the
+ * SYSCALL_DEFINE4() entry in kernel/cpu_opv_sys.c calls it.
+ */
+long cpu_opv_syscall(struct cpu_op __user *ucpuopv, int cpuopcnt, int cpu,
+		     int flags);
+
+#endif /* _LINUX_CPU_OPV_H */

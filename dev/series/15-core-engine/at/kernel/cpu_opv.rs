@@ -1,0 +1,1897 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per-CPU-atomic operation vector system call, `cpu_opv(2)`.
+//!
+//! C header: [`include/uapi/linux/cpu_opv.h`](srctree/include/uapi/linux/cpu_opv.h)
+//!
+//! `cpu_opv()` runs a short vector of operations (compare, memcpy, add) on user memory
+//! atomically with respect to the threads that run on one CPU and to the other vectors for it.
+//! It is the slow path that completes restartable sequences (rseq): it makes progress where an
+//! rseq critical section cannot (single-stepping, a fault on every attempt), and it reaches the
+//! per-CPU data of another CPU (work stealing, draining per-CPU caches, committing to a per-CPU
+//! ring buffer after a migration).
+//!
+//! A call goes through stages, each of which is a type:
+//!
+//! 1. [`Request`]: the `flags` argument, decoded. The two queries answer at once.
+//! 2. [`RawOp`]: one `struct cpu_op` copied from user space, not trusted yet.
+//! 3. [`Op`] in an [`OpVec`]: a validated operation. Op codes, lengths, widths, alignment,
+//!    `expect_fault_*` values and the vector-wide length sum have been checked, so later stages
+//!    never check them again.
+//! 4. [`PinnedVec`]: the user pages the operands live on (at most two each, see [`Segments`],
+//!    at the untagged address), each pinned once with `FOLL_PIN` for the access it needs,
+//!    unpinned on drop.
+//! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
+//!    memory that cpu_opv refuses ([`check_policy`]), then its pages are pinned without
+//!    faulting, so that they are what the range maps while the lock is held; read operands
+//!    must be on pages that no copy-on-write fault can replace ([`cow_unstable`]). A page that
+//!    needs a fault is faulted in with no lock held (killably), and the operands are pinned
+//!    again. A vector without memory operands takes no mmap lock. Then [`run`] interprets the
+//!    vector on the target CPU, in the inter-processor interrupt handler (or here with
+//!    interrupts off, for the current CPU), through the kernel's direct map of the pinned
+//!    pages. The handler first makes the task it interrupted abort its rseq critical section,
+//!    if it is in one, so that no rseq commit can land on top of the vector's stores (unless
+//!    that task is the caller, which is in this system call). An idle target CPU is not
+//!    interrupted: the vector runs here, under its runqueue lock, which keeps any task from
+//!    running there meanwhile. An offline target CPU runs nothing: a vector for it is refused
+//!    (`EINVAL`). Wherever it runs, a vector runs under its target CPU's [`VectorLock`], which
+//!    serialises the vectors for a CPU.
+//!
+//! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
+//! has been done before.
+//!
+//! Every argument error is reported before any user memory is touched, so a refused call
+//! changes nothing in the caller's memory.
+
+use core::{
+    marker::PhantomData,
+    mem::{offset_of, size_of},
+    sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
+};
+use kernel::{
+    bindings,
+    cpu::CpuId,
+    current,
+    interrupt::LocalInterruptDisabled,
+    mm::{
+        pin::{self, PinnedPages},
+        virt::{flags, vm_flags_t},
+        MmapReadGuard,
+    },
+    page::PAGE_SIZE,
+    prelude::*,
+    rseq, smp,
+    sync::barrier,
+    task::Task,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// Number of operation types, the answer to `CPU_OP_NR_FLAG`.
+const NR_OP_TYPES: u32 = bindings::cpu_op_type_NR_CPU_OPS;
+
+/// Maximum number of operations in a vector, the answer to `CPU_OP_VEC_LEN_MAX_FLAG`.
+const VEC_LEN_MAX: usize = bindings::CPU_OP_VEC_LEN_MAX as usize;
+
+/// Maximum length of one compare or memcpy operation, in bytes.
+const DATA_LEN_MAX: u32 = bindings::CPU_OP_DATA_LEN_MAX;
+
+/// Maximum length of one arithmetic operation, in bytes.
+const ARITHMETIC_DATA_LEN_MAX: u32 = bindings::CPU_OP_ARITHMETIC_DATA_LEN_MAX;
+
+/// Maximum sum of the lengths of the operations of a vector, in bytes.
+///
+/// One full-size copy plus word-sized operations for the rest of the vector: it bounds the work
+/// done with interrupts off on the target CPU.
+const VEC_DATA_LEN_MAX: u32 = DATA_LEN_MAX + (VEC_LEN_MAX as u32 - 1) * ARITHMETIC_DATA_LEN_MAX;
+
+// The limits are stated once, in the uapi header; this is the same sum, spelled out.
+const _: () = assert!(VEC_DATA_LEN_MAX == bindings::CPU_OP_VEC_DATA_LEN_MAX);
+const _: () = assert!(VEC_DATA_LEN_MAX == 4120);
+
+/// Size of one `struct cpu_op`, the unit of the vector.
+const RAW_OP_SIZE: usize = size_of::<bindings::cpu_op>();
+
+/// Byte offsets of the fields of `struct cpu_op`.
+///
+/// The union members share their layout: two 64-bit words, then one `expect_fault` byte per
+/// address. `kernel/cpu_opv_sys.c` checks every one of these offsets against the C definition at
+/// build time; the checks below tie them to the Rust bindings as well.
+mod layout {
+    /// `op`, a signed 32-bit operation code.
+    pub(super) const OP: usize = 0;
+    /// `len`, an unsigned 32-bit length in bytes.
+    pub(super) const LEN: usize = 4;
+    /// `u`, the operation-specific union.
+    pub(super) const U: usize = 8;
+    /// First word of the union: `compare_op.a`, `memcpy_op.dst` or `arithmetic_op.p`.
+    pub(super) const WORD0: usize = U;
+    /// Second word of the union: `compare_op.b`, `memcpy_op.src` or `arithmetic_op.count`.
+    pub(super) const WORD1: usize = U + 8;
+    /// `expect_fault_a`, `expect_fault_dst` or `expect_fault_p`.
+    pub(super) const FAULT0: usize = U + 16;
+    /// `expect_fault_b` or `expect_fault_src`.
+    pub(super) const FAULT1: usize = U + 17;
+}
+
+const _: () = assert!(RAW_OP_SIZE == 32);
+const _: () = assert!(offset_of!(bindings::cpu_op, op) == layout::OP);
+const _: () = assert!(offset_of!(bindings::cpu_op, len) == layout::LEN);
+const _: () = assert!(offset_of!(bindings::cpu_op, u) == layout::U);
+
+/// What the caller asks for, decoded from the `flags` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Request {
+    /// `CPU_OP_NR_FLAG`: return the number of operation types.
+    QueryNrOps,
+    /// `CPU_OP_VEC_LEN_MAX_FLAG`: return the maximum vector length.
+    QueryVecLenMax,
+    /// No flag: run the vector.
+    Execute,
+}
+
+impl Request {
+    /// Decodes `flags`. Unknown flags, and both queries at once, are `EINVAL`.
+    fn from_flags(flags: i32) -> Result<Self> {
+        const NR: i32 = bindings::cpu_op_flags_CPU_OP_NR_FLAG as i32;
+        const VEC_LEN_MAX: i32 = bindings::cpu_op_flags_CPU_OP_VEC_LEN_MAX_FLAG as i32;
+
+        match flags {
+            0 => Ok(Self::Execute),
+            NR => Ok(Self::QueryNrOps),
+            VEC_LEN_MAX => Ok(Self::QueryVecLenMax),
+            _ => Err(EINVAL),
+        }
+    }
+}
+
+/// One `struct cpu_op` as copied from user space, in native byte order, not validated.
+#[derive(Clone, Copy)]
+struct RawOp([u8; RAW_OP_SIZE]);
+
+impl RawOp {
+    /// Returns the `N` bytes at offset `OFF`; the range is checked at compile time.
+    fn bytes<const OFF: usize, const N: usize>(&self) -> [u8; N] {
+        const { assert!(OFF + N <= RAW_OP_SIZE) };
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.0[OFF..OFF + N]);
+        out
+    }
+
+    /// The `op` field.
+    fn op(&self) -> i32 {
+        i32::from_ne_bytes(self.bytes::<{ layout::OP }, 4>())
+    }
+
+    /// The `len` field.
+    fn len(&self) -> u32 {
+        u32::from_ne_bytes(self.bytes::<{ layout::LEN }, 4>())
+    }
+
+    /// The first word of the union (an address).
+    fn word0(&self) -> u64 {
+        u64::from_ne_bytes(self.bytes::<{ layout::WORD0 }, 8>())
+    }
+
+    /// The second word of the union (an address, or the signed count of an ADD).
+    fn word1(&self) -> u64 {
+        u64::from_ne_bytes(self.bytes::<{ layout::WORD1 }, 8>())
+    }
+
+    /// The `expect_fault` byte of the first address, as a boolean.
+    fn fault0(&self) -> Result<bool> {
+        expect_fault(self.bytes::<{ layout::FAULT0 }, 1>()[0])
+    }
+
+    /// The `expect_fault` byte of the second address, as a boolean.
+    fn fault1(&self) -> Result<bool> {
+        expect_fault(self.bytes::<{ layout::FAULT1 }, 1>()[0])
+    }
+}
+
+/// Decodes an `expect_fault_*` byte: only 0 and 1 are defined.
+fn expect_fault(byte: u8) -> Result<bool> {
+    match byte {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(EINVAL),
+    }
+}
+
+/// A user-space address an operation accesses, with what to report if it cannot be accessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Operand {
+    /// The user-space address, as passed; it is checked when its pages are pinned.
+    addr: u64,
+    /// Report `EAGAIN` instead of `EFAULT` when the address cannot be accessed.
+    expect_fault: bool,
+}
+
+impl Operand {
+    /// Whether the address is aligned to `width`, so that a word of that width there is
+    /// single-copy atomic and does not straddle a page boundary.
+    fn aligned(&self, width: Width) -> bool {
+        // `bytes()` is a power of two.
+        self.addr & (width.bytes() as u64 - 1) == 0
+    }
+}
+
+/// The length of a compare or memcpy operation.
+///
+/// # Invariants
+///
+/// `self.0 <= DATA_LEN_MAX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DataLen(u16);
+
+impl DataLen {
+    /// Validates a compare or memcpy length: `0..=CPU_OP_DATA_LEN_MAX` bytes.
+    fn new(len: u32) -> Result<Self> {
+        if len > DATA_LEN_MAX {
+            return Err(EINVAL);
+        }
+        // INVARIANT: Just checked; `DATA_LEN_MAX` fits in a `u16`, so the conversion succeeds.
+        u16::try_from(len).map(Self).map_err(|_| EINVAL)
+    }
+
+    /// The length in bytes.
+    fn bytes(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// The width of the memory word an arithmetic operation updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    /// 1 byte.
+    U8,
+    /// 2 bytes.
+    U16,
+    /// 4 bytes.
+    U32,
+    /// 8 bytes.
+    U64,
+}
+
+impl Width {
+    /// Validates an arithmetic length: 1, 2, 4 or 8 bytes.
+    fn new(len: u32) -> Result<Self> {
+        match len {
+            1 => Ok(Self::U8),
+            2 => Ok(Self::U16),
+            4 => Ok(Self::U32),
+            8 => Ok(Self::U64),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The width in bytes.
+    fn bytes(self) -> usize {
+        match self {
+            Self::U8 => 1,
+            Self::U16 => 2,
+            Self::U32 => 4,
+            Self::U64 => 8,
+        }
+    }
+}
+
+/// The outcome of a compare operation that lets the vector continue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compare {
+    /// `CPU_COMPARE_EQ_OP`: continue if the two ranges are equal.
+    Eq,
+    /// `CPU_COMPARE_NE_OP`: continue if the two ranges differ.
+    Ne,
+}
+
+/// The memory ordering of the stores of an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ordering {
+    /// No ordering beyond program order on the target CPU.
+    Relaxed,
+    /// All earlier stores of the vector are visible before this operation's stores.
+    Release,
+}
+
+/// A validated operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// `CPU_COMPARE_EQ_OP` or `CPU_COMPARE_NE_OP`: compare `len` bytes at `a` and `b`.
+    Compare {
+        /// What lets the vector continue.
+        kind: Compare,
+        /// The first range.
+        a: Operand,
+        /// The second range.
+        b: Operand,
+        /// Bytes to compare.
+        len: DataLen,
+    },
+    /// `CPU_MEMCPY_OP` or `CPU_MEMCPY_RELEASE_OP`: copy `len` bytes from `src` to `dst`.
+    Memcpy {
+        /// The destination.
+        dst: Operand,
+        /// The source.
+        src: Operand,
+        /// Bytes to copy.
+        len: DataLen,
+        /// Ordering of the copy against earlier stores.
+        order: Ordering,
+    },
+    /// `CPU_ADD_OP` or `CPU_ADD_RELEASE_OP`: add `count` to the naturally aligned word at `p`.
+    Add {
+        /// The word to update.
+        p: Operand,
+        /// The signed addend, truncated to `width` (wrapping arithmetic).
+        count: i64,
+        /// The width of the word.
+        width: Width,
+        /// Ordering of the store against earlier stores.
+        order: Ordering,
+    },
+}
+
+impl Op {
+    /// Validates one operation on its own.
+    fn new(raw: &RawOp) -> Result<Self> {
+        const EQ: i32 = bindings::cpu_op_type_CPU_COMPARE_EQ_OP as i32;
+        const NE: i32 = bindings::cpu_op_type_CPU_COMPARE_NE_OP as i32;
+        const MEMCPY: i32 = bindings::cpu_op_type_CPU_MEMCPY_OP as i32;
+        const MEMCPY_RELEASE: i32 = bindings::cpu_op_type_CPU_MEMCPY_RELEASE_OP as i32;
+        const ADD: i32 = bindings::cpu_op_type_CPU_ADD_OP as i32;
+        const ADD_RELEASE: i32 = bindings::cpu_op_type_CPU_ADD_RELEASE_OP as i32;
+
+        let first = || -> Result<Operand> {
+            Ok(Operand {
+                addr: raw.word0(),
+                expect_fault: raw.fault0()?,
+            })
+        };
+        let second = || -> Result<Operand> {
+            Ok(Operand {
+                addr: raw.word1(),
+                expect_fault: raw.fault1()?,
+            })
+        };
+
+        let op = raw.op();
+        match op {
+            EQ | NE => Ok(Self::Compare {
+                kind: if op == EQ { Compare::Eq } else { Compare::Ne },
+                a: first()?,
+                b: second()?,
+                len: DataLen::new(raw.len())?,
+            }),
+            MEMCPY | MEMCPY_RELEASE => Ok(Self::Memcpy {
+                dst: first()?,
+                src: second()?,
+                len: DataLen::new(raw.len())?,
+                order: if op == MEMCPY {
+                    Ordering::Relaxed
+                } else {
+                    Ordering::Release
+                },
+            }),
+            ADD | ADD_RELEASE => {
+                let width = Width::new(raw.len())?;
+                let p = first()?;
+                // Natural alignment: the word is accessed single-copy atomically, and it never
+                // straddles a page boundary.
+                if !p.aligned(width) {
+                    return Err(EINVAL);
+                }
+                Ok(Self::Add {
+                    p,
+                    count: i64::from_ne_bytes(raw.word1().to_ne_bytes()),
+                    width,
+                    order: if op == ADD {
+                        Ordering::Relaxed
+                    } else {
+                        Ordering::Release
+                    },
+                })
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The operands of the operation: (operand, length, written), in order.
+    fn operands(&self) -> [Option<(Operand, usize, bool)>; 2] {
+        match *self {
+            Op::Compare { a, b, len, .. } => {
+                [Some((a, len.bytes(), false)), Some((b, len.bytes(), false))]
+            }
+            Op::Memcpy { dst, src, len, .. } => [
+                Some((dst, len.bytes(), true)),
+                Some((src, len.bytes(), false)),
+            ],
+            Op::Add { p, width, .. } => [Some((p, width.bytes(), true)), None],
+        }
+    }
+
+    /// The `len` of the operation, in bytes, as counted against [`VEC_DATA_LEN_MAX`].
+    fn len(&self) -> usize {
+        match self {
+            Self::Compare { len, .. } | Self::Memcpy { len, .. } => len.bytes(),
+            Self::Add { width, .. } => width.bytes(),
+        }
+    }
+}
+
+/// A validated vector of at most [`VEC_LEN_MAX`] operations.
+///
+/// # Invariants
+///
+/// The first `self.len` entries of `self.ops` are `Some`, the others `None`, and the sum of the
+/// operation lengths is at most [`VEC_DATA_LEN_MAX`].
+#[derive(Debug, PartialEq, Eq)]
+struct OpVec {
+    /// The operations, in order.
+    ops: [Option<Op>; VEC_LEN_MAX],
+    /// How many operations the vector holds.
+    len: usize,
+}
+
+impl OpVec {
+    /// No operation: what [`OpVec::decode`] fills in.
+    fn empty() -> Self {
+        Self {
+            // Slot by slot: as one constant, the compiler copies the whole array in.
+            ops: core::array::from_fn(|_| None),
+            len: 0,
+        }
+    }
+
+    /// Validates every operation of `raw` and the vector as a whole.
+    #[cfg(CONFIG_KUNIT = "y")]
+    fn new(raw: &[RawOp]) -> Result<Self> {
+        let mut ops = Self::empty();
+        ops.decode(raw.iter().copied())?;
+        Ok(ops)
+    }
+
+    /// Validates every operation of `raw` and the vector as a whole, into `self`, which must be
+    /// empty: in place, since the vector is too large to be moved around for free. On error,
+    /// `self` stays empty.
+    fn decode(&mut self, raw: impl ExactSizeIterator<Item = RawOp>) -> Result {
+        let len = raw.len();
+        if len > VEC_LEN_MAX {
+            return Err(EINVAL);
+        }
+        let sum = self
+            .ops
+            .iter_mut()
+            .zip(raw)
+            .try_fold(0usize, |sum, (slot, raw)| {
+                let op = Op::new(&raw)?;
+                *slot = Some(op);
+                // Cannot overflow: at most `VEC_LEN_MAX` lengths of at most `DATA_LEN_MAX` each.
+                Ok(sum + op.len())
+            });
+        match sum {
+            Ok(sum) if sum <= VEC_DATA_LEN_MAX as usize => {
+                // INVARIANT: `len` leading slots were filled, and the sum was just checked.
+                self.len = len;
+                Ok(())
+            }
+            Ok(_) => {
+                *self = Self::empty();
+                Err(EINVAL)
+            }
+            Err(e) => {
+                *self = Self::empty();
+                Err(e)
+            }
+        }
+    }
+
+    /// The operations, in order.
+    fn iter(&self) -> impl Iterator<Item = &Op> {
+        self.ops.iter().take(self.len).flatten()
+    }
+
+    /// Whether any operation accesses memory: an empty vector, or one whose operations are all
+    /// zero-length compares and copies, accesses none.
+    fn accesses_memory(&self) -> bool {
+        self.iter().any(|op| op.len() > 0)
+    }
+}
+
+/// Copies `count` operations in from user space at `uptr` and validates them into `ops`, which
+/// must be empty.
+///
+/// `EFAULT` if the vector cannot be read, `EINVAL` if it is not valid.
+fn copy_in(uptr: UserPtr, count: usize, ops: &mut OpVec) -> Result {
+    let mut bytes = [[0u8; RAW_OP_SIZE]; VEC_LEN_MAX];
+    let bytes = bytes.get_mut(..count).ok_or(EINVAL)?;
+    // One user copy for the whole vector.
+    let flat = bytes.as_flattened_mut();
+    UserSlice::new(uptr, flat.len()).reader().read_slice(flat)?;
+    ops.decode(bytes.iter().map(|bytes| RawOp(*bytes)))
+}
+
+/// Validates the target CPU: in `0..nr_cpu_ids` and in the caller's affinity mask.
+fn target_cpu(cpu: i32) -> Result<CpuId> {
+    let cpu = CpuId::from_i32(cpu).ok_or(EINVAL)?;
+    if !current!().cpus_allowed().test(cpu) {
+        return Err(EINVAL);
+    }
+    Ok(cpu)
+}
+
+/// The pages an operand lives on: its user address range, split at the page boundary.
+///
+/// # Invariants
+///
+/// `0 < self.len <= DATA_LEN_MAX`, `self.page` is page-aligned, `self.offset < PAGE_SIZE`, so
+/// the range `page + offset .. page + offset + len` lies on at most two pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segments {
+    /// User address of the first page.
+    page: usize,
+    /// Offset of the operand in the first page.
+    offset: usize,
+    /// Length of the operand, in bytes.
+    len: usize,
+}
+
+impl Segments {
+    /// Splits the operand at `addr` of `len` bytes. `None` for an empty operand, which touches
+    /// no memory; `EFAULT` for a range that wraps around the address space.
+    fn new(addr: u64, len: usize) -> Result<Option<Self>> {
+        if len == 0 {
+            return Ok(None);
+        }
+        if len > DATA_LEN_MAX as usize {
+            return Err(EINVAL);
+        }
+        let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+        addr.checked_add(len).ok_or(EFAULT)?;
+        // INVARIANT: `len` was just checked, and the page and offset split `addr`.
+        Ok(Some(Self {
+            page: addr & !(PAGE_SIZE - 1),
+            offset: addr & (PAGE_SIZE - 1),
+            len,
+        }))
+    }
+
+    /// Splits `operand`, `len` bytes long, at its untagged address: the policy check and
+    /// pinning both look the same address up, whatever tag user space put in its upper bits
+    /// (x86 LAM, arm64 TBI).
+    fn of(operand: &Operand, len: usize) -> Result<Option<Self>> {
+        let addr = usize::try_from(operand.addr).map_err(|_| EFAULT)?;
+        Self::new(UserPtr::from_addr(addr).untagged_addr() as u64, len)
+    }
+
+    /// The number of pages the operand lives on: 1 or 2.
+    fn nr_pages(&self) -> usize {
+        (self.offset + self.len).div_ceil(PAGE_SIZE)
+    }
+
+    /// The user addresses of the pages the operand lives on, in order (one or two); `None`
+    /// for a second page past the top of the address space.
+    fn page_addrs(&self) -> impl Iterator<Item = Option<usize>> {
+        [Some(self.page), self.page.checked_add(PAGE_SIZE)]
+            .into_iter()
+            .take(self.nr_pages())
+    }
+
+    /// The pieces of the operand, one per page: (page index, offset in the page, length).
+    fn pieces(&self) -> impl Iterator<Item = (usize, usize, usize)> {
+        let first = self.len.min(PAGE_SIZE - self.offset);
+        let rest = self.len - first;
+        [(0, self.offset, first), (1, 0, rest)]
+            .into_iter()
+            .filter(|&(_, _, len)| len > 0)
+    }
+}
+
+/// One page of an operand, pinned for the access it needs, unpinned on drop.
+enum PinnedPage {
+    /// A page of a read operand, pinned for reading.
+    Read(PinnedPages<1, pin::Read>),
+    /// A page of a written operand, or of a read operand pinned for writing to break
+    /// copy-on-write (see [`cow_unstable`]).
+    Write(PinnedPages<1, pin::Write>),
+}
+
+/// How [`PinnedVec::pin`] pins pages.
+#[derive(Clone, Copy)]
+enum Pinning<'a> {
+    /// Faulting them in as needed, with no lock held: this may sleep, for as long as user space
+    /// wants. [`PinnedPages::pin_fast`].
+    FaultIn,
+    /// Only if they are mapped for the access and need no fault, under the mmap read lock.
+    /// [`PinnedPages::pin_mapped`].
+    Mapped(&'a MmapReadGuard<'a>),
+}
+
+/// Pins the page at the page-aligned user address `addr` for the access `A`, as `how` says.
+fn pin_page<A: pin::Access>(addr: usize, how: Pinning<'_>) -> Result<PinnedPages<1, A>> {
+    match how {
+        Pinning::FaultIn => PinnedPages::pin_fast(addr, 1),
+        Pinning::Mapped(guard) => PinnedPages::pin_mapped(guard, addr, 1),
+    }
+}
+
+impl PinnedPage {
+    /// Pins the page at the page-aligned user address `addr`, for writing if `write`, as `how`
+    /// says.
+    fn pin(addr: usize, write: bool, how: Pinning<'_>) -> Result<Self> {
+        Ok(if write {
+            Self::Write(pin_page(addr, how)?)
+        } else {
+            Self::Read(pin_page(addr, how)?)
+        })
+    }
+
+    /// Whether the page was pinned for writing.
+    fn is_write(&self) -> bool {
+        matches!(self, Self::Write(_))
+    }
+
+    /// Its user address.
+    fn addr(&self) -> usize {
+        match self {
+            Self::Read(p) => p.addr(),
+            Self::Write(p) => p.addr(),
+        }
+    }
+
+    /// Whether it is an anonymous page exclusive to this process.
+    fn anon_exclusive(&self) -> bool {
+        match self {
+            Self::Read(p) => p.all_anon_exclusive(),
+            Self::Write(p) => p.all_anon_exclusive(),
+        }
+    }
+
+    /// Whether it is a `ZONE_DEVICE` page.
+    fn zone_device(&self) -> bool {
+        match self {
+            Self::Read(p) => p.any_zone_device(),
+            Self::Write(p) => p.any_zone_device(),
+        }
+    }
+
+    /// Its address in the kernel's direct map.
+    fn direct_map(&self) -> Option<*mut u8> {
+        match self {
+            Self::Read(p) => p.direct_map(0),
+            Self::Write(p) => p.direct_map(0),
+        }
+    }
+}
+
+/// The most pages a vector's operands can be on: two per operand.
+const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
+
+/// A page the operands of a vector are on, pinned once however many operands are on it.
+struct VecPage {
+    /// Its user address, page-aligned.
+    addr: usize,
+    /// Whether an operand on it is written, so that it is pinned for writing.
+    written: bool,
+    /// The pin, for writing if `written` or if the page is to be unshared (see
+    /// [`cow_unstable`]); `None` until pinned, or when it could not be pinned.
+    pin: Option<PinnedPage>,
+}
+
+/// Where an operand is, as [`PinnedVec::lay_out`] found it.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// No operand (an operation with one), or an empty one: nothing to pin.
+    Empty,
+    /// An operand whose range is not valid (it wraps around the address space): its fault, reported
+    /// when its turn comes.
+    Invalid(Error),
+    /// An operand on `nr` pages (1 or 2), whose indices in [`PinnedVec::pages`] are the first `nr`
+    /// of `pages`. If `wraps`, the range goes on past the top of the address space after them:
+    /// pinning reports its fault once they are pinned.
+    At {
+        seg: Segments,
+        write: bool,
+        fault: Error,
+        pages: [usize; 2],
+        nr: usize,
+        wraps: bool,
+    },
+}
+
+/// The operands of a vector, laid out on their pages, and pinned.
+///
+/// Operands often share a page (the fields of one structure, a counter and its neighbour):
+/// each page is pinned once, for writing if any operand on it is written, and each operand
+/// refers to its pages by index. The layout is made once per call ([`PinnedVec::lay_out`]);
+/// each attempt pins the pages again ([`PinnedVec::pin`]).
+///
+/// # Invariants
+///
+/// Every page index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
+/// addresses, and `pages[nr_pages..]` are `None`.
+struct PinnedVec {
+    /// The pages, in the order the operands first use them.
+    pages: [Option<VecPage>; PAGES_MAX],
+    /// How many of `pages` are in use.
+    nr_pages: usize,
+    /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i`.
+    slots: [Slot; 2 * VEC_LEN_MAX],
+}
+
+impl PinnedVec {
+    /// No operand: filled in place by [`PinnedVec::lay_out`] (it is too large to be moved around
+    /// for free).
+    fn new() -> Self {
+        Self {
+            pages: Default::default(),
+            nr_pages: 0,
+            slots: [Slot::Empty; 2 * VEC_LEN_MAX],
+        }
+    }
+
+    /// Lays the operands of `ops` out on their pages, in the order the operands first use them,
+    /// each page marked written if a written operand is on it. Nothing is pinned. Called once,
+    /// on a new `PinnedVec`.
+    fn lay_out(&mut self, ops: &OpVec) {
+        let operands = ops.iter().flat_map(|op| op.operands());
+        for (slot, operand) in self.slots.iter_mut().zip(operands) {
+            let Some((operand, len, write)) = operand else {
+                continue;
+            };
+            let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+            let seg = match Segments::of(&operand, len) {
+                Ok(Some(seg)) => seg,
+                Ok(None) => continue,
+                Err(_) => {
+                    *slot = Slot::Invalid(fault);
+                    continue;
+                }
+            };
+            let mut pages = [0; 2];
+            let mut nr = 0;
+            let mut wraps = false;
+            for addr in seg.page_addrs() {
+                // A second page that would wrap around the address space is not a page.
+                let Some(addr) = addr else {
+                    wraps = true;
+                    break;
+                };
+                let in_use = self.pages.iter().take(self.nr_pages);
+                let same = |page: &Option<VecPage>| page.as_ref().is_some_and(|p| p.addr == addr);
+                let index = match in_use.into_iter().position(same) {
+                    Some(index) => index,
+                    None => {
+                        let index = self.nr_pages;
+                        let Some(new) = self.pages.get_mut(index) else {
+                            // Two pages per operand at most: there is room for all of them.
+                            continue;
+                        };
+                        *new = Some(VecPage {
+                            addr,
+                            written: false,
+                            pin: None,
+                        });
+                        // INVARIANT: the page just added is `Some`, at a new address.
+                        self.nr_pages += 1;
+                        index
+                    }
+                };
+                if let Some(Some(page)) = self.pages.get_mut(index) {
+                    page.written |= write;
+                }
+                if let Some(at) = pages.get_mut(nr) {
+                    // INVARIANT: `index < nr_pages`.
+                    *at = index;
+                    nr += 1;
+                }
+            }
+            *slot = Slot::At {
+                seg,
+                write,
+                fault,
+                pages,
+                nr,
+                wraps,
+            };
+        }
+    }
+
+    /// Pins the operands' pages, in the order of the operands, as `how` says, in place of
+    /// those pinned before (unpinned first): for writing if an operand on the page is written
+    /// or `unshare` names the page (by its index), else for reading. Returns whether all were
+    /// pinned: with [`Pinning::Mapped`], a page that is not mapped for the access is not
+    /// pinned, and not an error.
+    ///
+    /// A fault is `EFAULT`, or `EAGAIN` if the caller said to expect one for the operand being
+    /// pinned, as if each operand's pages were pinned in turn for the access it needs. Memory that
+    /// cpu_opv refuses by policy is `EFAULT` whatever `expect_fault` says: a retry could never
+    /// succeed. Only the documented errors reach user space: running out of memory, a fatal
+    /// signal, and otherwise a fault (pinning also fails with `EOVERFLOW` for a range at the
+    /// top of the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
+    ///
+    /// On error, or when not all were pinned, what was pinned stays pinned until `self` is
+    /// dropped or pins again. The pins are made in place: they are never moved.
+    fn pin(&mut self, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
+        for page in self.pages.iter_mut().take(self.nr_pages).flatten() {
+            page.pin = None;
+        }
+        for i in 0..self.slots.len() {
+            let (write, fault, pages, nr, wraps) = match self.slots.get(i) {
+                Some(&Slot::At {
+                    write,
+                    fault,
+                    pages,
+                    nr,
+                    wraps,
+                    ..
+                }) => (write, fault, pages, nr, wraps),
+                Some(&Slot::Invalid(fault)) => return Err(fault),
+                _ => continue,
+            };
+            for &index in pages.iter().take(nr) {
+                // Under the mmap lock, a page that is not mapped for the access is not an error:
+                // the caller faults it in without the lock, and tries again.
+                if !self.pin_page(index, write, fault, unshare, how)? {
+                    return Ok(false);
+                }
+            }
+            if wraps {
+                return Err(fault);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Pins page `index` for an operand that accesses it (for writing if `write`), unless it is
+    /// pinned already for the access. Returns `false` if [`Pinning::Mapped`] found it not mapped
+    /// for the access. A page that cannot be pinned is the operand's `fault` (but for `ENOMEM`
+    /// and `EINTR`); a `ZONE_DEVICE` page is `EFAULT` (policy).
+    fn pin_page(
+        &mut self,
+        index: usize,
+        write: bool,
+        fault: Error,
+        unshare: &Unshare,
+        how: Pinning<'_>,
+    ) -> Result<bool> {
+        let page = self
+            .pages
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or(EINVAL)?;
+        // A read operand on a page that a written operand is on.
+        let reads_written = !write && page.written;
+        let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
+        if page
+            .pin
+            .as_ref()
+            .is_some_and(|pin| pin.is_write() || !for_write)
+        {
+            return Ok(true);
+        }
+        // Not pinned yet, or pinned for reading and now needed for writing: (re)pin it.
+        page.pin = None;
+        let pin = match PinnedPage::pin(page.addr, for_write, how) {
+            Ok(pin) => pin,
+            // `EINVAL` is a wrong call (another mm's lock), not a page to fault in.
+            Err(e) if e == EINVAL => return Err(e),
+            Err(_) if matches!(how, Pinning::Mapped(_)) => return Ok(false),
+            Err(e) if e == ENOMEM || e == EINTR => return Err(e),
+            // A read operand's page, pinned for writing for a written operand, that cannot be:
+            // pin it for reading, so that the faults come in the operands' order (this one's if
+            // it cannot even be read, the writer's when it gets its turn).
+            Err(_) if reads_written => PinnedPage::pin(page.addr, false, how).map_err(|e| {
+                if e == ENOMEM || e == EINTR {
+                    e
+                } else {
+                    fault
+                }
+            })?,
+            Err(_) => return Err(fault),
+        };
+        if pin.zone_device() {
+            return Err(EFAULT);
+        }
+        page.pin = Some(pin);
+        Ok(true)
+    }
+
+    /// The direct-map address of page `index`.
+    fn direct_map(&self, index: usize) -> Option<*mut u8> {
+        self.pages.get(index)?.as_ref()?.pin.as_ref()?.direct_map()
+    }
+
+    /// The pinned pages, with their index (for [`Unshare`]).
+    fn pinned(&self) -> impl Iterator<Item = (usize, &PinnedPage)> {
+        let in_use = self.pages.iter().take(self.nr_pages).enumerate();
+        in_use.filter_map(|(index, page)| Some((index, page.as_ref()?.pin.as_ref()?)))
+    }
+
+    /// Marks dirty the pages written by the first `ran` operations: those of their written
+    /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
+    fn set_dirty(&mut self, ran: usize) {
+        let ran = ran.min(VEC_LEN_MAX);
+        for i in 0..2 * ran {
+            let Some(&Slot::At {
+                write: true,
+                pages,
+                nr,
+                ..
+            }) = self.slots.get(i)
+            else {
+                continue;
+            };
+            for &index in pages.iter().take(nr) {
+                let pin = self.pages.get_mut(index).and_then(Option::as_mut);
+                if let Some(PinnedPage::Write(pin)) = pin.and_then(|page| page.pin.as_mut()) {
+                    pin.set_dirty();
+                }
+            }
+        }
+    }
+
+    /// Maps operand `slot` for the interpreter.
+    fn map_operand(&self, slot: &Slot) -> Option<Mem<'_>> {
+        let Slot::At { seg, pages, .. } = slot else {
+            return None;
+        };
+        let mut pieces = [(core::ptr::null_mut(), 0); 2];
+        let mut n = 0;
+        for (piece, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
+            let index = *pages.get(page)?;
+            // `offset < PAGE_SIZE`: the pointer stays inside the page.
+            *piece = (self.direct_map(index)?.wrapping_add(offset), len);
+            n += 1;
+        }
+        // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
+        // returned `Mem` borrows, at an offset and length inside that page.
+        Some(unsafe { Mem::new(pieces, n) })
+    }
+
+    /// Maps the operands' memory into `mem`, as the interpreter accesses it, slot by slot (in
+    /// place: the array is too large to be returned for free).
+    fn map<'a>(&'a self, mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX]) {
+        for (mem, slot) in mem.iter_mut().zip(self.slots.iter()) {
+            *mem = self.map_operand(slot);
+        }
+    }
+}
+
+/// The memory of one operand, as the interpreter accesses it: up to two pieces, in order.
+///
+/// # Invariants
+///
+/// Each of the first `n` pieces `(ptr, len)` is valid for reads of `len` bytes, and for writes
+/// if the operand is written, for `'a`.
+///
+/// The memory is user memory: threads of the caller's process on other CPUs may read and write
+/// it at any time, which Rust's memory model would call a data race for ordinary accesses. It
+/// is therefore only ever accessed the way the kernel accesses memory shared with user space
+/// (the rule every `SAFETY` comment on it cites):
+///
+/// - aligned words with volatile loads and stores ([`read_word`], [`write_word`]), which are
+///   single-copy atomic, as `READ_ONCE()` and `WRITE_ONCE()` are;
+/// - single bytes with volatile loads ([`compare`]);
+/// - ranges with the C `memmove()` ([`copy`]), as `copy_from_user()` copies user memory;
+///
+/// never through references, nor with Rust's `copy` functions, whose semantics assume that no
+/// one else accesses the memory.
+struct Mem<'a> {
+    pieces: [(*mut u8, usize); 2],
+    n: usize,
+    _lifetime: PhantomData<&'a ()>,
+}
+
+// SAFETY: A `Mem` is shared with the interrupt handler on the target CPU while the calling
+// CPU waits for it; only one of them uses it at a time. The pointers themselves are never
+// written after construction, and the memory they describe is only accessed as the type
+// invariants say (volatile accesses, C `memmove()`), which is defined for memory that user
+// space accesses concurrently.
+unsafe impl Sync for Mem<'_> {}
+
+impl Mem<'_> {
+    /// Describes operand memory.
+    ///
+    /// # Safety
+    ///
+    /// Each of the first `n` pieces must be valid for reads (and writes, if the operand is
+    /// written) of its length for the lifetime of the result, and `n <= 2`.
+    unsafe fn new(pieces: [(*mut u8, usize); 2], n: usize) -> Self {
+        // INVARIANT: The caller guarantees validity.
+        Self {
+            pieces,
+            n: n.min(2),
+            _lifetime: PhantomData,
+        }
+    }
+
+    /// The valid pieces.
+    fn pieces(&self) -> &[(*mut u8, usize)] {
+        self.pieces.get(..self.n).unwrap_or(&[])
+    }
+
+    /// The address of a naturally aligned word of `width`, if the operand is exactly one: such
+    /// accesses are single-copy atomic.
+    fn word(&self, width: Width) -> Option<*mut u8> {
+        let bytes = width.bytes();
+        match self.pieces() {
+            // `checked_rem()`: no division, so no panic path, even where the compiler cannot
+            // see that `bytes` is never 0.
+            [(ptr, len)] if *len == bytes && (*ptr as usize).checked_rem(bytes) == Some(0) => {
+                Some(*ptr)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads the aligned word of `width` bytes at `ptr`, zero-extended.
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads of `width` bytes and aligned to `width`.
+unsafe fn read_word(ptr: *mut u8, width: Width) -> u64 {
+    // SAFETY: The caller guarantees validity and alignment for the width.
+    unsafe {
+        match width {
+            Width::U8 => u64::from(ptr.read_volatile()),
+            Width::U16 => u64::from(ptr.cast::<u16>().read_volatile()),
+            Width::U32 => u64::from(ptr.cast::<u32>().read_volatile()),
+            Width::U64 => ptr.cast::<u64>().read_volatile(),
+        }
+    }
+}
+
+/// Writes the low `width` bytes of `val` to the aligned word at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` must be valid for writes of `width` bytes and aligned to `width`.
+unsafe fn write_word(ptr: *mut u8, width: Width, val: u64) {
+    // SAFETY: The caller guarantees validity and alignment for the width. The casts truncate
+    // on purpose.
+    unsafe {
+        match width {
+            Width::U8 => ptr.write_volatile(val as u8),
+            Width::U16 => ptr.cast::<u16>().write_volatile(val as u16),
+            Width::U32 => ptr.cast::<u32>().write_volatile(val as u32),
+            Width::U64 => ptr.cast::<u64>().write_volatile(val),
+        }
+    }
+}
+
+/// The width of a word-sized operand, if `len` is one.
+fn word_width(len: usize) -> Option<Width> {
+    Width::new(u32::try_from(len).ok()?).ok()
+}
+
+/// Walks two operands of the same length piece by piece, calling `f(a, b, n)` on each stretch
+/// of `n` bytes that is contiguous in both. Stops early when `f` returns `false`.
+fn for_each_stretch(
+    a: Option<&Mem<'_>>,
+    b: Option<&Mem<'_>>,
+    mut f: impl FnMut(*mut u8, *mut u8, usize) -> bool,
+) {
+    let (Some(a), Some(b)) = (a, b) else {
+        return;
+    };
+    let mut ai = a.pieces().iter().copied();
+    let mut bi = b.pieces().iter().copied();
+    let (mut ca, mut cb) = (ai.next(), bi.next());
+    while let (Some((pa, la)), Some((pb, lb))) = (ca, cb) {
+        let n = la.min(lb);
+        if !f(pa, pb, n) {
+            return;
+        }
+        ca = if la > n {
+            Some((pa.wrapping_add(n), la - n))
+        } else {
+            ai.next()
+        };
+        cb = if lb > n {
+            Some((pb.wrapping_add(n), lb - n))
+        } else {
+            bi.next()
+        };
+    }
+}
+
+/// Whether the `len`-byte operands `a` and `b` hold the same bytes.
+fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
+    if let Some(width) = word_width(len) {
+        if let (Some(pa), Some(pb)) = (a.and_then(|m| m.word(width)), b.and_then(|m| m.word(width)))
+        {
+            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
+            // they are accessed with volatile loads, as the `Mem` invariants require.
+            return unsafe { read_word(pa, width) == read_word(pb, width) };
+        }
+    }
+    let mut equal = true;
+    for_each_stretch(a, b, |pa, pb, n| {
+        for i in 0..n {
+            // SAFETY: `pa` and `pb` are valid for reads of `n` bytes and `i < n`; single bytes
+            // are read with volatile loads, as the `Mem` invariants require.
+            let (x, y) = unsafe { (pa.add(i).read_volatile(), pb.add(i).read_volatile()) };
+            if x != y {
+                equal = false;
+                return false;
+            }
+        }
+        true
+    });
+    equal
+}
+
+/// Copies the `len`-byte operand `src` to `dst`.
+///
+/// Overlapping ranges give unspecified contents (as for `memcpy()`), inside the ranges only.
+fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Ordering) {
+    if order == Ordering::Release {
+        barrier::smp_mb(barrier::ordering::Full);
+    }
+    if let Some(width) = word_width(len) {
+        if let (Some(pd), Some(ps)) = (
+            dst.and_then(|m| m.word(width)),
+            src.and_then(|m| m.word(width)),
+        ) {
+            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
+            // the destination operand is written, so valid for writes. Volatile accesses, as
+            // the `Mem` invariants require.
+            unsafe { write_word(pd, width, read_word(ps, width)) };
+            return;
+        }
+    }
+    for_each_stretch(dst, src, |pd, ps, n| {
+        // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes, and they are
+        // accessed with the C `memmove()`, as the `Mem` invariants require for memory that user
+        // space may access concurrently; `memmove()` allows the two ranges to overlap.
+        unsafe { bindings::memmove(pd.cast(), ps.cast(), n) };
+        true
+    });
+}
+
+/// Adds `count`, truncated to `width`, to the word of operand `p`, wrapping.
+fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
+    let Some(ptr) = p.and_then(|m| m.word(width)) else {
+        // Validation made ADD operands naturally aligned words: unreachable.
+        return;
+    };
+    // SAFETY: `Mem::word` returned an aligned word inside a valid, written operand, accessed
+    // with a volatile load and store, as the `Mem` invariants require.
+    unsafe {
+        let val = read_word(ptr, width).wrapping_add(count as u64);
+        if order == Ordering::Release {
+            barrier::smp_mb(barrier::ordering::Full);
+        }
+        write_word(ptr, width, val);
+    }
+}
+
+/// Interprets `ops` over the operand memory `mem` (two slots per operation, see [`PinnedVec`]).
+///
+/// Returns 0 when every operation ran, or the index + 1 of the compare that stopped the
+/// vector. Runs with interrupts off: no sleeping, no allocation, no lock, no fault.
+fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
+    for (i, (op, pair)) in ops.iter().zip(mem.chunks_exact(2)).enumerate() {
+        let (first, second) = match pair {
+            [a, b] => (a.as_ref(), b.as_ref()),
+            _ => (None, None),
+        };
+        // Each operation's accesses happen after the previous operation's, also as seen by
+        // the compiler (the v9 ABI promises a compiler barrier between operations).
+        compiler_fence(CompilerOrdering::SeqCst);
+        match *op {
+            Op::Compare { kind, len, .. } => {
+                let equal = compare(first, second, len.bytes());
+                if equal != (kind == Compare::Eq) {
+                    return i + 1;
+                }
+            }
+            Op::Memcpy { len, order, .. } => copy(first, second, len.bytes(), order),
+            Op::Add {
+                count,
+                width,
+                order,
+                ..
+            } => add(first, count, width, order),
+        }
+    }
+    0
+}
+
+/// Checks that cpu_opv may access the memory of every operand of `ops`.
+///
+/// Refused: device memory (`VM_IO`, `VM_PFNMAP`, `VM_MIXEDMAP`: it may not be cached
+/// write-back, may have side effects, and has no `struct page` to pin or one that must not be
+/// pinned), and, for written operands, shared writable file mappings whose dirty state the
+/// filesystem tracks (writes through a pin would bypass it). The answer is `EFAULT`, whatever
+/// `expect_fault` says: a retry could never succeed. An address without a mapping passes:
+/// pinning reports it as a fault.
+fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
+    const DEVICE: vm_flags_t = flags::IO | flags::PFNMAP | flags::MIXEDMAP;
+
+    // The last mapping found to hold a whole operand, and allowed: its range, and whether it was
+    // checked for writing. The operands of a vector are often in one mapping (a structure, an
+    // array of per-CPU data), which is then looked up once. The lock keeps the ranges stable.
+    let mut allowed: Option<(usize, usize, bool)> = None;
+    for op in ops.iter() {
+        for (operand, len, write) in op.operands().into_iter().flatten() {
+            let Ok(Some(seg)) = Segments::of(&operand, len) else {
+                continue;
+            };
+            // The first and the last byte: an operand spans at most two pages, and so at most
+            // two mappings. Most are in one, which one lookup finds.
+            let first = seg.page + seg.offset;
+            let last = first + (seg.len - 1);
+            if allowed.is_some_and(|(start, end, for_write)| {
+                start <= first && last < end && (for_write || !write)
+            }) {
+                continue;
+            }
+            let first_vma = guard.vma_lookup(first);
+            let last_vma = match first_vma {
+                Some(vma) if last < vma.end() => None,
+                _ => guard.vma_lookup(last),
+            };
+            for vma in [first_vma, last_vma].into_iter().flatten() {
+                if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
+                    return Err(EFAULT);
+                }
+            }
+            if let (Some(vma), None) = (first_vma, last_vma) {
+                allowed = Some((vma.start(), vma.end(), write));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Attempts (pin under the mmap lock, after faulting in where needed) before a vector whose
+/// pages keep changing gets `EAGAIN`.
+const MAX_ATTEMPTS: usize = 4;
+
+/// The pages (by their index in [`PinnedVec::pages`], which only depends on the vector) to be
+/// pinned for writing although no operation writes them, to break copy-on-write: see
+/// [`cow_unstable`].
+type Unshare = [bool; PAGES_MAX];
+
+/// The pages of read operands of `ops` that a copy-on-write fault could replace while the
+/// vector waits for its CPU.
+///
+/// A read-only `FOLL_PIN` unshares anonymous pages (so that the pin observes later writes) but
+/// not the shared zero page nor the page-cache pages of a private file mapping (see
+/// `gup_must_unshare()`). In a private writable mapping, the first write by any thread replaces
+/// such a page with a new anonymous copy; copy-on-write faults run under the per-VMA lock or the
+/// mmap read lock, which the mmap read lock held here does not exclude. A vector that compared
+/// or copied from the old page would act on a state its CPU no longer sees. Such pages are
+/// pinned again for writing, which breaks copy-on-write at once: the page the vector reads is
+/// then the page every later write goes to. Each page of an operand is judged on its own: an
+/// operand may span a private writable page and a read-only one, which cannot be pinned for
+/// writing.
+///
+/// Pages of shared mappings never change under a write. Private mappings without `VM_WRITE`
+/// are only written through `FOLL_FORCE` (a debugger's `PTRACE_POKEDATA`), which is not
+/// excluded: a vector that races a debugger writing to read-only memory may read the old
+/// contents, as any concurrent reader of that memory would.
+///
+/// Called with `guard` held, after `pinned` was pinned under it.
+fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
+    let mut unshare: Unshare = [false; PAGES_MAX];
+    let mut any = false;
+    for (index, page) in pinned.pinned() {
+        if page.is_write() || page.anon_exclusive() {
+            continue;
+        }
+        if guard
+            .vma_lookup(page.addr())
+            .is_some_and(|vma| vma.flags() & (flags::SHARED | flags::WRITE) == flags::WRITE)
+        {
+            if let Some(want) = unshare.get_mut(index) {
+                *want = true;
+                any = true;
+            }
+        }
+    }
+    any.then_some(unshare)
+}
+
+/// Runs the validated vector `ops` on `cpu`.
+///
+/// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
+/// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
+/// cannot replace them; the lock is held until the vector has run, and is only shared with this
+/// process's threads. A page that is not mapped for the access is faulted in without any lock
+/// (faulting may wait for as long as user space wants: userfaultfd, FUSE, a slow swap device;
+/// it is killable), and the operands are pinned again under the lock. An idle target's runqueue
+/// lock and the vectors' lock ([`VectorLock`]) are only taken around the execution of the vector,
+/// which neither faults nor sleeps: nothing a caller controls can hold them for long.
+fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
+    if !ops.accesses_memory() {
+        // No memory to access (an empty vector: a fence for the rseq critical sections of
+        // `cpu`): nothing to pin, and no mmap lock.
+        return Ok(dispatch(ops, Memory::None, cpu)? as isize);
+    }
+    let task = current!();
+    let mm = task.mm().ok_or(EINVAL)?;
+    let mut unshare: Unshare = [false; PAGES_MAX];
+    // Whether the last pass under the lock found a page to fault in (or to pin for writing):
+    // from then on, every pass faults the operands in first.
+    let mut fault_in = false;
+    // Laid out once, pinned in place at each attempt: the pinned operands are never moved.
+    let mut pinned = PinnedVec::new();
+    pinned.lay_out(ops);
+    for _ in 1..=MAX_ATTEMPTS {
+        // An attempt that finds a page missing faults the operands in and pins again, once.
+        let mut faulted_in = false;
+        loop {
+            if task.fatal_signal_pending() {
+                return Err(EINTR);
+            }
+            if fault_in {
+                // Faults are reported here, where they are found: `EFAULT` (`EAGAIN`
+                // if expected). The pins only fault the pages in: they are dropped
+                // when the operands are pinned under the lock.
+                if let Err(e) = pinned.pin(&unshare, Pinning::FaultIn) {
+                    if e == EAGAIN {
+                        // An expected fault, or memory that cpu_opv refuses by policy,
+                        // mapped since the last check (`VM_IO`, `VM_PFNMAP`): tell them
+                        // apart.
+                        check_policy(ops, &mm.mmap_read_lock_killable()?)?;
+                    }
+                    return Err(e);
+                }
+                faulted_in = true;
+            }
+            let guard = mm.mmap_read_lock_killable()?;
+            check_policy(ops, &guard)?;
+            let complete = pinned.pin(&unshare, Pinning::Mapped(&guard))?;
+            if let Some(more) = cow_unstable(&pinned, &guard) {
+                for (u, m) in unshare.iter_mut().zip(more.iter()) {
+                    *u |= m;
+                }
+                fault_in = true;
+                break;
+            }
+            if !complete {
+                fault_in = true;
+                if faulted_in {
+                    // Faulted in without the lock, and gone again under it.
+                    break;
+                }
+                continue;
+            }
+            let mut mem = Default::default();
+            pinned.map(&mut mem);
+            let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?;
+            drop(guard);
+            let ran = if ret == 0 { ops.iter().count() } else { ret };
+            pinned.set_dirty(ran);
+            return Ok(ret as isize);
+        }
+    }
+    Err(EAGAIN)
+}
+
+/// How the operations of a vector reach its memory.
+#[derive(Clone, Copy)]
+enum Memory<'a, 'm> {
+    /// No operation accesses memory.
+    None,
+    /// Through the kernel's direct map of the pinned operands, slot by slot ([`run`]): anywhere.
+    Pinned(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
+}
+
+/// Runs the vector on `cpu`, its operands' memory reached as `memory` says: here if `cpu` is the
+/// current CPU, here under `cpu`'s runqueue lock if it is idle (without waking it up), on `cpu`
+/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned. Called with the
+/// mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
+fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
+    let mut ret = 0;
+    // The caller's identity, for the handler to compare with the task it interrupts.
+    let caller = Task::current_raw() as usize;
+    let mut handler = |irq_off: &LocalInterruptDisabled| {
+        // The task this interrupts on `cpu` may be in an rseq critical section on the vector's
+        // memory: abort it. Unless it is the caller itself, which is in this system call, not
+        // in a critical section: on `cpu` (the other tasks of `cpu` were scheduled out, which
+        // aborts their critical sections already), or for an idle `cpu`, which runs no task at
+        // all.
+        if Task::current_raw() as usize != caller {
+            rseq::abort_current_critical_section(irq_off);
+        }
+        // SAFETY: `cpu` came from `target_cpu()`, which found it in the caller's allowed CPUs,
+        // all of which are possible CPUs.
+        let serialised = unsafe { VectorLock::lock(cpu, irq_off) };
+        ret = match memory {
+            Memory::None => run(ops, &Default::default()),
+            Memory::Pinned(mem) => run(ops, mem),
+        };
+        drop(serialised);
+    };
+    // The current CPU: the vector runs here, with interrupts off. They go off before the CPU is
+    // compared, so that the task cannot migrate in between.
+    let irq_off = kernel::interrupt::local_interrupt_disable();
+    let local = CpuId::current() == cpu;
+    if local {
+        handler(&irq_off);
+    }
+    drop(irq_off);
+    // An idle `cpu` runs no task until the handler returns: the vector runs here, without an IPI
+    // that would wake it up.
+    if !local && smp::call_on_idle_cpu(cpu, &mut handler).is_err() {
+        match smp::call_function_single(cpu, &mut handler) {
+            // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
+            Err(e) if e == ENXIO => return Err(EINVAL),
+            other => other?,
+        }
+    }
+    Ok(ret)
+}
+
+/// The lock that serialises the vectors for one CPU (`cpu_opv_lock_vectors()`, a per-CPU raw
+/// spinlock in `kernel/cpu_opv_sys.c`), held while the vector runs.
+///
+/// Every vector runs under its target CPU's, whichever CPU runs it: the target itself (in an IPI,
+/// or for its own caller), or the caller, for an idle target. The runqueue lock that keeps an idle
+/// target idle does not keep an IPI from running another caller's vector on it, nor does the
+/// IPI's exclude a caller for an idle target.
+///
+/// # Invariants
+///
+/// The lock of CPU `self.cpu` is held, with interrupts off until the guard is dropped.
+struct VectorLock<'a> {
+    cpu: CpuId,
+    _irq_off: PhantomData<&'a LocalInterruptDisabled>,
+}
+
+impl<'a> VectorLock<'a> {
+    /// Takes the lock of `cpu`'s vectors. Interrupts stay off (`irq_off`) while it is held:
+    /// the IPI handler takes it too.
+    ///
+    /// # Safety
+    ///
+    /// `cpu` is a possible CPU (a [`CpuId`] is only below `nr_cpu_ids`): the locks are per-CPU
+    /// variables, which only possible CPUs have.
+    unsafe fn lock(cpu: CpuId, _irq_off: &'a LocalInterruptDisabled) -> Self {
+        // SAFETY: `cpu` is a possible CPU (the function's safety requirement), whose lock the
+        // initcall initialised before user space could call cpu_opv(). Interrupts are off (the
+        // token) for as long as the guard, which borrows the token, lives.
+        unsafe { bindings::cpu_opv_lock_vectors(cpu.as_u32()) };
+        // INVARIANT: The lock was just taken.
+        Self {
+            cpu,
+            _irq_off: PhantomData,
+        }
+    }
+}
+
+impl Drop for VectorLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, this CPU holds the lock of `self.cpu`.
+        unsafe { bindings::cpu_opv_unlock_vectors(self.cpu.as_u32()) };
+    }
+}
+
+/// The system call, with its arguments in Rust types.
+fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> {
+    match Request::from_flags(flags)? {
+        Request::QueryNrOps => return Ok(NR_OP_TYPES as isize),
+        Request::QueryVecLenMax => return Ok(VEC_LEN_MAX as isize),
+        Request::Execute => {}
+    }
+    let count = usize::try_from(cpuopcnt)
+        .ok()
+        .filter(|&n| n <= VEC_LEN_MAX)
+        .ok_or(EINVAL)?;
+    let cpu = target_cpu(cpu)?;
+    let mut ops = OpVec::empty();
+    copy_in(uptr, count, &mut ops)?;
+    execute(&ops, cpu)
+}
+
+/// The `cpu_opv()` system call, called from its `SYSCALL_DEFINE4()` in `kernel/cpu_opv_sys.c`.
+///
+/// Returns the answer to a query, 0 when the vector ran to completion, the index + 1 of the
+/// compare operation that stopped it, or a negative errno.
+///
+/// # Safety
+///
+/// Must be called from process context on behalf of the current task. `ucpuopv` is a user-space
+/// pointer: it is only ever accessed through the user-copy functions, so any value is allowed.
+#[export]
+pub unsafe extern "C" fn cpu_opv_syscall(
+    ucpuopv: *mut bindings::cpu_op,
+    cpuopcnt: c_int,
+    cpu: c_int,
+    flags: c_int,
+) -> c_long {
+    match cpu_opv(UserPtr::from_ptr(ucpuopv.cast()), cpuopcnt, cpu, flags) {
+        Ok(ret) => ret,
+        Err(err) => err.to_errno() as c_long,
+    }
+}
+
+#[kunit_tests(cpu_opv)]
+mod tests {
+    use super::*;
+
+    /// Builds a raw operation as user space lays it out.
+    fn raw(op: i32, len: u32, w0: u64, w1: u64, f0: u8, f1: u8) -> RawOp {
+        let mut b = [0u8; RAW_OP_SIZE];
+        b[layout::OP..layout::OP + 4].copy_from_slice(&op.to_ne_bytes());
+        b[layout::LEN..layout::LEN + 4].copy_from_slice(&len.to_ne_bytes());
+        b[layout::WORD0..layout::WORD0 + 8].copy_from_slice(&w0.to_ne_bytes());
+        b[layout::WORD1..layout::WORD1 + 8].copy_from_slice(&w1.to_ne_bytes());
+        b[layout::FAULT0] = f0;
+        b[layout::FAULT1] = f1;
+        RawOp(b)
+    }
+
+    const EQ: i32 = bindings::cpu_op_type_CPU_COMPARE_EQ_OP as i32;
+    const NE: i32 = bindings::cpu_op_type_CPU_COMPARE_NE_OP as i32;
+    const MEMCPY: i32 = bindings::cpu_op_type_CPU_MEMCPY_OP as i32;
+    const MEMCPY_RELEASE: i32 = bindings::cpu_op_type_CPU_MEMCPY_RELEASE_OP as i32;
+    const ADD: i32 = bindings::cpu_op_type_CPU_ADD_OP as i32;
+    const ADD_RELEASE: i32 = bindings::cpu_op_type_CPU_ADD_RELEASE_OP as i32;
+
+    #[test]
+    fn flags_decode() {
+        assert_eq!(Request::from_flags(0), Ok(Request::Execute));
+        assert_eq!(Request::from_flags(1), Ok(Request::QueryNrOps));
+        assert_eq!(Request::from_flags(2), Ok(Request::QueryVecLenMax));
+        for bad in [3, 4, 8, -1, i32::MIN, i32::MAX] {
+            assert_eq!(Request::from_flags(bad), Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn every_op_code_decodes() {
+        let a = raw(EQ, 7, 0x1000, 0x2000, 1, 0);
+        assert_eq!(
+            Op::new(&a),
+            Ok(Op::Compare {
+                kind: Compare::Eq,
+                a: Operand {
+                    addr: 0x1000,
+                    expect_fault: true
+                },
+                b: Operand {
+                    addr: 0x2000,
+                    expect_fault: false
+                },
+                len: DataLen(7),
+            })
+        );
+        assert!(matches!(
+            Op::new(&raw(NE, 0, 0, 0, 0, 0)),
+            Ok(Op::Compare {
+                kind: Compare::Ne,
+                ..
+            })
+        ));
+        assert_eq!(
+            Op::new(&raw(MEMCPY_RELEASE, 4096, 0x3001, 0x4003, 0, 1)),
+            Ok(Op::Memcpy {
+                dst: Operand {
+                    addr: 0x3001,
+                    expect_fault: false
+                },
+                src: Operand {
+                    addr: 0x4003,
+                    expect_fault: true
+                },
+                len: DataLen(4096),
+                order: Ordering::Release,
+            })
+        );
+        assert!(matches!(
+            Op::new(&raw(MEMCPY, 1, 0, 0, 0, 0)),
+            Ok(Op::Memcpy {
+                order: Ordering::Relaxed,
+                ..
+            })
+        ));
+        assert_eq!(
+            Op::new(&raw(ADD, 8, 0x5008, (-3i64) as u64, 1, 0)),
+            Ok(Op::Add {
+                p: Operand {
+                    addr: 0x5008,
+                    expect_fault: true
+                },
+                count: -3,
+                width: Width::U64,
+                order: Ordering::Relaxed,
+            })
+        );
+        assert!(matches!(
+            Op::new(&raw(ADD_RELEASE, 2, 0x10, 1, 0, 0)),
+            Ok(Op::Add {
+                width: Width::U16,
+                order: Ordering::Release,
+                ..
+            })
+        ));
+        for bad in [-1, 6, 7, i32::MAX, i32::MIN] {
+            assert_eq!(Op::new(&raw(bad, 0, 0, 0, 0, 0)), Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn lengths() {
+        for op in [EQ, NE, MEMCPY, MEMCPY_RELEASE] {
+            for ok in [0, 1, 7, 8, 9, 4095, 4096] {
+                assert!(Op::new(&raw(op, ok, 0, 0, 0, 0)).is_ok());
+            }
+            for bad in [4097, 8192, u32::MAX] {
+                assert_eq!(Op::new(&raw(op, bad, 0, 0, 0, 0)), Err(EINVAL));
+            }
+        }
+        for op in [ADD, ADD_RELEASE] {
+            for ok in [1, 2, 4, 8] {
+                assert!(Op::new(&raw(op, ok, 0x1000, 0, 0, 0)).is_ok());
+            }
+            for bad in [0, 3, 5, 6, 7, 9, 16, u32::MAX] {
+                assert_eq!(Op::new(&raw(op, bad, 0x1000, 0, 0, 0)), Err(EINVAL));
+            }
+        }
+    }
+
+    #[test]
+    fn add_alignment() {
+        for (len, addr, ok) in [
+            (1, 0x1001, true),
+            (2, 0x1002, true),
+            (2, 0x1001, false),
+            (4, 0x1004, true),
+            (4, 0x1002, false),
+            (8, 0x1008, true),
+            (8, 0x1004, false),
+            (8, 0x1ff9, false),
+        ] {
+            assert_eq!(Op::new(&raw(ADD, len, addr, 0, 0, 0)).is_ok(), ok);
+        }
+    }
+
+    #[test]
+    fn expect_fault_values() {
+        for op in [EQ, MEMCPY] {
+            assert!(Op::new(&raw(op, 8, 0, 0, 1, 1)).is_ok());
+            assert_eq!(Op::new(&raw(op, 8, 0, 0, 2, 0)), Err(EINVAL));
+            assert_eq!(Op::new(&raw(op, 8, 0, 0, 0, 0xff)), Err(EINVAL));
+        }
+        assert_eq!(Op::new(&raw(ADD, 8, 0, 0, 2, 0)), Err(EINVAL));
+        // The byte after `expect_fault_p` is padding for an ADD: v9 callers never zeroed it.
+        assert!(Op::new(&raw(ADD, 8, 0, 0, 1, 0xff)).is_ok());
+    }
+
+    #[test]
+    fn vector_limits() {
+        let big = raw(MEMCPY, 4096, 0, 0, 0, 0);
+        let word = raw(ADD, 8, 0, 1, 0, 0);
+        let v = OpVec::new(&[big, word, word, word]).expect("4120 bytes is the limit");
+        assert_eq!(v.len, 4);
+        assert_eq!(v.ops.iter().flatten().map(Op::len).sum::<usize>(), 4120);
+
+        let nine = raw(EQ, 9, 0, 0, 0, 0);
+        assert_eq!(OpVec::new(&[big, word, word, nine]), Err(EINVAL));
+        assert_eq!(OpVec::new(&[big, big]), Err(EINVAL));
+        assert_eq!(OpVec::new(&[word; 5]), Err(EINVAL));
+        assert_eq!(OpVec::new(&[]).map(|v| v.len), Ok(0));
+        // An invalid op anywhere refuses the whole vector.
+        assert_eq!(
+            OpVec::new(&[word, word, word, raw(ADD, 3, 0, 0, 0, 0)]),
+            Err(EINVAL)
+        );
+    }
+
+    #[test]
+    fn segments_split_at_page_boundaries() {
+        assert_eq!(Segments::new(0x1234, 0), Ok(None));
+        let one = Segments::new(0x1000, 4096).unwrap().unwrap();
+        assert_eq!(one.nr_pages(), 1);
+        assert_eq!(one.pieces().count(), 1);
+        let two = Segments::new(0x1ff9, 8).unwrap().unwrap();
+        assert_eq!((two.page, two.offset, two.nr_pages()), (0x1000, 0xff9, 2));
+        let pieces: [_; 2] = core::array::from_fn(|i| two.pieces().nth(i));
+        assert_eq!(pieces, [Some((0, 0xff9, 7)), Some((1, 0, 1))]);
+        let full = Segments::new(0x2001, 4096).unwrap().unwrap();
+        assert_eq!(full.pieces().map(|p| p.2).sum::<usize>(), 4096);
+        assert_eq!(full.nr_pages(), 2);
+        // A range that wraps around the address space is a fault, not a crash.
+        assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
+        assert_eq!(Segments::new(0, 4097), Err(EINVAL));
+    }
+
+    /// Two separate allocations standing for two pages that are not contiguous in the kernel,
+    /// as two pinned user pages are not.
+    struct TwoPages([KVec<u8>; 2]);
+
+    impl TwoPages {
+        fn new(seed: u8) -> Result<Self> {
+            let mut p = [
+                KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?,
+                KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?,
+            ];
+            for (i, b) in p.iter_mut().flat_map(|v| v.iter_mut()).enumerate() {
+                *b = (i as u8).wrapping_mul(29).wrapping_add(seed);
+            }
+            Ok(Self(p))
+        }
+
+        fn flat(&self) -> KVec<u8> {
+            let mut v = KVec::new();
+            for page in &self.0 {
+                v.extend_from_slice(page, GFP_KERNEL)
+                    .expect("small allocation");
+            }
+            v
+        }
+
+        /// The operand at `off` of `len` bytes, split like `Segments` splits it.
+        fn mem(&mut self, off: usize, len: usize) -> Option<Mem<'_>> {
+            let seg = Segments::new(off as u64, len).ok()??;
+            let mut pieces = [(core::ptr::null_mut(), 0); 2];
+            let mut n = 0;
+            for (slot, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
+                *slot = (self.0[page].as_mut_ptr().wrapping_add(offset), len);
+                n += 1;
+            }
+            // SAFETY: The pieces lie inside the two buffers, which `self` owns and the
+            // result borrows.
+            Some(unsafe { Mem::new(pieces, n) })
+        }
+    }
+
+    /// Runs a one-operation vector over `a` (first operand) and `b` (second operand).
+    fn run_one(op: RawOp, a: Option<Mem<'_>>, b: Option<Mem<'_>>) -> usize {
+        let ops = OpVec::new(&[op]).expect("valid op");
+        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+        mem[0] = a;
+        mem[1] = b;
+        run(&ops, &mem)
+    }
+
+    const OFFSETS: [usize; 6] = [0, 1, 7, 8, 4088, 4095];
+    const LENGTHS: [u32; 7] = [0, 1, 7, 8, 9, 4095, 4096];
+
+    /// Every (first operand offset, second operand offset, length) of [`OFFSETS`] and
+    /// [`LENGTHS`]: the operands start anywhere in a page, and cross into the next one.
+    fn offset_pairs_and_lengths() -> impl Iterator<Item = (usize, usize, u32)> {
+        OFFSETS.iter().flat_map(|&a| {
+            OFFSETS
+                .iter()
+                .flat_map(move |&b| LENGTHS.iter().map(move |&l| (a, b, l)))
+        })
+    }
+
+    #[test]
+    fn memcpy_across_pages_is_byte_exact() -> Result {
+        for (src_off, dst_off, len) in offset_pairs_and_lengths() {
+            let n = len as usize;
+            let mut src = TwoPages::new(3)?;
+            let mut dst = TwoPages::new(101)?;
+            let mut expect = dst.flat();
+            expect[dst_off..dst_off + n].copy_from_slice(&src.flat()[src_off..src_off + n]);
+            let op = raw(MEMCPY, len, 0, 0, 0, 0);
+            assert_eq!(run_one(op, dst.mem(dst_off, n), src.mem(src_off, n)), 0);
+            assert!(dst.flat()[..] == expect[..]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn compare_across_pages() -> Result {
+        for (a_off, b_off, len) in offset_pairs_and_lengths() {
+            let n = len as usize;
+            let mut a = TwoPages::new(3)?;
+            let mut b = TwoPages::new(77)?;
+            // Make b's range equal to a's.
+            let src = a.flat();
+            let op = raw(MEMCPY, len, 0, 0, 0, 0);
+            assert_eq!(run_one(op, b.mem(b_off, n), a.mem(a_off, n)), 0);
+            let eq = raw(EQ, len, 0, 0, 0, 0);
+            let ne = raw(NE, len, 0, 0, 0, 0);
+            assert_eq!(run_one(eq, a.mem(a_off, n), b.mem(b_off, n)), 0);
+            assert_eq!(run_one(ne, a.mem(a_off, n), b.mem(b_off, n)), 1);
+            if n > 0 {
+                // A difference in the last byte, possibly on the second page.
+                let last = b_off + n - 1;
+                b.0[last / PAGE_SIZE][last % PAGE_SIZE] ^= 0x10;
+                assert_eq!(run_one(eq, a.mem(a_off, n), b.mem(b_off, n)), 1);
+                assert_eq!(run_one(ne, a.mem(a_off, n), b.mem(b_off, n)), 0);
+            }
+            assert!(a.flat()[..] == src[..]);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn add_every_width() -> Result {
+        let counts = [
+            1i64,
+            -1,
+            255,
+            256,
+            0x10001,
+            i64::MIN,
+            i64::MAX,
+            -0x1_2345_6789,
+        ];
+        for width in [1u32, 2, 4, 8] {
+            for &count in &counts {
+                let mut page = TwoPages::new(9)?;
+                let off = PAGE_SIZE - width as usize;
+                let before = page.flat();
+                let mut old = [0u8; 8];
+                old[..width as usize].copy_from_slice(&before[off..off + width as usize]);
+                let mask = if width == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * width)) - 1
+                };
+                let expect = (u64::from_ne_bytes(old).wrapping_add(count as u64)) & mask;
+                let op = raw(ADD, width, off as u64, count as u64, 0, 0);
+                assert_eq!(run_one(op, page.mem(off, width as usize), None), 0);
+                let after = page.flat();
+                let mut new = [0u8; 8];
+                new[..width as usize].copy_from_slice(&after[off..off + width as usize]);
+                assert_eq!(u64::from_ne_bytes(new), expect);
+                assert!(after[..off] == before[..off] && after[PAGE_SIZE..] == before[PAGE_SIZE..]);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn failed_compare_stops_the_vector() -> Result {
+        let mut words = TwoPages::new(0)?;
+        for b in words.0.iter_mut().flat_map(|v| v.iter_mut()) {
+            *b = 0;
+        }
+        // Word i at offset 8 * i of the first page; word 7 holds 1.
+        words.0[0][56] = 1;
+        for fail in 0..4 {
+            let ops: [RawOp; 4] = core::array::from_fn(|i| {
+                if i == fail {
+                    raw(EQ, 8, 48, 56, 0, 0)
+                } else {
+                    raw(ADD, 8, 8 * i as u64, 1, 0, 0)
+                }
+            });
+            let ops = OpVec::new(&ops).expect("valid vector");
+            let base = words.0[0].as_mut_ptr();
+            let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+            for i in 0..4 {
+                let (first, second) = if i == fail {
+                    (48, Some(56))
+                } else {
+                    (8 * i, None)
+                };
+                // SAFETY: Offsets of 8-byte words inside the first buffer.
+                mem[2 * i] = Some(unsafe { Mem::new([(base.add(first), 8), (base, 0)], 1) });
+                mem[2 * i + 1] = second.map(|o| {
+                    // SAFETY: As above.
+                    unsafe { Mem::new([(base.add(o), 8), (base, 0)], 1) }
+                });
+            }
+            let before = words.flat();
+            assert_eq!(run(&ops, &mem), fail + 1);
+            let after = words.flat();
+            for i in 0..4 {
+                if i != fail {
+                    let grew = after[8 * i] == before[8 * i].wrapping_add(1);
+                    assert_eq!(grew, i < fail);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn queries() {
+        let null = UserPtr::from_addr(0);
+        assert_eq!(cpu_opv(null, 0, 0, 1), Ok(6));
+        assert_eq!(cpu_opv(null, 0, 0, 2), Ok(4));
+        assert_eq!(cpu_opv(null, 0, 0, 3), Err(EINVAL));
+        assert_eq!(cpu_opv(null, -1, -1, 1), Ok(6));
+    }
+}
