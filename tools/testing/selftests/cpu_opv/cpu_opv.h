@@ -64,6 +64,47 @@ static inline long vmstat_counter(const char *name, bool *folded)
 	return -1;
 }
 
+/*
+ * Writes @val to the file @path (a sysctl, a debugfs knob) in one write(): 0,
+ * or -1 with errno set. Async-signal-safe.
+ */
+static inline int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/*
+ * The kB of transparent huge pages (AnonHugePages) of the mapping that holds
+ * @addr, from /proc/self/smaps; -1 if there is no such mapping.
+ */
+static inline long anon_huge_kb(const void *addr)
+{
+	unsigned long lo, hi, a = (unsigned long)addr;
+	char line[512];
+	bool in = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* "lo-hi perms ..." starts a mapping, "Field: value" describes it. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = a >= lo && a < hi;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
 /* Makes @cpu the only CPU the calling thread may run on. */
 static inline int pin_to(int cpu)
 {

@@ -158,12 +158,10 @@ static long read_nr_hugepages(void)
 
 static int set_nr_hugepages(long nr)
 {
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+	char val[24];
 
-	if (!f)
-		return -1;
-	fprintf(f, "%ld", nr);
-	return fclose(f) ? -1 : 0;
+	snprintf(val, sizeof(val), "%ld", nr);
+	return write_file("/proc/sys/vm/nr_hugepages", val);
 }
 
 FIXTURE_TEARDOWN(exec)
@@ -480,27 +478,6 @@ TEST_F(exec, memory_kinds)
 	exercise(_metadata, p, "file-backed private");
 }
 
-/* The AnonHugePages of the mapping of @addr in /proc/self/smaps, in kB, or -1. */
-static long anon_huge_kb(void *addr)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512];
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = a >= start && a < end;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /*
  * Only if a transparent huge page backs the memory: otherwise this would
  * repeat the anonymous memory tests, and is skipped.
@@ -688,13 +665,15 @@ TEST_F(exec, short_vectors_pin_nothing)
 		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
 	if (!folded)
 		SKIP(return, "needs root for vm.stat_refresh");
-	f = fopen(NUMA_BALANCING, "r+");
+	/* Read, then written from offset 0: a sysctl ignores a write past it. */
+	f = fopen(NUMA_BALANCING, "r");
 	if (f) {
 		if (!fgets(numa, sizeof(numa), f))
 			numa[0] = 0;
-		fputs("0", f);
 		fclose(f);
 	}
+	if (numa[0])
+		write_file(NUMA_BALANCING, "0");
 	before = vmstat_counter("nr_foll_pin_acquired", &folded);
 	memset(p, 0, 4 * sizeof(*p));
 	p[3] = 5;
@@ -708,11 +687,8 @@ TEST_F(exec, short_vectors_pin_nothing)
 	for (i = 0; i < 100; i++)
 		failed += !!sys_cpu_opv(ops, 3, cpu, 0);
 	after = vmstat_counter("nr_foll_pin_acquired", &folded);
-	f = numa[0] ? fopen(NUMA_BALANCING, "w") : NULL;
-	if (f) {
-		fputs(numa, f);
-		fclose(f);
-	}
+	if (numa[0])
+		write_file(NUMA_BALANCING, numa);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(200, p[0]);
 	EXPECT_EQ(200, p[1]);

@@ -471,27 +471,6 @@ static void add_window(const char *name, uint8_t *base, enum kind k)
 	nareas++;
 }
 
-/* The kB of transparent huge pages that back the mapping at @addr. */
-static long thp_kb(void *addr)
-{
-	unsigned long start, end;
-	char line[256];
-	long kb = -1;
-	bool in = false;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = (uintptr_t)addr >= start && (uintptr_t)addr < end;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 static bool arena_setup(void)
 {
 	struct area *ar = &areas[0];
@@ -1761,19 +1740,6 @@ static struct {
 	long write_efault, write_other, pending_efault;
 } ist;
 
-/* Writes @s to @path; async-signal-safe. */
-static bool write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok;
-}
-
 /*
  * Makes this thread fail-able (@on) or not. With make-it-fail at 1, the
  * write of 0 copies its buffer in with injection: it is retried while it
@@ -1891,7 +1857,7 @@ static void inject_setup(void)
 		sigaction(sigs[i], &sa, NULL);
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		knobs[i].set = true;
-		if (!write_file(knobs[i].path, knobs[i].value))
+		if (write_file(knobs[i].path, knobs[i].value))
 			ksft_exit_fail_msg("inject: %s: %s\n", knobs[i].path,
 					   strerror(errno));
 	}
@@ -3067,7 +3033,7 @@ int main(int argc, char **argv)
 	ksft_print_msg("mode %s, seed %llu; %d of %d CPUs allowed, %d excluded\n",
 		       opt_mode, opt_seed, nallowed, nr_cpus, excluded);
 	ksft_print_msg("huge pages: thp %ld kB (%s), hugetlb %s; madvise %s\n",
-		       thp_base ? thp_kb(thp_base) : 0,
+		       thp_base ? anon_huge_kb(thp_base) : 0,
 		       thp_used ? "madvised" : "not madvised",
 		       huge_base ? "yes" : "none", have_madvise ? "yes" : "no");
 	if (selfcheck)

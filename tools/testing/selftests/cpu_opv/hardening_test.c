@@ -42,18 +42,6 @@
 #define LOCK_WAITING	"/sys/kernel/debug/cpu_opv/lock_waiting"
 #define SEC_NS		1000000000ULL
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static int set_online(int cpu, int online)
 {
 	char path[64];

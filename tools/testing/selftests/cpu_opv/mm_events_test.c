@@ -148,18 +148,6 @@ static int read_str(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
-
 static long read_long(const char *path)
 {
 	char buf[64];
@@ -508,7 +496,7 @@ FIXTURE_TEARDOWN(mm_events)
 	if (self->swap_file)
 		unlink(SWAP_FILE);
 	for (i = self->nsaved - 1; i >= 0; i--)
-		if (write_str(self->saved[i].path, self->saved[i].val))
+		if (write_file(self->saved[i].path, self->saved[i].val))
 			TH_LOG("could not restore %s to %s", self->saved[i].path,
 			       self->saved[i].val);
 	if (self->pagemap >= 0)
@@ -533,7 +521,7 @@ static int set_knob(struct _test_data_mm_events *self, const char *path, const c
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	self->nsaved++;
-	return write_str(path, val);
+	return write_file(path, val);
 }
 
 /*
@@ -958,7 +946,7 @@ TEST_F_TIMEOUT(mm_events, compaction, 120)
 		SKIP(return, "no /proc/sys/vm/compact_memory (CONFIG_COMPACTION)");
 	if (self->pagemap < 0)
 		SKIP(return, "no page frames to place the arena on (/proc/self/pagemap)");
-	ASSERT_EQ(0, write_str("/proc/sys/vm/compact_memory", "1"));
+	ASSERT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
 	ASSERT_NE(NULL, map_arena(self, 256, 16, false));
 	holes = place_arena_low(self);
 	if (holes == -ENOENT)
@@ -972,7 +960,7 @@ TEST_F_TIMEOUT(mm_events, compaction, 120)
 	read_vmstat(v0);
 	ASSERT_EQ(0, start(self, 200));
 	do {
-		ASSERT_EQ(0, write_str("/proc/sys/vm/compact_memory", "1"));
+		ASSERT_EQ(0, write_file("/proc/sys/vm/compact_memory", "1"));
 		runs++;
 		look(self);
 		usleep(20000);
@@ -1020,9 +1008,9 @@ TEST_F_TIMEOUT(mm_events, ksm, 120)
 		 * ksmd in bursts: scanning without sleeping, it takes most of
 		 * a vCPU, and the workers wait for the one it runs on.
 		 */
-		ASSERT_EQ(0, write_str(KSM "run", "1"));
+		ASSERT_EQ(0, write_file(KSM "run", "1"));
 		usleep(100000);
-		ASSERT_EQ(0, write_str(KSM "run", "0"));
+		ASSERT_EQ(0, write_file(KSM "run", "0"));
 		usleep(200000);
 		look(self);
 		scans = read_long(KSM "full_scans") - scans0;
@@ -1171,28 +1159,6 @@ TEST_F_TIMEOUT(mm_events, pageout, 120)
 	EXPECT_TRUE(self->pagemap < 0 || (self->swapped_seen > 0 && self->swapin_seen > 0));
 }
 
-/* AnonHugePages of the mapping that holds @addr, in kB; -1 if not found. */
-static long anon_huge_kb(void *addr)
-{
-	char line[256];
-	unsigned long lo, hi;
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* "lo-hi perms ..." starts a mapping, "Field: value" describes it. */
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			in = lo <= (uintptr_t)addr && (uintptr_t)addr < hi;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
-}
-
 /*
  * Two 2 MiB THPs under the workers, whose windows alternate between them:
  * their PMDs are split by mprotect() of one page (which splits the VMA; the
@@ -1237,7 +1203,7 @@ TEST_F_TIMEOUT(mm_events, thp, 120)
 			}
 			break;
 		case 1:
-			if (can_split && !write_str(SPLIT, cmd))
+			if (can_split && !write_file(SPLIT, cmd))
 				splits++;
 			break;
 		default:

@@ -83,8 +83,6 @@ FIXTURE(race) {
 	bool knob;		/* vector_delay_us was set */
 };
 
-static int write_knob(const char *path, const char *val);
-
 #define VECTOR_DELAY	"/sys/kernel/debug/cpu_opv/vector_delay_us"
 #define IPI_ONLY	"/sys/kernel/debug/cpu_opv/ipi_only_tid"
 
@@ -93,8 +91,8 @@ FIXTURE_SETUP(race)
 	if (sys_cpu_opv(NULL, 0, 0, CPU_OP_NR_FLAG) < 0 && errno == ENOSYS)
 		SKIP(return, "cpu_opv() is not implemented by this kernel");
 	/* Left set by a test that was killed (a timeout)? Not for this one. */
-	write_knob(VECTOR_DELAY, "0");
-	write_knob(IPI_ONLY, "0");
+	write_file(VECTOR_DELAY, "0");
+	write_file(IPI_ONLY, "0");
 }
 
 /* The teardown unmaps it. */
@@ -135,8 +133,8 @@ FIXTURE_TEARDOWN(race)
 {
 	finish(self);
 	if (self->knob) {
-		write_knob(VECTOR_DELAY, "0");
-		write_knob(IPI_ONLY, "0");
+		write_file(VECTOR_DELAY, "0");
+		write_file(IPI_ONLY, "0");
 	}
 	if (self->child > 0) {
 		kill(self->child, SIGKILL);
@@ -479,17 +477,6 @@ TEST_F(race, interrupt_counts)
 	EXPECT_GE(n * 11 / 10, cal1 - cal0);
 }
 
-static int write_knob(const char *path, const char *val)
-{
-	FILE *f = fopen(path, "w");
-	int ret;
-
-	if (!f)
-		return -1;
-	ret = fputs(val, f) < 0;
-	return fclose(f) || ret ? -1 : 0;
-}
-
 /* Runs a vector on a CPU until told to stop. */
 struct caller {
 	struct cpu_op *ops;
@@ -516,7 +503,7 @@ static void *ipi_call_loop(void *arg)
 	char tid[32];
 
 	snprintf(tid, sizeof(tid), "%ld", (long)syscall(SYS_gettid));
-	if (write_knob(IPI_ONLY, tid))
+	if (write_file(IPI_ONLY, tid))
 		return NULL;
 	return call_loop(arg);
 }
@@ -554,7 +541,7 @@ TEST_F(race, vectors_for_one_cpu_serialised)
 	}
 	if (n < 3)
 		SKIP(return, "needs three CPUs");
-	if (write_knob(VECTOR_DELAY, "200") || write_knob(IPI_ONLY, "0"))
+	if (write_file(VECTOR_DELAY, "200") || write_file(IPI_ONLY, "0"))
 		SKIP(return, "no %s (CONFIG_CPU_OPV_DEBUG_DELAY)", VECTOR_DELAY);
 	self->knob = true;
 

@@ -28,7 +28,7 @@
 #define TRACEFS		"/sys/kernel/tracing"
 #define TRACE_SIZE	(64 * 1024)
 
-static int write_file(const char *dir, const char *name, const char *s)
+static int write_tracefs(const char *dir, const char *name, const char *s)
 {
 	char path[256];
 	ssize_t n;
@@ -46,7 +46,7 @@ static int write_file(const char *dir, const char *name, const char *s)
 /* Empties the trace buffer of the instance @dir. */
 static int clear_trace(const char *dir)
 {
-	return write_file(dir, "trace", "");
+	return write_tracefs(dir, "trace", "");
 }
 
 /* Reads the trace of the instance @dir into @buf, NUL-terminated. */
@@ -148,8 +148,8 @@ FIXTURE_SETUP(trace)
 		TH_LOG("mkdir %s: %s", self->dir, strerror(errno));
 	self->made = true;
 	snprintf(filter, sizeof(filter), "common_pid == %d", getpid());
-	ASSERT_EQ(0, write_file(self->dir, "events/cpu_opv/filter", filter));
-	ASSERT_EQ(0, write_file(self->dir, "events/cpu_opv/enable", "1"));
+	ASSERT_EQ(0, write_tracefs(self->dir, "events/cpu_opv/filter", filter));
+	ASSERT_EQ(0, write_tracefs(self->dir, "events/cpu_opv/enable", "1"));
 	ASSERT_EQ(0, clear_trace(self->dir));
 }
 
@@ -161,7 +161,7 @@ FIXTURE_TEARDOWN_PARENT(trace)
 		EXPECT_TRUE(false);
 	}
 	if (self->made) {
-		write_file(self->dir, "events/cpu_opv/enable", "0");
+		write_tracefs(self->dir, "events/cpu_opv/enable", "0");
 		EXPECT_EQ(0, rmdir(self->dir));
 	}
 }
