@@ -81,7 +81,7 @@ def rs_stages(final):
 
     # Patch 17: without the trace events (18).
     f.rep("    time::{Instant, Monotonic},\n")
-    f.rep("    for attempt in 1..=MAX_ATTEMPTS {\n", "    for _ in 1..=MAX_ATTEMPTS {\n")
+    f.rep("    for attempt in 1..=MAX_ATTEMPTS {\n", "    for _ in 0..MAX_ATTEMPTS {\n")
     f.rep("                trace::retry(attempt, trace::Retry::Unshare);\n")
     f.rep("                    trace::retry(attempt, trace::Retry::Remapped);\n")
     f.rep("""    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
@@ -391,6 +391,14 @@ fn execute(_ops: &OpVec, _cpu: CpuId) -> Result<isize> {
 """, """        // Not before vectors run: see [`execute`].
         Request::QueryNrOps | Request::QueryVecLenMax => return Err(ENOSYS),
 """)
+    f.rep(
+        """/// Returns the answer to a query, 0 when the vector ran to completion, the index + 1 of the
+/// compare operation that stopped it, or a negative errno.
+""",
+        """/// Returns `-ENOSYS` for a valid call, as for a query (the vector does not run yet), or the
+/// negative errno of an invalid one.
+""",
+    )
     i = f.t.index("    #[test]\n    fn segments_split_at_page_boundaries()")
     f.t = f.t[:i].rstrip() + "\n}\n"
     out["A"] = f.t

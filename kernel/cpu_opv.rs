@@ -1721,8 +1721,9 @@ impl Drop for VectorLock<'_> {
 /// are values the caller has at hand, so a disabled event computes nothing. Without
 /// `CONFIG_TRACEPOINTS` the functions are empty.
 ///
-/// None is called with interrupts off: the handler that runs a vector only notes where it ran,
-/// and `dispatch()` emits `cpu_opv_dispatch` once the vector is done.
+/// No event is emitted with interrupts off: the handler that runs a vector only notes where it
+/// ran (and reads the clock while `cpu_opv_dispatch` is enabled), and `dispatch()` emits
+/// `cpu_opv_dispatch` once the vector is done.
 mod trace {
     use kernel::{
         bindings,
@@ -2027,7 +2028,8 @@ mod irqoff {
 }
 
 /// `/sys/kernel/debug/cpu_opv`, the directory of the debug-only files, made by the first of
-/// them. Only called from [`cpu_opv_init`].
+/// them. Only called at init, by the debug options' `init()` functions that [`cpu_opv_init`]
+/// calls.
 #[cfg(any(CONFIG_CPU_OPV_DEBUG_IRQOFF, CONFIG_CPU_OPV_DEBUG_DELAY))]
 fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
     static DIR: kernel::sync::SetOnce<kernel::debugfs::Dir> = kernel::sync::SetOnce::new();
@@ -2037,18 +2039,25 @@ fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
     DIR.as_ref()
 }
 
-/// Debug-only delays at the two points of [`execute`] where races matter, that make them
-/// testable.
+/// Debug-only knobs that make the races of [`execute`] and [`dispatch`] testable.
 ///
-/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, every vector waits `/sys/kernel/debug/cpu_opv/lock_delay_us`
-/// microseconds (0 at boot) before it takes the mmap read lock to pin its operands (after
-/// faulting them in, when it did: the window in which the range can be remapped before it is
-/// pinned), and `/sys/kernel/debug/cpu_opv/dispatch_delay_us` microseconds after pinning and
-/// before it is sent to its CPU, with the mmap read lock held (the window in which only the pins
-/// and locks of [`execute`] keep the operands from changing under the vector). Tests widen them
-/// to make their races with copy-on-write, munmap or CPU hotplug deterministic instead of lucky.
-/// `lock_waiting` and `dispatch_waiting` count the vectors in each delay: a test waits for one
-/// to become non-zero instead of guessing how long its call takes to get there.
+/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, in `/sys/kernel/debug/cpu_opv/` (all 0 at boot):
+///
+/// - `lock_delay_us`: every vector waits this long before it takes the mmap read lock (after
+///   faulting its operands in, when it did: the window in which the range can be remapped
+///   before it is pinned); `lock_waiting` counts the vectors waiting there.
+/// - `dispatch_delay_us`: every vector waits this long after pinning and before it is sent to its
+///   CPU, with the mmap read lock held (the window in which only the pins and locks of
+///   [`execute`] keep the operands from changing under the vector); `dispatch_waiting` counts
+///   the vectors waiting there. While it is set, no vector runs in the caller's mm: all take the
+///   pinned path, whose window this is.
+/// - `vector_delay_us` (at most 1000): the vector spins this long between its operations, with
+///   interrupts off.
+/// - `ipi_only_tid`: the vectors of this thread go by IPI even to an idle CPU.
+///
+/// Tests widen the windows to make their races with copy-on-write, munmap, CPU hotplug or
+/// another vector deterministic instead of lucky, and wait for a waiting count to become non-zero
+/// instead of guessing how long a call takes to get there.
 #[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
 mod debug {
     use kernel::{
@@ -2213,7 +2222,7 @@ pub extern "C" fn cpu_opv_init() {
         pr_warn!("no irq-off statistic: {e:?}\n");
     }
     if let Err(e) = debug::init() {
-        pr_warn!("no dispatch delay: {e:?}\n");
+        pr_warn!("no debug knobs: {e:?}\n");
     }
 }
 

@@ -114,7 +114,8 @@ TRACE_EVENT(cpu_opv_retry,
  * lock had to be taken (@hotplug: the target CPU was offline when the
  * vector was first sent; it may have come online since), whether its
  * operands were pinned (@pinned; if not, it ran in the caller's mm, through
- * the caller's page tables, with page faults disabled), and for how long
+ * the caller's page tables, with page faults disabled, or it accessed no
+ * memory), and for how long
  * the CPU that ran it had its interrupts off for it (@irqoff_ns: from the
  * start of the handler to its end; 0 if the event was enabled while the
  * vector ran, since the clock is only read while the event is enabled).

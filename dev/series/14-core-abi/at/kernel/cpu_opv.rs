@@ -483,8 +483,8 @@ fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> 
 
 /// The `cpu_opv()` system call, called from its `SYSCALL_DEFINE4()` in `kernel/cpu_opv_sys.c`.
 ///
-/// Returns the answer to a query, 0 when the vector ran to completion, the index + 1 of the
-/// compare operation that stopped it, or a negative errno.
+/// Returns `-ENOSYS` for a valid call, as for a query (the vector does not run yet), or the
+/// negative errno of an invalid one.
 ///
 /// # Safety
 ///

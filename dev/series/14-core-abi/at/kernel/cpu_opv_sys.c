@@ -14,8 +14,9 @@
 
 /*
  * struct cpu_op is ABI: 32 bytes, the union at offset 8, its two words at
- * 8 and 16 and the expect_fault bytes at 24 and 25 in every member. The
- * Rust decoder (the layout module of kernel/cpu_opv.rs) relies on these.
+ * 8 and 16, and the expect_fault byte of the first address at 24 in every
+ * member, of the second at 25 (compare, memcpy). The Rust decoder (the
+ * layout module of kernel/cpu_opv.rs) relies on these.
  */
 static_assert(sizeof(struct cpu_op) == 32);
 static_assert(offsetof(struct cpu_op, op) == 0);

@@ -1472,7 +1472,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     // Laid out once, pinned in place at each attempt: the pinned operands are never moved.
     let mut pinned = PinnedVec::new();
     pinned.lay_out(ops);
-    for _ in 1..=MAX_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
         // An attempt that finds a page missing faults the operands in and pins again, once.
         let mut faulted_in = false;
         loop {

@@ -1707,8 +1707,9 @@ impl Drop for VectorLock<'_> {
 /// are values the caller has at hand, so a disabled event computes nothing. Without
 /// `CONFIG_TRACEPOINTS` the functions are empty.
 ///
-/// None is called with interrupts off: the handler that runs a vector only notes where it ran,
-/// and `dispatch()` emits `cpu_opv_dispatch` once the vector is done.
+/// No event is emitted with interrupts off: the handler that runs a vector only notes where it
+/// ran (and reads the clock while `cpu_opv_dispatch` is enabled), and `dispatch()` emits
+/// `cpu_opv_dispatch` once the vector is done.
 mod trace {
     use kernel::{
         bindings,

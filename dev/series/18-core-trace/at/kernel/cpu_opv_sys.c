@@ -3,11 +3,11 @@
  * cpu_opv() system call entry.
  *
  * The system call is implemented in Rust, in kernel/cpu_opv.rs. This file
- * holds what has to be C: the SYSCALL_DEFINE4() wrapper, the build-time
- * checks that struct cpu_op keeps its ABI layout on every architecture, and
- * the trace events, which kernel/cpu_opv.rs emits through the
- * rust_do_trace_*() functions that CREATE_RUST_TRACE_POINTS defines here,
- * and the per-CPU lock of the vectors, a raw spinlock.
+ * holds what has to be C: the SYSCALL_DEFINE4() wrapper; the build-time
+ * checks that struct cpu_op keeps its ABI layout on every architecture; the
+ * trace events, which kernel/cpu_opv.rs emits through the rust_do_trace_*()
+ * functions that CREATE_RUST_TRACE_POINTS defines here; and the per-CPU lock
+ * of the vectors, a raw spinlock.
  */
 
 #include <linux/build_bug.h>
@@ -24,8 +24,9 @@
 
 /*
  * struct cpu_op is ABI: 32 bytes, the union at offset 8, its two words at
- * 8 and 16 and the expect_fault bytes at 24 and 25 in every member. The
- * Rust decoder (the layout module of kernel/cpu_opv.rs) relies on these.
+ * 8 and 16, and the expect_fault byte of the first address at 24 in every
+ * member, of the second at 25 (compare, memcpy). The Rust decoder (the
+ * layout module of kernel/cpu_opv.rs) relies on these.
  */
 static_assert(sizeof(struct cpu_op) == 32);
 static_assert(offsetof(struct cpu_op, op) == 0);
