@@ -2,8 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The intermediate versions of the cpu_opv core, patches 14-18 of the series.
 
-    dev/split-core.py           write dev/series/1[4-8]-core-*/at/...
-    dev/split-core.py --check   fail if any of them is stale
+    dev/split-core.py OUTDIR    write OUTDIR/1[4-8]-core-*/<path>
 
 The core is one system call split into the parts a reviewer reviews
 separately: 14 ABI, entry and validation; 15 the engine; 16 short vectors
@@ -13,15 +12,16 @@ events; 19 the debug options. The files of the repository
 patch 19 leaves; each earlier version is
 derived from the next one by taking out what its patch adds, as exact text
 edits that fail loudly when the text they expect is gone: after a change to
-the core, run this and fix the edit that no longer applies. dev/mkseries
-takes the at/ files as the patches' versions.
+the core, run dev/mkseries (which calls this) and fix the edit that no
+longer applies. dev/mkseries takes the files written as the patches'
+versions, as it takes a patch directory's at/ files: they are derived,
+never kept in the repository.
 """
 
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERIES = os.path.join(ROOT, "dev", "series")
 # The version of each file a patch leaves, by stage: A is patch 14, M 15, B 16, C 17, D 18.
 STAGES = {
     "A": "14-core-abi",
@@ -499,7 +499,9 @@ void cpu_opv_init(void);
 
 
 def main():
-    check = sys.argv[1:] == ["--check"]
+    if len(sys.argv) != 2:
+        sys.exit("usage: dev/split-core.py OUTDIR")
+    out = sys.argv[1]
 
     def read(path):
         with open(os.path.join(ROOT, path)) as f:
@@ -512,22 +514,11 @@ def main():
         versions[(stage, "kernel/cpu_opv_sys.c")] = text
     for stage, text in h_stages(read("include/linux/cpu_opv.h")).items():
         versions[(stage, "include/linux/cpu_opv.h")] = text
-    stale = []
-    for (stage, path), text in sorted(versions.items()):
-        at = os.path.join(SERIES, STAGES[stage], "at", path)
-        old = open(at).read() if os.path.exists(at) else None
-        if old == text:
-            continue
-        if check:
-            stale.append(os.path.relpath(at, ROOT))
-            continue
-        os.makedirs(os.path.dirname(at), exist_ok=True)
-        with open(at, "w") as f:
+    for (stage, path), text in versions.items():
+        dest = os.path.join(out, STAGES[stage], path)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(dest, "w") as f:
             f.write(text)
-        print(f"split-core: wrote {os.path.relpath(at, ROOT)}")
-    if stale:
-        sys.exit("split-core: stale, run dev/split-core.py: " + " ".join(stale))
-
 
 if __name__ == "__main__":
     main()
