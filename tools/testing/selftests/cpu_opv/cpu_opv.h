@@ -33,38 +33,6 @@ static inline uint64_t now_ns(void)
 }
 
 /*
- * Counter @name of /proc/vmstat, or -1 if the kernel has none. Node counters
- * such as nr_foll_pin_acquired keep per-CPU deltas that /proc/vmstat only
- * shows once folded: @folded (if not NULL) says whether vm.stat_refresh
- * (root) folded them first, which only then makes the value exact.
- */
-static inline long vmstat_counter(const char *name, bool *folded)
-{
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
-	bool ok = false;
-	char key[64];
-	long val;
-
-	if (f) {
-		ok = fputs("1", f) >= 0;
-		ok = !fclose(f) && ok;
-	}
-	if (folded)
-		*folded = ok;
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-/*
  * Writes @val to the file @path (a sysctl, a debugfs knob) in one write(): 0,
  * or -1 with errno set. Async-signal-safe.
  */
@@ -78,6 +46,34 @@ static inline int write_file(const char *path, const char *val)
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+/*
+ * Counter @name of /proc/vmstat, or -1 if the kernel has none. Node counters
+ * such as nr_foll_pin_acquired keep per-CPU deltas that /proc/vmstat only
+ * shows once folded: @folded (if not NULL) says whether vm.stat_refresh
+ * (root) folded them first, which only then makes the value exact.
+ */
+static inline long vmstat_counter(const char *name, bool *folded)
+{
+	bool ok = !write_file("/proc/sys/vm/stat_refresh", "1");
+	char key[64];
+	FILE *f;
+	long val;
+
+	if (folded)
+		*folded = ok;
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return val;
+		}
+	}
+	fclose(f);
+	return -1;
 }
 
 /*

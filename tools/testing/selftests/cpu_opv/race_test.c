@@ -268,13 +268,9 @@ static int read_pin_counts(long *acquired, long *released)
 	char key[64];
 	long val;
 	int found = 0;
-	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+	FILE *f;
 
-	if (!f)
-		return -1;
-	fputs("1", f);
-	/* The write happens, and fails, on fclose(). */
-	if (fclose(f))
+	if (write_file("/proc/sys/vm/stat_refresh", "1"))
 		return -1;
 	f = fopen("/proc/vmstat", "r");
 	if (!f)
