@@ -478,6 +478,7 @@ struct caller {
 	struct cpu_op *ops;
 	int cnt, cpu;
 	long calls, errors;
+	int last_errno;		/* of the last error */
 };
 
 static void *call_loop(void *arg)
@@ -485,10 +486,12 @@ static void *call_loop(void *arg)
 	struct caller *c = arg;
 
 	while (!atomic_load(&stop)) {
-		if (sys_cpu_opv(c->ops, c->cnt, c->cpu, 0))
+		if (sys_cpu_opv(c->ops, c->cnt, c->cpu, 0)) {
 			c->errors++;
-		else
+			c->last_errno = errno;
+		} else {
 			c->calls++;
+		}
 	}
 	return NULL;
 }
@@ -570,8 +573,8 @@ TEST_F(race, vectors_for_one_cpu_serialised)
 			torn++;
 	}
 	finish(self);
-	TH_LOG("%ld copies, %ld torn, %ld additions, %ld errors", copies, torn,
-	       adder.calls, adder.errors);
+	TH_LOG("%ld copies, %ld torn, %ld additions, %ld errors (last: %s)", copies, torn,
+	       adder.calls, adder.errors, adder.errors ? strerror(adder.last_errno) : "none");
 	EXPECT_LT(100, copies);
 	EXPECT_LT(100, adder.calls);
 	EXPECT_EQ(0, adder.errors);
