@@ -427,7 +427,7 @@ static int __init cpu_opv_sys_init(void)
 postcore_initcall(cpu_opv_sys_init);
 
 """
-    head_a = """// SPDX-License-Identifier: GPL-2.0+
+    head_a = """// SPDX-License-Identifier: GPL-2.0
 /*
  * cpu_opv() system call entry.
  *
@@ -442,7 +442,7 @@ postcore_initcall(cpu_opv_sys_init);
 #include <linux/syscalls.h>
 
 """
-    head_b = """// SPDX-License-Identifier: GPL-2.0+
+    head_b = """// SPDX-License-Identifier: GPL-2.0
 /*
  * cpu_opv() system call entry.
  *

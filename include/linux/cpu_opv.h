@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0+ */
+/* SPDX-License-Identifier: GPL-2.0 */
 #ifndef _LINUX_CPU_OPV_H
 #define _LINUX_CPU_OPV_H
 

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0+ WITH Linux-syscall-note */
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 #ifndef _UAPI_LINUX_CPU_OPV_H
 #define _UAPI_LINUX_CPU_OPV_H
 
@@ -7,16 +7,13 @@
  *
  * Per-CPU-atomic operation vector system call API.
  *
- * The layout of struct cpu_op, the operation codes, the flags and the
- * limits are those of the v9 cpu_opv proposal (2018), and so are the return
- * values: source code written against v9's header builds unchanged.
- * CPU_OP_VEC_LEN_MAX and CPU_OP_VEC_DATA_LEN_MAX, internal to v9's
- * kernel/cpu_opv.c, are stated here with v9's values. Binaries built for
- * v9 must be rebuilt: the system call number is new. Not every vector v9
- * accepted is accepted: unaligned adds and expect_fault_* other than 0 or 1
- * are EINVAL, writes into shared file mappings whose dirty state the
- * filesystem tracks are EFAULT; cpu_opv(2) and
- * Documentation/userspace-api/cpu_opv.rst list the differences.
+ * struct cpu_op's layout, the operation codes, the flags, the limits and
+ * the return values are those of the cpu_opv proposal of 2018 (v9): code
+ * written against its header builds against this one unchanged. This ABI
+ * is stricter in three points: an add's word must be naturally aligned and
+ * expect_fault_* must be 0 or 1 (EINVAL otherwise), and an operation may
+ * not write into a shared file mapping whose dirty state the filesystem
+ * tracks (EFAULT).
  */
 
 #include <linux/types.h>
@@ -64,11 +61,11 @@ enum cpu_op_type {
  * are carried as __u64 whatever the size of a user pointer.
  *
  * The bytes after the expect_fault fields (bytes 26 to 31 of a compare or
- * memcpy operation, 25 to 31 of an add) are not checked, as in v9, whose
- * callers never had to zero them: they cannot be given a meaning without a
- * new operation code or flag. Unknown operation codes and flags are EINVAL,
- * which is what lets new ones be added; CPU_OP_NR_FLAG returns the number
- * of operation codes.
+ * memcpy operation, 25 to 31 of an add) are not checked, since callers never
+ * had to zero them: they cannot be given a meaning without a new operation
+ * code or flag. Unknown operation codes and flags are EINVAL, which is what
+ * lets new ones be added; CPU_OP_NR_FLAG returns the number of operation
+ * codes.
  */
 struct cpu_op {
 	/* enum cpu_op_type. */
