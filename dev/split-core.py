@@ -67,8 +67,7 @@ def rs_stages(final):
         }
 """, "", count=2)
     f.rep("if ops.runs_in_mm() && !debug::pinned_only() {", "if ops.runs_in_mm() {")
-    f.rep("\n        debug::delay_lock();\n", "\n")
-    f.rep("\n                    debug::delay_lock();\n", "\n")
+    f.rep("\n    debug::delay_lock();\n", "\n")
     f.rep("            debug::delay_dispatch();\n", "")
     f.rep("        let stamp = irqoff::start();\n", "")
     f.rep("        irqoff::record(stamp);\n", "")
@@ -248,7 +247,7 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
                 Some(guard) => guard,
                 None => {
 """
-    end = """                    guard
+    end = """                    lock_checked(mm, ops)?
                 }
             };
 """
@@ -256,7 +255,7 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
     j = f.t.index(end, i)
     arm = f.t[i + len(start) : j]
     arm = "".join(line[8:] if line.strip() else line for line in arm.splitlines(True))
-    f.t = f.t[:i] + arm.replace("            let guard = mm.mmap_read_lock_killable()?;", "            let guard = mm.mmap_read_lock_killable()?;") + f.t[j + len(end) :]
+    f.t = f.t[:i] + arm + "            let guard = lock_checked(mm, ops)?;\n" + f.t[j + len(end) :]
     f.rep("let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);",
           "let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?;")
     f.rep("""    /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
@@ -268,16 +267,16 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 /// an operand not mapped for the access (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
-    let mut ret = Ok(0);
+    let mut ret = Some(0);
 """, """/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned. Called with the
 /// mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
 """)
-    f.rep("""            Memory::None => Ok(run(ops, &Default::default())),
+    f.rep("""            Memory::None => Some(run(ops, &Default::default())),
             // Only ever called in the caller's mm, on its CPU: see below.
             Memory::InMm => run_in_mm(ops),
-            Memory::Pinned(mem) => Ok(run(ops, mem)),
+            Memory::Pinned(mem) => Some(run(ops, mem)),
 """, """            Memory::None => run(ops, &Default::default()),
             Memory::Pinned(mem) => run(ops, mem),
 """)
@@ -297,7 +296,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
             }
         };
     // A vector that runs in the caller's mm and faulted has written nothing: it did not run.
-    let Ok(ret) = ret else {
+    let Some(ret) = ret else {
         return Ok(None);
     };
     if !ran {
@@ -341,7 +340,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t},
-        MmapReadGuard,
+        MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
     prelude::*,

@@ -64,7 +64,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t},
-        MmapReadGuard,
+        MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
     prelude::*,
@@ -1244,45 +1244,46 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
 }
 
 /// Reads the user word of `width` at `addr`, zero-extended, through the current task's page
-/// tables, without faulting (`nofault`): `EFAULT` if it would fault.
-fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Result<u64> {
-    let ptr = UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?);
-    Ok(match width {
-        Width::U8 => u64::from(ptr.read_word_nofault::<u8>(nofault)?),
-        Width::U16 => u64::from(ptr.read_word_nofault::<u16>(nofault)?),
-        Width::U32 => u64::from(ptr.read_word_nofault::<u32>(nofault)?),
-        Width::U64 => ptr.read_word_nofault::<u64>(nofault)?,
-    })
+/// tables, without faulting (`nofault`): `None` if it would fault.
+fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Option<u64> {
+    let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
+    let val = match width {
+        Width::U8 => ptr.read_word_nofault::<u8>(nofault).map(u64::from),
+        Width::U16 => ptr.read_word_nofault::<u16>(nofault).map(u64::from),
+        Width::U32 => ptr.read_word_nofault::<u32>(nofault).map(u64::from),
+        Width::U64 => ptr.read_word_nofault::<u64>(nofault),
+    };
+    val.ok()
 }
 
 /// Writes the low `width` bytes of `val` to the user word at `addr`, through the current task's
-/// page tables, without faulting (`nofault`): `EFAULT`, and nothing written, if it would fault.
-fn write_user_word(addr: u64, width: Width, val: u64, nofault: &PagefaultDisabled) -> Result {
-    let ptr = UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?);
+/// page tables, without faulting (`nofault`): `None`, and nothing written, if it would fault.
+fn write_user_word(addr: u64, width: Width, val: u64, nofault: &PagefaultDisabled) -> Option<()> {
+    let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
     // The casts truncate on purpose.
-    match width {
+    let written = match width {
         Width::U8 => ptr.write_word_nofault(val as u8, nofault),
         Width::U16 => ptr.write_word_nofault(val as u16, nofault),
         Width::U32 => ptr.write_word_nofault(val as u32, nofault),
         Width::U64 => ptr.write_word_nofault(val, nofault),
-    }
+    };
+    written.ok()
 }
 
 /// Interprets `ops`, a vector that [`OpVec::runs_in_mm`], on the user addresses of its operands,
 /// through the page tables of the caller, which must be the current task (on the target CPU, or
 /// for an idle one).
 ///
-/// Returns what [`run`] returns, or an error if the vector did not run and wrote nothing: `EFAULT`
-/// if an access would fault (see [`OpVec::runs_in_mm`]), `EAGAIN` if a compare stopped the vector
-/// before operations that access memory, whose faults the call must report (see [`execute`]).
-/// The caller then pins the operands. Runs with interrupts off: page faults are disabled,
-/// nothing sleeps.
+/// Returns what [`run`] returns, or `None` if the vector did not run and wrote nothing: an access
+/// would fault (see [`OpVec::runs_in_mm`]), or a compare stopped the vector before operations
+/// that access memory, whose faults the call must report (see [`execute`]). The caller then pins
+/// the operands. Runs with interrupts off: page faults are disabled, nothing sleeps.
 ///
 /// The accesses are those of the caller's own threads, through the mappings they see: no pin,
 /// nothing to revalidate, and a store to a page the process shares copy-on-write, or that the
 /// filesystem tracks (write-protected until written), faults and goes to the pinned path like
 /// any page that is not mapped for the access.
-fn run_in_mm(ops: &OpVec) -> Result<usize> {
+fn run_in_mm(ops: &OpVec) -> Option<usize> {
     let nofault = uaccess::pagefault_disable();
     for (i, op) in ops.iter().enumerate() {
         if i > 0 {
@@ -1290,23 +1291,20 @@ fn run_in_mm(ops: &OpVec) -> Result<usize> {
         }
         compiler_fence(CompilerOrdering::SeqCst);
         match *op {
+            // Zero bytes: equal, or nothing to copy.
+            Op::Compare { kind, len, .. } if len.bytes() == 0 => {
+                if kind == Compare::Ne {
+                    return stopped(ops, i);
+                }
+            }
+            Op::Memcpy { len, .. } if len.bytes() == 0 => {}
             Op::Compare { kind, a, b, len } => {
-                let equal = match word_width(len.bytes()) {
-                    Some(width) => {
-                        read_user_word(a.addr, width, &nofault)?
-                            == read_user_word(b.addr, width, &nofault)?
-                    }
-                    // Zero bytes: equal.
-                    None => true,
-                };
+                // Any other length is a word (see [`OpVec::runs_in_mm`]).
+                let width = word_width(len.bytes())?;
+                let equal = read_user_word(a.addr, width, &nofault)?
+                    == read_user_word(b.addr, width, &nofault)?;
                 if equal != (kind == Compare::Eq) {
-                    // A call reports a fault of any of its operands, also of those after the
-                    // compare that stops the vector: the pinned path finds them all before it
-                    // runs anything. Whether the later ones can be written is not known here.
-                    if ops.iter().skip(i + 1).any(|op| op.len() > 0) {
-                        return Err(EAGAIN);
-                    }
-                    return Ok(i + 1);
+                    return stopped(ops, i);
                 }
             }
             Op::Memcpy {
@@ -1315,9 +1313,7 @@ fn run_in_mm(ops: &OpVec) -> Result<usize> {
                 len,
                 order,
             } => {
-                let Some(width) = word_width(len.bytes()) else {
-                    continue;
-                };
+                let width = word_width(len.bytes())?;
                 if order == Ordering::Release {
                     barrier::smp_mb(barrier::ordering::Full);
                 }
@@ -1338,7 +1334,20 @@ fn run_in_mm(ops: &OpVec) -> Result<usize> {
             }
         }
     }
-    Ok(0)
+    Some(0)
+}
+
+/// What [`run_in_mm`] returns when the compare at index `i` of `ops` stops the vector.
+///
+/// A call reports a fault of any of its operands, also of those after the compare that stops the
+/// vector: the pinned path finds them all before it runs anything. Whether the later ones can be
+/// accessed is not known here: if any accesses memory, the vector goes to the pinned path.
+fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
+    if ops.iter().skip(i + 1).any(|op| op.len() > 0) {
+        None
+    } else {
+        Some(i + 1)
+    }
 }
 
 /// Checks that cpu_opv may access the memory of every operand of `ops`.
@@ -1386,6 +1395,15 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
         }
     }
     Ok(())
+}
+
+/// Takes the mmap read lock of `mm` (killably), and checks under it that cpu_opv may access the
+/// memory of every operand of `ops` ([`check_policy`]).
+fn lock_checked<'a>(mm: &'a MmWithUser, ops: &OpVec) -> Result<MmapReadGuard<'a>> {
+    debug::delay_lock();
+    let guard = mm.mmap_read_lock_killable()?;
+    check_policy(ops, &guard)?;
+    Ok(guard)
 }
 
 /// Attempts (pin under the mmap lock, after faulting in where needed) before a vector whose
@@ -1468,9 +1486,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     // (nothing was written), its operands are pinned under the lock it holds.
     let mut in_mm = None;
     if ops.runs_in_mm() && !debug::pinned_only() {
-        debug::delay_lock();
-        let guard = mm.mmap_read_lock_killable()?;
-        check_policy(ops, &guard)?;
+        let guard = lock_checked(mm, ops)?;
         if let Some(ret) = dispatch(ops, Memory::InMm, cpu)? {
             return Ok(ret as isize);
         }
@@ -1509,10 +1525,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                         }
                         faulted_in = true;
                     }
-                    debug::delay_lock();
-                    let guard = mm.mmap_read_lock_killable()?;
-                    check_policy(ops, &guard)?;
-                    guard
+                    lock_checked(mm, ops)?
                 }
             };
             let complete = pinned.pin(&unshare, Pinning::Mapped(&guard))?;
@@ -1565,7 +1578,7 @@ enum Memory<'a, 'm> {
 /// an operand not mapped for the access (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
-    let mut ret = Ok(0);
+    let mut ret = Some(0);
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
     // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
@@ -1594,10 +1607,10 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
         // all of which are possible CPUs.
         let serialised = unsafe { VectorLock::lock(cpu, irq_off) };
         ret = match memory {
-            Memory::None => Ok(run(ops, &Default::default())),
+            Memory::None => Some(run(ops, &Default::default())),
             // Only ever called in the caller's mm, on its CPU: see below.
             Memory::InMm => run_in_mm(ops),
-            Memory::Pinned(mem) => Ok(run(ops, mem)),
+            Memory::Pinned(mem) => Some(run(ops, mem)),
         };
         drop(serialised);
         irqoff::record(stamp);
@@ -1631,7 +1644,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
             }
         };
     // A vector that runs in the caller's mm and faulted has written nothing: it did not run.
-    let Ok(ret) = ret else {
+    let Some(ret) = ret else {
         return Ok(None);
     };
     if !ran {
@@ -2450,6 +2463,15 @@ mod tests {
             Ok(false)
         );
         assert_eq!(runs(&[raw(MEMCPY, 4096, 0x1000, 0x3000, 0, 0)]), Ok(false));
+
+        // A compare that stops the vector before an operation that accesses memory sends it to
+        // the pinned path, which reports that operation's faults.
+        let v = OpVec::new(&[cmp, add]).expect("a valid vector");
+        assert_eq!(stopped(&v, 0), None);
+        assert_eq!(stopped(&v, 1), Some(2));
+        let v = OpVec::new(&[cmp, empty, raw(NE, 0, 0, 0, 0, 0)]).expect("a valid vector");
+        assert_eq!(stopped(&v, 0), Some(1));
+        assert_eq!(stopped(&v, 2), Some(3));
     }
 
     #[test]
