@@ -264,7 +264,7 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """)
     f.rep("""/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned, or `None` if the
 /// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
-/// an operand not mapped for the access (nothing was written). Called with the mmap read lock
+/// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
@@ -295,7 +295,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
                 true
             }
         };
-    // A vector that runs in the caller's mm and faulted has written nothing: it did not run.
+    // A vector that `run_in_mm()` did not run has written nothing.
     let Some(ret) = ret else {
         return Ok(None);
     };
@@ -329,7 +329,8 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
           "//! 1. [`Request`]: the `flags` argument, decoded.\n")
     f.rep("""use core::{
     marker::PhantomData,
-    mem::{offset_of, size_of},
+    mem::{offset_of, size_of, MaybeUninit},
+    slice,
     sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
 };
 use kernel::{
@@ -349,7 +350,10 @@ use kernel::{
     task::Task,
     uaccess::{UserPtr, UserSlice},
 };
-""", """use core::mem::{offset_of, size_of};
+""", """use core::{
+    mem::{offset_of, size_of, MaybeUninit},
+    slice,
+};
 use kernel::{
     bindings,
     cpu::CpuId,

@@ -43,7 +43,8 @@
 //! loads and its one store go through the caller's page tables, as the caller's own would, with
 //! nothing pinned and nothing to revalidate. An access that would fault comes before the store,
 //! or is the store, which then does not happen: the vector has changed nothing, and takes the
-//! pinned path above, under the same mmap read lock.
+//! pinned path above, under the same mmap read lock. So does a vector that a compare stops
+//! before an operation that accesses memory, whose faults the call must still report.
 //!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
 //! has been done before (or, in the caller's mm, fails before the vector has written anything).
@@ -53,7 +54,8 @@
 
 use core::{
     marker::PhantomData,
-    mem::{offset_of, size_of},
+    mem::{offset_of, size_of, MaybeUninit},
+    slice,
     sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
 };
 use kernel::{
@@ -543,12 +545,18 @@ impl OpVec {
 ///
 /// `EFAULT` if the vector cannot be read, `EINVAL` if it is not valid.
 fn copy_in(uptr: UserPtr, count: usize, ops: &mut OpVec) -> Result {
-    let mut bytes = [[0u8; RAW_OP_SIZE]; VEC_LEN_MAX];
-    let bytes = bytes.get_mut(..count).ok_or(EINVAL)?;
+    // Not zeroed: only the bytes that the user copy fills in are read.
+    let mut buf = [MaybeUninit::<u8>::uninit(); VEC_LEN_MAX * RAW_OP_SIZE];
+    let bytes = buf
+        .get_mut(..count.saturating_mul(RAW_OP_SIZE))
+        .ok_or(EINVAL)?;
     // One user copy for the whole vector.
-    let flat = bytes.as_flattened_mut();
-    UserSlice::new(uptr, flat.len()).reader().read_slice(flat)?;
-    ops.decode(bytes.iter().map(|bytes| RawOp(*bytes)))
+    UserSlice::new(uptr, bytes.len()).reader().read_raw(bytes)?;
+    // SAFETY: `read_raw()` succeeded: it initialised all of `bytes`, which is `count` times
+    // `RAW_OP_SIZE` bytes long, the size of `count` arrays of `RAW_OP_SIZE` bytes, whose alignment
+    // is 1. Nothing writes to `bytes` while `raw` lives.
+    let raw = unsafe { slice::from_raw_parts(bytes.as_ptr().cast::<[u8; RAW_OP_SIZE]>(), count) };
+    ops.decode(raw.iter().map(|bytes| RawOp(*bytes)))
 }
 
 /// Validates the target CPU: in `0..nr_cpu_ids` and in the caller's affinity mask.
@@ -1244,7 +1252,8 @@ fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
 }
 
 /// Reads the user word of `width` at `addr`, zero-extended, through the current task's page
-/// tables, without faulting (`nofault`): `None` if it would fault.
+/// tables, without faulting (`nofault`): `None` if it would fault (or `addr` is not aligned for
+/// `width`).
 fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Option<u64> {
     let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
     let val = match width {
@@ -1257,7 +1266,8 @@ fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Optio
 }
 
 /// Writes the low `width` bytes of `val` to the user word at `addr`, through the current task's
-/// page tables, without faulting (`nofault`): `None`, and nothing written, if it would fault.
+/// page tables, without faulting (`nofault`): `None`, and nothing written, if it would fault (or
+/// `addr` is not aligned for `width`).
 fn write_user_word(addr: u64, width: Width, val: u64, nofault: &PagefaultDisabled) -> Option<()> {
     let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
     // The casts truncate on purpose.
@@ -1297,9 +1307,15 @@ fn run_in_mm(ops: &OpVec) -> Option<usize> {
                     return stopped(ops, i);
                 }
             }
-            Op::Memcpy { len, .. } if len.bytes() == 0 => {}
+            Op::Memcpy { len, order, .. } if len.bytes() == 0 => {
+                // A release orders the earlier accesses even without a store of its own, as
+                // [`copy`] does.
+                if order == Ordering::Release {
+                    barrier::smp_mb(barrier::ordering::Full);
+                }
+            }
             Op::Compare { kind, a, b, len } => {
-                // Any other length is a word (see [`OpVec::runs_in_mm`]).
+                // Any other length is a word (see `OpVec::runs_in_mm()`).
                 let width = word_width(len.bytes())?;
                 let equal = read_user_word(a.addr, width, &nofault)?
                     == read_user_word(b.addr, width, &nofault)?;
@@ -1459,8 +1475,8 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
 ///
 /// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
 /// or an idle one, under the mmap read lock, after the same policy check; if it cannot (another
-/// CPU runs a task, or an operand is not mapped for the access), it continues below under that
-/// lock.
+/// CPU runs a task, an operand is not mapped for the access, or a compare stops the vector before
+/// an access whose fault the call must report), it continues below under that lock.
 ///
 /// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
 /// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
@@ -1482,8 +1498,8 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let mm = task.mm().ok_or(EINVAL)?;
     // A vector of word operands that stores once, at its end, for the current CPU or an idle one,
     // runs in this task's mm, on this CPU, without pinning its operands. If it cannot (another
-    // CPU runs a task: the vector goes by IPI), or if an operand is not mapped for the access
-    // (nothing was written), its operands are pinned under the lock it holds.
+    // CPU runs a task: the vector goes by IPI), or if it did not run in the mm (nothing was
+    // written: see `run_in_mm()`), its operands are pinned under the lock it holds.
     let mut in_mm = None;
     if ops.runs_in_mm() && !debug::pinned_only() {
         let guard = lock_checked(mm, ops)?;
@@ -1575,7 +1591,7 @@ enum Memory<'a, 'm> {
 /// current CPU, here under `cpu`'s runqueue lock if it is idle (without waking it up), on `cpu`
 /// in an IPI, or here if it is offline. Returns what the interpreter returned, or `None` if the
 /// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
-/// an operand not mapped for the access (nothing was written). Called with the mmap read lock
+/// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
@@ -1643,7 +1659,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
                 true
             }
         };
-    // A vector that runs in the caller's mm and faulted has written nothing: it did not run.
+    // A vector that `run_in_mm()` did not run has written nothing.
     let Some(ret) = ret else {
         return Ok(None);
     };
@@ -2467,6 +2483,8 @@ mod tests {
         // A compare that stops the vector before an operation that accesses memory sends it to
         // the pinned path, which reports that operation's faults.
         let v = OpVec::new(&[cmp, add]).expect("a valid vector");
+        assert_eq!(stopped(&v, 0), None);
+        let v = OpVec::new(&[cmp, cmp]).expect("a valid vector");
         assert_eq!(stopped(&v, 0), None);
         assert_eq!(stopped(&v, 1), Some(2));
         let v = OpVec::new(&[cmp, empty, raw(NE, 0, 0, 0, 0, 0)]).expect("a valid vector");

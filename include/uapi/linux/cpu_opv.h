@@ -7,13 +7,7 @@
  *
  * Per-CPU-atomic operation vector system call API.
  *
- * struct cpu_op's layout, the operation codes, the flags, the limits and
- * the return values are those of the cpu_opv proposal of 2018 (v9): code
- * written against its header builds against this one unchanged. This ABI
- * is stricter in three points: an add's word must be naturally aligned and
- * expect_fault_* must be 0 or 1 (EINVAL otherwise), and an operation may
- * not write into a shared file mapping whose dirty state the filesystem
- * tracks (EFAULT).
+ * Copyright (c) 2017-2018 Mathieu Desnoyers <mathieu.desnoyers@efficios.com>
  */
 
 #include <linux/types.h>
@@ -70,9 +64,17 @@ enum cpu_op_type {
 struct cpu_op {
 	/* enum cpu_op_type. */
 	__s32 op;
-	/* Data length, in bytes. */
+	/*
+	 * Data length, in bytes: up to CPU_OP_DATA_LEN_MAX for a compare or
+	 * memcpy; 1, 2, 4 or 8 for an add, whose word at p must be naturally
+	 * aligned.
+	 */
 	__u32 len;
 	union {
+		/*
+		 * expect_fault_*: 0, or 1 to get EAGAIN instead of EFAULT
+		 * when the operand cannot be accessed.
+		 */
 		struct {
 			__u64 a;
 			__u64 b;
