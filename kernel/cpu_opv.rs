@@ -1301,24 +1301,16 @@ fn run_in_mm(ops: &OpVec) -> Option<usize> {
         }
         compiler_fence(CompilerOrdering::SeqCst);
         match *op {
-            // Zero bytes: equal, or nothing to copy.
-            Op::Compare { kind, len, .. } if len.bytes() == 0 => {
-                if kind == Compare::Ne {
-                    return stopped(ops, i);
-                }
-            }
-            Op::Memcpy { len, order, .. } if len.bytes() == 0 => {
-                // A release orders the earlier accesses even without a store of its own, as
-                // [`copy`] does.
-                if order == Ordering::Release {
-                    barrier::smp_mb(barrier::ordering::Full);
-                }
-            }
             Op::Compare { kind, a, b, len } => {
-                // Any other length is a word (see `OpVec::runs_in_mm()`).
-                let width = word_width(len.bytes())?;
-                let equal = read_user_word(a.addr, width, &nofault)?
-                    == read_user_word(b.addr, width, &nofault)?;
+                // Zero bytes are equal; any other length is a word (see `OpVec::runs_in_mm()`).
+                let equal = match len.bytes() {
+                    0 => true,
+                    n => {
+                        let width = word_width(n)?;
+                        read_user_word(a.addr, width, &nofault)?
+                            == read_user_word(b.addr, width, &nofault)?
+                    }
+                };
                 if equal != (kind == Compare::Eq) {
                     return stopped(ops, i);
                 }
@@ -1329,12 +1321,16 @@ fn run_in_mm(ops: &OpVec) -> Option<usize> {
                 len,
                 order,
             } => {
-                let width = word_width(len.bytes())?;
+                // As in [`copy`], a release orders the earlier accesses even when there are zero
+                // bytes to copy; any other length is a word.
                 if order == Ordering::Release {
                     barrier::smp_mb(barrier::ordering::Full);
                 }
-                let val = read_user_word(src.addr, width, &nofault)?;
-                write_user_word(dst.addr, width, val, &nofault)?;
+                if len.bytes() > 0 {
+                    let width = word_width(len.bytes())?;
+                    let val = read_user_word(src.addr, width, &nofault)?;
+                    write_user_word(dst.addr, width, val, &nofault)?;
+                }
             }
             Op::Add {
                 p,
