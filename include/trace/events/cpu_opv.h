@@ -115,10 +115,10 @@ TRACE_EVENT(cpu_opv_retry,
  * vector was first sent; it may have come online since), whether its
  * operands were pinned (@pinned; if not, it ran in the caller's mm, through
  * the caller's page tables, with page faults disabled, or it accessed no
- * memory), and for how long
- * the CPU that ran it had its interrupts off for it (@irqoff_ns: from the
- * start of the handler to its end; 0 if the event was enabled while the
- * vector ran, since the clock is only read while the event is enabled).
+ * memory), and for how long the CPU that ran it had its interrupts off for
+ * it (@irqoff_ns: from the start of the handler to its end; 0 if the event
+ * was enabled while the vector ran, since the clock is only read while the
+ * event is enabled).
  */
 TRACE_EVENT(cpu_opv_dispatch,
 	    TP_PROTO(unsigned int cpu, enum cpu_opv_dispatch_mode mode,
