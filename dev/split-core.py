@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""The intermediate versions of the cpu_opv core, patches 14-18 of the series.
+"""The intermediate versions of the cpu_opv core, patches 14-19 of the series.
 
-    dev/split-core.py OUTDIR    write OUTDIR/1[4-8]-core-*/<path>
+    dev/split-core.py OUTDIR    write OUTDIR/1[4-9]-core-*/<path>
 
 The core is one system call split into the parts a reviewer reviews
 separately: 14 ABI, entry and validation; 15 the engine; 16 short vectors
 in the caller's mm; 17 the fallback for an offline CPU; 18 the trace
-events; 19 the debug options. The files of the repository
-(kernel/cpu_opv.rs, kernel/cpu_opv_sys.c, include/linux/cpu_opv.h) are what
-patch 19 leaves; each earlier version is
+events; 19 the debug options; and, after the tests and the documentation,
+26 the vectors that run through locked page tables (on patches 24 and 25's
+abstractions). The files of the repository (kernel/cpu_opv.rs,
+kernel/cpu_opv_sys.c, include/linux/cpu_opv.h) are what patch 26 leaves
+(only kernel/cpu_opv.rs changes there); each earlier version is
 derived from the next one by taking out what its patch adds, as exact text
 edits that fail loudly when the text they expect is gone: after a change to
 the core, run dev/mkseries (which calls this) and fix the edit that no
@@ -22,13 +24,15 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The version of each file a patch leaves, by stage: A is patch 14, M 15, B 16, C 17, D 18.
+# The version of each file a patch leaves, by stage: A is patch 14, M 15, B 16, C 17, D 18,
+# E 19.
 STAGES = {
     "A": "14-core-abi",
     "M": "15-core-engine",
     "B": "16-core-in-mm",
     "C": "17-core-offline",
     "D": "18-core-trace",
+    "E": "19-core-debug",
 }
 
 
@@ -56,9 +60,40 @@ class F:
 
 
 def rs_stages(final):
-    """kernel/cpu_opv.rs at patches 18 to 14, from the final one."""
+    """kernel/cpu_opv.rs at patches 19 to 14, from the final one."""
     out = {}
     f = F(final)
+
+    # Patch 19: without the vectors that run through locked page tables (26).
+    f.rep("        walk::PteTables,\n")
+    f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
+    f.cut("/// Runs `ops` for the current CPU or an idle one through the kernel's direct map", "/// Checks that cpu_opv may access the memory", keep_end=True)
+    f.rep(""" an access whose fault the call must report), it continues below under that lock. Any other
+/// vector first tries [`run_locked`], under the lock too.
+""", """ an access whose fault the call must report), it continues below under that lock.
+""")
+    f.cut("    } else if !debug::pinned_only() {\n        // Any other vector, through the page table", "        in_mm = Some(guard);\n    }\n")
+    f.rep("        in_mm = Some(guard);\n", "        in_mm = Some(guard);\n    }\n")
+    f.cut("    /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept", "    /// Through the kernel's direct map of the pinned operands", keep_end=True)
+    f.rep("Memory::Pinned(mem) | Memory::Locked(mem) => Some(run(ops, mem)),", "Memory::Pinned(mem) => Some(run(ops, mem)),")
+    f.rep("Memory::InMm | Memory::Locked(_) => false,", "Memory::InMm => false,")
+    f.rep("""/// vector did not run: [`Memory::InMm`] or [`Memory::Locked`] for a CPU that runs another task,
+/// or that is offline, or a vector that [`run_in_mm`] did not run (nothing was written). Called
+/// with the mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from
+/// [`target_cpu`].
+""", """/// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
+/// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
+/// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
+""")
+    f.rep("""            // not for a vector that must run in the caller's mm, nor one whose page table stays
+            // locked here while another CPU runs it.
+""", """            // not for a vector that must run in the caller's mm.
+""")
+    f.rep("""    // Process context, with the mmap read lock held, and for `Memory::Locked` the page table
+    // locks (spinlocks): a trace event may be emitted there.
+""", """    // Process context, with only the mmap read lock held.
+""")
+    out["E"] = f.t
 
     # Patch 18: without the debug options (19).
     f.rep('/// The prefix of this file\'s kernel log messages (`pr_*!`), as `module!` would define it.\nconst __LOG_PREFIX: &[u8] = b"cpu_opv\\0";\n\n')
@@ -340,7 +375,7 @@ use kernel::{
     interrupt::LocalInterruptDisabled,
     mm::{
         pin::{self, PinnedPages},
-        virt::{flags, vm_flags_t},
+        virt::{flags, vm_flags_t, VmaRef},
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,

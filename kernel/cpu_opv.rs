@@ -46,6 +46,11 @@
 //! pinned path above, under the same mmap read lock. So does a vector that a compare stops
 //! before an operation that accesses memory, whose faults the call must still report.
 //!
+//! A longer vector for the current CPU or an idle one runs through the kernel's direct map of its
+//! operands' pages while the last-level page tables that map them are locked ([`run_locked`]): the
+//! locks keep them mapped as they are, so nothing is pinned, and the entries say up front whether
+//! every access can be made. If one cannot, nothing has run, and the vector takes the pinned path.
+//!
 //! The interpreter never sleeps, allocates, takes a lock or faults: everything that can fail
 //! has been done before (or, in the caller's mm, fails before the vector has written anything).
 //!
@@ -65,7 +70,8 @@ use kernel::{
     interrupt::LocalInterruptDisabled,
     mm::{
         pin::{self, PinnedPages},
-        virt::{flags, vm_flags_t},
+        virt::{flags, vm_flags_t, VmaRef},
+        walk::PteTables,
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
@@ -1362,17 +1368,117 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
     }
 }
 
+/// Runs `ops` for the current CPU or an idle one through the kernel's direct map of its operands'
+/// pages, which the page tables that map them keep mapped while they are locked: nothing is
+/// pinned, and nothing needs to be revalidated.
+///
+/// Returns what [`run`] returns, or `None` if the vector did not run: its operands are on pages of
+/// more than [`TABLES_MAX`] last-level page tables, or of one whose lock another thread holds
+/// ([`PteTables`]), a page is not mapped for the access it needs, or `cpu` runs another task (a
+/// vector goes there by IPI, which this path does not wait for while it holds the locks). The
+/// caller then pins the operands.
+///
+/// With the table locked, its entries are what the caller's threads access through: a read
+/// operand reads the page a load would read now (no copy-on-write can replace it meanwhile), and
+/// a written operand is on a page that a store would write without a fault (present, writable,
+/// allowed by the memory protection keys). A written page must also be dirty already: a store
+/// through the direct map does not set the entry's dirty bit, and reclaim drops a clean
+/// anonymous page that has a copy in swap, or that was freed lazily (`MADV_FREE`), without
+/// writing it. A dirty entry hands its state to the page when it is cleared, as for a store by
+/// user space. Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the
+/// pages found: the caller only runs the whole [`check_policy`] for a vector that did not run.
+fn run_locked(ops: &OpVec, cpu: CpuId, guard: &MmapReadGuard<'_>) -> Result<Option<usize>> {
+    let mut tables = PteTables::<TABLES_MAX>::new(guard);
+    // All the tables first, the operands split once, slot by slot (as `mem`): the entries are then
+    // read from tables that no longer change.
+    let mut operands: [Option<(Segments, bool)>; 2 * VEC_LEN_MAX] = Default::default();
+    for (op, pair) in ops.iter().zip(operands.chunks_exact_mut(2)) {
+        for (operand, slot) in op.operands().into_iter().zip(pair) {
+            let Some((operand, len, write)) = operand else {
+                continue;
+            };
+            let seg = match Segments::of(&operand, len) {
+                Ok(Some(seg)) => seg,
+                Ok(None) => continue,
+                Err(_) => return Ok(None),
+            };
+            let next = seg.page.checked_add(PAGE_SIZE);
+            let locked = tables.lock(seg.page)
+                && (seg.nr_pages() == 1 || next.is_some_and(|next| tables.lock(next)));
+            if !locked {
+                return Ok(None);
+            }
+            *slot = Some((seg, write));
+        }
+    }
+    let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
+    if map_locked(&operands, &tables, &mut mem).is_none() {
+        return Ok(None);
+    }
+    dispatch(ops, Memory::Locked(&mem), cpu)
+}
+
+/// Maps the memory of `operands` (split, and whether written) into `mem`, slot by slot, through
+/// the entries of `tables`, which maps all their pages ([`PteTables::lock`]); `None` if a page is
+/// not mapped for the access its operand needs. The memory borrows `tables`, whose locks keep its
+/// pages mapped.
+fn map_locked<'t>(
+    operands: &[Option<(Segments, bool)>; 2 * VEC_LEN_MAX],
+    tables: &'t PteTables<'_, TABLES_MAX>,
+    mem: &mut [Option<Mem<'t>>; 2 * VEC_LEN_MAX],
+) -> Option<()> {
+    for (operand, slot) in operands.iter().zip(mem.iter_mut()) {
+        let Some((seg, write)) = operand else {
+            continue;
+        };
+        // The piece on the first page, and the rest on the next one.
+        let first = seg.len.min(PAGE_SIZE - seg.offset);
+        let page = map_page(tables, seg.page, *write)?;
+        // `offset < PAGE_SIZE`: the pointer stays inside the page.
+        let mut pieces = [(page.wrapping_add(seg.offset), first), (page, 0)];
+        let mut n = 1;
+        if seg.len > first {
+            let page = map_page(tables, seg.page.checked_add(PAGE_SIZE)?, *write)?;
+            pieces[1] = (page, seg.len - first);
+            n = 2;
+        }
+        // SAFETY: Each piece is the direct-map address of a page that a present entry of `tables`
+        // maps for the access the operand needs, at an offset and length inside that page. The
+        // page stays mapped, hence valid, while the tables are locked, which they are until
+        // `tables` is dropped: the `Mem` borrows it for `'t`.
+        *slot = Some(unsafe { Mem::new(pieces, n) });
+    }
+    Some(())
+}
+
+/// The direct-map address of the page at `addr`, through its entry in `tables`, if the entry
+/// allows the access without a fault, and is dirty if the access writes (see [`run_locked`]), in
+/// a mapping that [`check_policy`] allows.
+fn map_page(tables: &PteTables<'_, TABLES_MAX>, addr: usize, write: bool) -> Option<*mut u8> {
+    let entry = tables.entry(addr)?;
+    if !entry.access_permitted(write) || (write && !entry.dirty()) || refused(entry.vma(), write) {
+        return None;
+    }
+    entry.direct_map()
+}
+
+/// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or
+/// for the part of per-CPU data that belongs to one CPU, and a few for the words that a vector
+/// updates beside it (a counter, a head).
+const TABLES_MAX: usize = 4;
+
 /// Checks that cpu_opv may access the memory of every operand of `ops`.
 ///
 /// Refused: device memory (`VM_IO`, `VM_PFNMAP`, `VM_MIXEDMAP`: it may not be cached
 /// write-back, may have side effects, and has no `struct page` to pin or one that must not be
-/// pinned), and, for written operands, shared writable file mappings whose dirty state the
-/// filesystem tracks (writes through a pin would bypass it). The answer is `EFAULT`, whatever
-/// `expect_fault` says: a retry could never succeed. An address without a mapping passes:
-/// pinning reports it as a fault.
+/// pinned), `memfd_secret()` memory (not in the kernel's direct map: GUP refuses it too), and,
+/// for written operands, shared writable file mappings whose dirty state the filesystem tracks
+/// (writes through a pin would bypass it) and shadow stacks (which only the CPU's shadow stack
+/// operations write: `get_user_pages()` refuses writes to them, but `pin_user_pages_fast()` may
+/// not see that an entry is a shadow stack's). The answer is `EFAULT`, whatever `expect_fault`
+/// says: a retry could never succeed. An address without a mapping passes: pinning reports it
+/// as a fault.
 fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
-    const DEVICE: vm_flags_t = flags::IO | flags::PFNMAP | flags::MIXEDMAP;
-
     // The last mapping found to hold a whole operand, and allowed: its range, and whether it was
     // checked for writing. The operands of a vector are often in one mapping (a structure, an
     // array of per-CPU data), which is then looked up once. The lock keeps the ranges stable.
@@ -1396,10 +1502,12 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
                 Some(vma) if last < vma.end() => None,
                 _ => guard.vma_lookup(last),
             };
-            for vma in [first_vma, last_vma].into_iter().flatten() {
-                if vma.flags() & DEVICE != 0 || (write && vma.needs_dirty_tracking()) {
-                    return Err(EFAULT);
-                }
+            if [first_vma, last_vma]
+                .into_iter()
+                .flatten()
+                .any(|vma| refused(vma, write))
+            {
+                return Err(EFAULT);
             }
             if let (Some(vma), None) = (first_vma, last_vma) {
                 allowed = Some((vma.start(), vma.end(), write));
@@ -1407,6 +1515,16 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
         }
     }
     Ok(())
+}
+
+/// Whether cpu_opv refuses to access the memory of `vma` (for writing if `write`): see
+/// [`check_policy`].
+fn refused(vma: &VmaRef, write: bool) -> bool {
+    const DEVICE: vm_flags_t = flags::IO | flags::PFNMAP | flags::MIXEDMAP;
+
+    vma.flags() & DEVICE != 0
+        || vma.is_secretmem()
+        || (write && (vma.is_shadow_stack() || vma.needs_dirty_tracking()))
 }
 
 /// Takes the mmap read lock of `mm` (killably), and checks under it that cpu_opv may access the
@@ -1472,7 +1590,8 @@ fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare
 /// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
 /// or an idle one, under the mmap read lock, after the same policy check; if it cannot (another
 /// CPU runs a task, an operand is not mapped for the access, or a compare stops the vector before
-/// an access whose fault the call must report), it continues below under that lock.
+/// an access whose fault the call must report), it continues below under that lock. Any other
+/// vector first tries [`run_locked`], under the lock too.
 ///
 /// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
 /// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
@@ -1502,6 +1621,16 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         if let Some(ret) = dispatch(ops, Memory::InMm, cpu)? {
             return Ok(ret as isize);
         }
+        in_mm = Some(guard);
+    } else if !debug::pinned_only() {
+        // Any other vector, through the page tables that map its operands, which check the policy
+        // on the way: the whole check only runs if the vector did not run.
+        debug::delay_lock();
+        let guard = mm.mmap_read_lock_killable()?;
+        if let Some(ret) = run_locked(ops, cpu, &guard)? {
+            return Ok(ret as isize);
+        }
+        check_policy(ops, &guard)?;
         in_mm = Some(guard);
     }
     let mut unshare: Unshare = [false; PAGES_MAX];
@@ -1579,6 +1708,10 @@ enum Memory<'a, 'm> {
     /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
     /// CPU, in its mm.
     InMm,
+    /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept
+    /// mapped by the page table locked in [`run_locked`]: like [`Memory::InMm`], the vector can
+    /// only run on the caller's CPU.
+    Locked(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
     /// Through the kernel's direct map of the pinned operands, slot by slot ([`run`]): anywhere.
     Pinned(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
 }
@@ -1586,9 +1719,10 @@ enum Memory<'a, 'm> {
 /// Runs the vector on `cpu`, its operands' memory reached as `memory` says: here if `cpu` is the
 /// current CPU, here under `cpu`'s runqueue lock if it is idle (without waking it up), on `cpu`
 /// in an IPI, or here if it is offline. Returns what the interpreter returned, or `None` if the
-/// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
-/// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
-/// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
+/// vector did not run: [`Memory::InMm`] or [`Memory::Locked`] for a CPU that runs another task,
+/// or that is offline, or a vector that [`run_in_mm`] did not run (nothing was written). Called
+/// with the mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from
+/// [`target_cpu`].
 fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
     // The caller's identity, for the handler to compare with the task it interrupts.
@@ -1622,7 +1756,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
             Memory::None => Some(run(ops, &Default::default())),
             // Only ever called in the caller's mm, on its CPU: see below.
             Memory::InMm => run_in_mm(ops),
-            Memory::Pinned(mem) => Some(run(ops, mem)),
+            Memory::Pinned(mem) | Memory::Locked(mem) => Some(run(ops, mem)),
         };
         drop(serialised);
         irqoff::record(stamp);
@@ -1644,8 +1778,9 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
         || (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
         || match memory {
             // The handler would run in the task that an IPI interrupts, or for an offline CPU:
-            // not for a vector that must run in the caller's mm.
-            Memory::InMm => false,
+            // not for a vector that must run in the caller's mm, nor one whose page table stays
+            // locked here while another CPU runs it.
+            Memory::InMm | Memory::Locked(_) => false,
             Memory::None | Memory::Pinned(_) => {
                 let offline;
                 (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
@@ -1662,7 +1797,8 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
     if !ran {
         return Ok(None);
     }
-    // Process context, with only the mmap read lock held.
+    // Process context, with the mmap read lock held, and for `Memory::Locked` the page table
+    // locks (spinlocks): a trace event may be emitted there.
     let pinned = matches!(memory, Memory::Pinned(_));
     trace::dispatch(cpu, mode, hotplug, pinned, irqoff_ns);
     Ok(Some(ret))

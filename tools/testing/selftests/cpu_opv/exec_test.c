@@ -636,66 +636,251 @@ TEST_F(exec, policy_dirty_tracked_file)
 }
 
 /*
- * A short vector for the current CPU (word operands, one store, at the end)
- * runs in the caller's mm, through its page tables: it pins no page while
- * its page is mapped for the access. A vector that stores twice pins its
- * page at every call. Told apart by the pins the whole system makes
- * (nr_foll_pin_acquired, folded from the per-CPU deltas, which could hide
- * up to a threshold's worth of pins), which nothing else in the test guest
- * moves. NUMA
- * balancing, which unmaps pages now and then to sample accesses (the test
- * kernel has two NUMA nodes), is off meanwhile: a short vector that finds
- * its page unmapped that way pins it, as it should. A few such calls are
- * allowed all the same.
+ * Whether a vector for the current CPU pins its pages, told apart by the
+ * pins the whole system makes (nr_foll_pin_acquired, folded from the per-CPU
+ * deltas, which could hide up to a threshold's worth of pins), which nothing
+ * else in the test guest moves. NUMA balancing, which unmaps pages now and
+ * then to sample accesses (the test kernel has two NUMA nodes), is off
+ * meanwhile: a vector that finds its page unmapped that way pins it, as it
+ * should. A few such calls are allowed all the same.
  */
-TEST_F(exec, short_vectors_pin_nothing)
+struct pin_count {
+	int cpu;
+	char numa[16];
+};
+
+/* Pins the caller to its CPU and turns NUMA balancing off. */
+static int pin_count_start(struct pin_count *pc)
 {
-	uint64_t *p = (uint64_t *)(self->mem + 2 * PAGE);
-	long before, mid, after;
 	bool folded;
-	struct cpu_op ops[3];
-	int i, failed = 0, cpu = cpu_now();
-	char numa[16] = "";
 	FILE *f;
 
-	ASSERT_LE(0, cpu);
-	ASSERT_EQ(0, pin_to(cpu));
-	before = vmstat_counter("nr_foll_pin_acquired", &folded);
-	if (before < 0)
-		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
+	pc->cpu = cpu_now();
+	pc->numa[0] = 0;
+	if (pc->cpu < 0 || pin_to(pc->cpu))
+		return -1;
+	if (vmstat_counter("nr_foll_pin_acquired", &folded) < 0)
+		return 1;
 	if (!folded)
-		SKIP(return, "needs root for vm.stat_refresh");
+		return 2;
 	/* Read, then written from offset 0: a sysctl ignores a write past it. */
 	f = fopen(NUMA_BALANCING, "r");
 	if (f) {
-		if (!fgets(numa, sizeof(numa), f))
-			numa[0] = 0;
+		if (!fgets(pc->numa, sizeof(pc->numa), f))
+			pc->numa[0] = 0;
 		fclose(f);
 	}
-	if (numa[0])
+	if (pc->numa[0])
 		write_file(NUMA_BALANCING, "0");
+	return 0;
+}
+
+static void pin_count_end(struct pin_count *pc)
+{
+	if (pc->numa[0])
+		write_file(NUMA_BALANCING, pc->numa);
+}
+
+/*
+ * Calls cpu_opv() n times with ops[0..count) for pc's CPU; returns the pins
+ * the calls made, and adds the failed calls to *failed.
+ */
+static long pins_of(struct pin_count *pc, struct cpu_op *ops, int count, int n, int *failed)
+{
+	long before, after;
+	bool folded;
+	int i;
+
 	before = vmstat_counter("nr_foll_pin_acquired", &folded);
+	for (i = 0; i < n; i++)
+		*failed += !!sys_cpu_opv(ops, count, pc->cpu, 0);
+	after = vmstat_counter("nr_foll_pin_acquired", &folded);
+	return after - before;
+}
+
+/*
+ * A short vector for the current CPU (word operands, one store, at the end)
+ * runs in the caller's mm, through its page tables: it pins no page while
+ * its page is mapped for the access. A vector that stores twice runs through
+ * the direct map of its pages while their page table is locked, and pins
+ * nothing either, while the entries of its written pages are dirty. One that
+ * writes to a page whose entry is clean (MADV_FREE cleans it, and stores
+ * through the direct map leave it clean) pins it at every call, until user
+ * space writes to the page again.
+ */
+TEST_F(exec, vectors_for_this_cpu_pin_only_what_they_must)
+{
+	uint64_t *p = (uint64_t *)(self->mem + 2 * PAGE);
+	long short_pins, locked_pins, clean_pins, redirtied_pins;
+	struct pin_count pc;
+	struct cpu_op ops[3];
+	int ret, failed = 0;
+
+	ret = pin_count_start(&pc);
+	ASSERT_LE(0, ret);
+	if (ret == 1)
+		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
+	if (ret == 2)
+		SKIP(return, "needs root for vm.stat_refresh");
 	memset(p, 0, 4 * sizeof(*p));
 	p[3] = 5;
 	ops[0] = op_compare(1, &p[3], &p[3], sizeof(*p));
 	ops[1] = op_add(1, &p[0], 1, sizeof(*p));
 	ops[2] = op_add(0, &p[1], 2, sizeof(*p));
 	/* No ASSERT until NUMA balancing is back as it was. */
-	for (i = 0; i < 100; i++)
-		failed += !!sys_cpu_opv(ops, 2, cpu, 0);
-	mid = vmstat_counter("nr_foll_pin_acquired", &folded);
-	for (i = 0; i < 100; i++)
-		failed += !!sys_cpu_opv(ops, 3, cpu, 0);
-	after = vmstat_counter("nr_foll_pin_acquired", &folded);
-	if (numa[0])
-		write_file(NUMA_BALANCING, numa);
+	short_pins = pins_of(&pc, ops, 2, 100, &failed);
+	locked_pins = pins_of(&pc, ops, 3, 100, &failed);
+	failed += !!madvise(self->mem + 2 * PAGE, PAGE, MADV_FREE);
+	clean_pins = pins_of(&pc, ops, 3, 100, &failed);
+	p[2] = 1;
+	redirtied_pins = pins_of(&pc, ops, 3, 100, &failed);
+	pin_count_end(&pc);
 	EXPECT_EQ(0, failed);
-	EXPECT_EQ(200, p[0]);
-	EXPECT_EQ(200, p[1]);
-	EXPECT_LE(mid - before, 10)
-		TH_LOG("%ld pins for 100 short vectors", mid - before);
-	EXPECT_LE(100, after - mid)
-		TH_LOG("%ld pins for 100 vectors of two stores", after - mid);
+	/* No memory pressure in the test guest: MADV_FREE dropped nothing. */
+	EXPECT_EQ(400, p[0]);
+	EXPECT_EQ(600, p[1]);
+	EXPECT_LE(short_pins, 10)
+		TH_LOG("%ld pins for 100 short vectors", short_pins);
+	EXPECT_LE(locked_pins, 10)
+		TH_LOG("%ld pins for 100 vectors of two stores", locked_pins);
+	EXPECT_LE(100, clean_pins)
+		TH_LOG("%ld pins for 100 vectors that write a clean page", clean_pins);
+	EXPECT_LE(redirtied_pins, 10)
+		TH_LOG("%ld pins for 100 vectors once user space wrote the page", redirtied_pins);
+}
+
+/*
+ * The vectors that run through locked page tables lock at most four: a
+ * vector whose operands are in five of the ranges that one last-level page
+ * table maps (a page of 8-byte entries: 2 MiB with 4 KiB pages) pins them,
+ * and does what it must. Transparent huge pages are off for the range: a
+ * page that a huge page maps is never found in a page table, and is always
+ * pinned.
+ */
+TEST_F(exec, vectors_on_many_page_tables_are_pinned)
+{
+	const size_t range = PAGE * (PAGE / sizeof(uint64_t));
+	uint64_t *w[5], val[5] = { 0 };
+	long four_pins, five_pins;
+	struct pin_count pc;
+	struct cpu_op ops[4];
+	char *map;
+	int i, ret, failed = 0;
+
+	ret = pin_count_start(&pc);
+	ASSERT_LE(0, ret);
+	if (ret == 1)
+		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
+	if (ret == 2)
+		SKIP(return, "needs root for vm.stat_refresh");
+	map = test_mmap(self, 6 * range, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (map == MAP_FAILED || madvise(map, 6 * range, MADV_NOHUGEPAGE)) {
+		pin_count_end(&pc);
+		ASSERT_NE(MAP_FAILED, map);
+		ASSERT_EQ(0, madvise(map, 6 * range, MADV_NOHUGEPAGE));
+	}
+	/* A word in each of five consecutive aligned ranges of the map. */
+	map = (char *)(((uintptr_t)map + range - 1) & ~(range - 1));
+	for (i = 0; i < 5; i++) {
+		w[i] = (uint64_t *)(map + i * range);
+		*w[i] = 0;
+	}
+	/* Four tables: three adds and a compare of a word with itself. */
+	ops[0] = op_compare(1, w[3], w[3], sizeof(uint64_t));
+	for (i = 0; i < 3; i++)
+		ops[i + 1] = op_add(0, w[i], i + 1, sizeof(uint64_t));
+	four_pins = pins_of(&pc, ops, 4, 100, &failed);
+	for (i = 0; i < 3; i++)
+		val[i] += 100 * (i + 1);
+	/* Five: the compare's second operand in the fifth range. */
+	ops[0] = op_compare(1, w[3], w[4], sizeof(uint64_t));
+	five_pins = pins_of(&pc, ops, 4, 100, &failed);
+	for (i = 0; i < 3; i++)
+		val[i] += 100 * (i + 1);
+	pin_count_end(&pc);
+	EXPECT_EQ(0, failed);
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(val[i], *w[i]);
+	EXPECT_LE(four_pins, 10)
+		TH_LOG("%ld pins for 100 vectors on four page tables", four_pins);
+	EXPECT_LE(100, five_pins)
+		TH_LOG("%ld pins for 100 vectors on five page tables", five_pins);
+}
+
+#ifndef __NR_memfd_secret
+#define __NR_memfd_secret 447
+#endif
+
+/*
+ * memfd_secret() pages are not in the kernel's direct map: cpu_opv refuses
+ * them, as GUP does (EFAULT), whatever path the vector would take: in the
+ * caller's mm (one store), or through locked page tables (two stores), where
+ * the kernel would reach them through the direct map and oops.
+ */
+TEST_F(exec, memfd_secret_is_refused)
+{
+	struct cpu_op ops[2];
+	uint64_t *p;
+	int fd, cpu = cpu_now();
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	fd = keep_fd(self, syscall(__NR_memfd_secret, 0));
+	if (fd < 0)
+		SKIP(return, "no memfd_secret(): %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(fd, PAGE));
+	p = test_mmap(self, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	/* Mapped and dirty: nothing but the policy can refuse it. */
+	p[0] = 1;
+	p[1] = 2;
+	ops[0] = op_add(0, &p[0], 1, sizeof(*p));
+	ops[1] = op_add(0, &p[1], 1, sizeof(*p));
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 1, cpu, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(1, p[0]);
+	EXPECT_EQ(2, p[1]);
+}
+
+/*
+ * A page whose entry no longer allows the access is refused, by every path,
+ * even when its entry is present and was dirty: writes to a page made
+ * read-only, and reads of a page made PROT_NONE (which some architectures
+ * keep as a present entry that their pte_access_permitted() lets through).
+ * The vectors (two stores; a compare of 16 bytes) would run through the
+ * locked page table of that page, in one mapping.
+ */
+TEST_F(exec, protection_changes_are_seen)
+{
+	uint64_t *p = (uint64_t *)(self->mem + PAGE);
+	struct cpu_op ops[2];
+	int cpu = cpu_now();
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	p[0] = 1;
+	p[1] = 2;
+	ops[0] = op_add(0, &p[0], 1, sizeof(*p));
+	ops[1] = op_add(0, &p[1], 1, sizeof(*p));
+	ASSERT_EQ(0, mprotect(p, PAGE, PROT_READ));
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 2, cpu, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(p, PAGE, PROT_NONE));
+	ops[0] = op_compare(1, &p[0], &p[0], 2 * sizeof(*p));
+	EXPECT_EQ(-1, sys_cpu_opv(ops, 1, cpu, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(1, p[0]);
+	EXPECT_EQ(2, p[1]);
+	/* Writable again: both run. */
+	EXPECT_EQ(0, sys_cpu_opv(ops, 1, cpu, 0));
+	ops[0] = op_add(0, &p[0], 1, sizeof(*p));
+	EXPECT_EQ(0, sys_cpu_opv(ops, 2, cpu, 0));
+	EXPECT_EQ(2, p[0]);
+	EXPECT_EQ(3, p[1]);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Locked page tables of user memory.
+//!
+//! C header: [`include/linux/pagewalk.h`](srctree/include/linux/pagewalk.h)
+//!
+//! [`PteTables::entry`] finds the last-level page table that maps an address and takes its page
+//! table lock, as `folio_walk_start()` does. While that lock is held, no entry of
+//! the table changes, but for the accessed and dirty bits that the hardware sets: unmapping
+//! (`munmap()`, `MADV_DONTNEED`, reclaim), migration, write-protection (`fork()`, KSM,
+//! soft-dirty and userfaultfd tracking), NUMA hinting and copy-on-write all take it. A page that
+//! a present entry maps therefore stays mapped, hence allocated, until the lock is dropped,
+//! without a reference of its own.
+//!
+//! This is for short accesses to the contents of a few pages, by code that must not fault nor
+//! sleep and would otherwise pin them for the length of the access. The lock is a spinlock that
+//! every page fault in the range the table maps (`PMD_SIZE` of address space) waits for: hold it
+//! briefly, never across anything that waits for user space.
+
+use crate::{
+    bindings,
+    mm::{
+        virt::{flags, VmaRef},
+        MmapReadGuard,
+    },
+    page::{PAGE_SHIFT, PAGE_SIZE},
+};
+use core::mem::MaybeUninit;
+
+/// The size of the range of addresses that one last-level page table maps.
+const PMD_SIZE: usize = bindings::PMD_SIZE;
+
+impl MmapReadGuard<'_> {
+    /// Finds the last-level page table that maps the page at `addr`, and locks it; with `wait`
+    /// false, only if its lock is free (`FW_TRYLOCK`).
+    ///
+    /// `None` if `addr` is in no VMA, in a hugetlb VMA, or is not mapped by a present entry of a
+    /// last-level table to a normal page (see `vm_normal_page()`): not mapped, swapped out, the
+    /// shared zero page, a special mapping, or part of a huge page mapped by a higher-level
+    /// entry. Also `None` if `wait` is false and another thread holds the lock.
+    fn lock_pte_table(&self, addr: usize, wait: bool) -> Option<PteTable<'_>> {
+        let vma = self.vma_lookup(addr)?;
+        if vma.flags() & flags::HUGETLB != 0 {
+            return None;
+        }
+        let addr = addr & !(PAGE_SIZE - 1);
+        let fw_flags = if wait { 0 } else { bindings::FW_TRYLOCK };
+        // All-zero is a valid `struct folio_walk`: it only holds integers and pointers.
+        let mut fw = MaybeUninit::<bindings::folio_walk>::zeroed();
+        // SAFETY: `vma` is a VMA of the mm whose mmap read lock `self` holds, as
+        // `folio_walk_start()` requires, and `vma_lookup()` found `addr` in it. `fw` is valid for
+        // writes.
+        let folio =
+            unsafe { bindings::folio_walk_start(fw.as_mut_ptr(), vma.as_ptr(), addr, fw_flags) };
+        if folio.is_null() {
+            return None;
+        }
+        // SAFETY: `fw` was zeroed, and `folio_walk_start()` wrote it.
+        let mut fw = unsafe { fw.assume_init() };
+        if fw.level != bindings::folio_walk_level_FW_LEVEL_PTE {
+            // A huge page, locked at a higher level.
+            // SAFETY: `fw` is the state of a successful `folio_walk_start()` on `vma`: this ends
+            // it, once.
+            unsafe { bindings::folio_walk_end(&mut fw, vma.as_ptr()) };
+            return None;
+        }
+        // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level, so `fw.ptep` is
+        // the entry of `addr` and the lock is held until `folio_walk_end()`.
+        Some(PteTable { fw, vma, addr })
+    }
+}
+
+/// Up to `N` last-level page tables of the current task's mm, locked.
+///
+/// While they are, the present entries of the tables keep mapping the pages they map, with the
+/// access they allow (see the [module documentation](self)). Tables are locked with
+/// [`PteTables::lock`], which needs `&mut self`; their entries are read with
+/// [`PteTables::entry`], which only borrows `self`: whatever is derived from an entry (the
+/// address of its page in the direct map) borrows the `PteTables`, which cannot be dropped, so
+/// unlocked, while it is used.
+///
+/// The first table locked waits for its lock; the others are only locked if their lock is free
+/// (`FW_TRYLOCK`), so that holding several cannot deadlock against a thread that takes the same
+/// locks in another order, nor against the lock of the first (two tables may share a lock). The
+/// tables stay locked until the `PteTables` is dropped, which unlocks them in the reverse order.
+///
+/// # Invariants
+///
+/// `self.tables[..self.nr]` are `Some`, the others `None`, and they were locked in index order.
+pub struct PteTables<'a, const N: usize> {
+    guard: &'a MmapReadGuard<'a>,
+    tables: [Option<PteTable<'a>>; N],
+    nr: usize,
+}
+
+impl<'a, const N: usize> PteTables<'a, N> {
+    /// No table locked yet, in the mm whose mmap read lock `guard` holds.
+    pub fn new(guard: &'a MmapReadGuard<'a>) -> Self {
+        Self {
+            guard,
+            tables: [const { None }; N],
+            nr: 0,
+        }
+    }
+
+    /// The tables locked so far.
+    #[inline]
+    fn locked(&self) -> impl Iterator<Item = &PteTable<'a>> {
+        self.tables.iter().take(self.nr).flatten()
+    }
+
+    /// Makes sure that a locked table maps the page at `addr`, in the same VMA as the page it was
+    /// locked for: one already locked, or else the one that maps it, locked now.
+    ///
+    /// `false` if the page is not mapped by a present entry of a last-level table to a normal
+    /// page (see `vm_normal_page()`): not mapped, swapped out, the shared zero page, a special
+    /// mapping, a huge page, or in a hugetlb VMA. Also `false` if its table cannot be locked
+    /// without waiting (but for the first), or if `N` tables are locked already. (Only the entry
+    /// of the page the table is locked for is checked; [`PteTables::entry`] gives the others.)
+    #[must_use]
+    pub fn lock(&mut self, addr: usize) -> bool {
+        if self.locked().any(|table| table.maps(addr)) {
+            return true;
+        }
+        let Some(slot) = self.tables.get_mut(self.nr) else {
+            return false;
+        };
+        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0) else {
+            return false;
+        };
+        *slot = Some(table);
+        // INVARIANT: The first `None` is now `Some`, locked after the ones before it.
+        self.nr += 1;
+        true
+    }
+
+    /// The entry of the page at `addr`, from a locked table that maps it ([`PteTables::lock`]);
+    /// `None` if none does.
+    #[inline]
+    pub fn entry(&self, addr: usize) -> Option<Pte<'_>> {
+        self.locked().find(|table| table.maps(addr))?.entry(addr)
+    }
+}
+
+impl<const N: usize> Drop for PteTables<'_, N> {
+    fn drop(&mut self) {
+        // In the reverse order of locking: with `CONFIG_HIGHPTE`, each table was mapped with
+        // `kmap_local_page()`, whose mappings must be undone in the reverse order.
+        for table in self.tables.iter_mut().rev() {
+            *table = None;
+        }
+    }
+}
+
+/// A last-level page table of a VMA, locked.
+///
+/// # Invariants
+///
+/// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma` at the page-aligned
+/// address `self.addr`, at the `FW_LEVEL_PTE` level: `self.fw.ptep` points at the entry of
+/// `self.addr` in the table, which is mapped and whose lock is held until `self` is dropped.
+/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`.
+struct PteTable<'a> {
+    fw: bindings::folio_walk,
+    vma: &'a VmaRef,
+    addr: usize,
+}
+
+impl<'a> PteTable<'a> {
+    /// Whether this table maps the page at `addr`, in the same VMA.
+    #[inline]
+    fn maps(&self, addr: usize) -> bool {
+        addr >= self.vma.start() && addr < self.vma.end() && addr / PMD_SIZE == self.addr / PMD_SIZE
+    }
+
+    /// The entry of the page at `addr`, if this table maps it in the same VMA.
+    #[inline]
+    fn entry(&self, addr: usize) -> Option<Pte<'_>> {
+        if !self.maps(addr) {
+            return None;
+        }
+        let addr = addr & !(PAGE_SIZE - 1);
+        // Both addresses are in one table, which maps `PMD_SIZE` bytes: the difference of their
+        // indices is well within `isize`.
+        let index = (addr >> PAGE_SHIFT).wrapping_sub(self.addr >> PAGE_SHIFT) as isize;
+        // SAFETY: By the type invariants, `ptep` points at the entry of `self.addr` in a mapped
+        // table. `addr` is mapped by the same table (the same `PMD_SIZE` range), so the entry
+        // `index` away from it is in the table too.
+        let ptep = unsafe { self.fw.__bindgen_anon_1.ptep.offset(index) };
+        // SAFETY: `ptep` is an entry of the table, which is mapped and locked.
+        let pte = unsafe { bindings::ptep_get(ptep) };
+        Some(Pte {
+            pte,
+            addr,
+            vma: self.vma,
+        })
+    }
+}
+
+impl Drop for PteTable<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, `self.fw` is the state of a successful
+        // `folio_walk_start()` on `self.vma`, whose lock is held: this ends it, once.
+        unsafe { bindings::folio_walk_end(&mut self.fw, self.vma.as_ptr()) };
+    }
+}
+
+/// An entry of a table locked in [`PteTables`], as it was read: it does not change while the
+/// table is locked, which it is for `'a`, the borrow of the `PteTables`.
+pub struct Pte<'a> {
+    pte: bindings::pte_t,
+    addr: usize,
+    vma: &'a VmaRef,
+}
+
+impl<'a> Pte<'a> {
+    /// The VMA the entry maps the page in.
+    #[inline]
+    pub fn vma(&self) -> &'a VmaRef {
+        self.vma
+    }
+
+    /// Whether the current task may access the page through this entry, for writing if `write`,
+    /// as `get_user_pages()` lets it without `FOLL_FORCE`, and without a fault: the VMA allows
+    /// the access (`VM_READ`; `VM_WRITE`, and not a shadow stack, which only the CPU's shadow
+    /// stack operations write), and the entry is present, accessible to user space (not
+    /// `PROT_NONE`, nor made inaccessible for NUMA hinting), writable if `write`, and allowed by
+    /// the task's memory protection keys (`pte_access_permitted()`). The keys are the current
+    /// task's: the answer is only meaningful for its own mm.
+    #[inline]
+    pub fn access_permitted(&self, write: bool) -> bool {
+        let vm_flags = self.vma.flags();
+        let vma_allows = if write {
+            vm_flags & flags::WRITE != 0 && !self.vma.is_shadow_stack()
+        } else {
+            vm_flags & flags::READ != 0
+        };
+        // SAFETY: Pure functions of the value of the entry (and of the current task's keys).
+        vma_allows
+            && !unsafe { bindings::pte_protnone(self.pte) }
+            && unsafe { bindings::pte_access_permitted(self.pte, write) }
+    }
+
+    /// Whether the entry is dirty: the page was written through it since it was last cleaned,
+    /// so that it is written back (or kept, if anonymous) when it is unmapped, without more.
+    #[inline]
+    pub fn dirty(&self) -> bool {
+        // SAFETY: Pure function of the value of the entry.
+        unsafe { bindings::pte_dirty(self.pte) }
+    }
+
+    /// The address in the kernel's direct map of the page the entry maps, if it is present and a
+    /// normal page (see `vm_normal_page()`), not a `ZONE_DEVICE` page, and in the direct map: not
+    /// in a `memfd_secret()` mapping, whose pages are removed from it (GUP refuses them too).
+    ///
+    /// The page stays mapped while the table is locked, so the address is valid for `'a`, the
+    /// borrow of the [`PteTables`] that locked it: callers tie what they make of it to that
+    /// lifetime. Accesses through it race with user space, which may access the same memory
+    /// concurrently: callers use volatile or byte-copy accesses, never references. On 64-bit
+    /// kernels, every page is in the direct map; it does not exist with `CONFIG_HIGHMEM`.
+    #[cfg(not(CONFIG_HIGHMEM))]
+    pub fn direct_map(&self) -> Option<*mut u8> {
+        // SAFETY: Pure function of the value of the entry.
+        if !unsafe { bindings::pte_present(self.pte) } || self.vma.is_secretmem() {
+            return None;
+        }
+        // SAFETY: `self.vma` is a VMA whose mmap read lock is held (type invariants of
+        // `PteTable`), `self.addr` is in it and `self.pte` is its present entry, read under the
+        // table's lock, which is held for `'a`.
+        let page = unsafe { bindings::vm_normal_page(self.vma.as_ptr(), self.addr, self.pte) };
+        // SAFETY: A page that a present entry maps is valid while the entry maps it, which it does
+        // while the table is locked.
+        if page.is_null() || unsafe { bindings::is_zone_device_page(page) } {
+            return None;
+        }
+        // SAFETY: As above, `page` is valid.
+        Some(unsafe { bindings::page_address(page) }.cast())
+    }
+}
