@@ -27,8 +27,12 @@ use crate::{
 };
 use core::mem::MaybeUninit;
 
-/// The size of the range of addresses that one last-level page table maps.
-const PMD_SIZE: usize = bindings::PMD_SIZE;
+/// The size of the range of addresses that one last-level page table maps (`PMD_SIZE`, which is
+/// not a constant everywhere: powerpc's book3s64 picks it at boot).
+fn pmd_size() -> usize {
+    // SAFETY: No preconditions.
+    unsafe { bindings::pmd_size() }
+}
 
 impl MmapReadGuard<'_> {
     /// Finds the last-level page table that maps the page at `addr`, and locks it; with `wait`
@@ -64,9 +68,20 @@ impl MmapReadGuard<'_> {
             unsafe { bindings::folio_walk_end(&mut fw, vma.as_ptr()) };
             return None;
         }
+        // The part of the VMA in the range the table maps.
+        let range = addr & !(pmd_size() - 1);
+        let start = range.max(vma.start());
+        let end = range.saturating_add(pmd_size()).min(vma.end());
         // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level, so `fw.ptep` is
-        // the entry of `addr` and the lock is held until `folio_walk_end()`.
-        Some(PteTable { fw, vma, addr })
+        // the entry of `addr` and the lock is held until `folio_walk_end()`. `addr` is in the VMA
+        // and in the range, so in `start..end`.
+        Some(PteTable {
+            fw,
+            vma,
+            addr,
+            start,
+            end,
+        })
     }
 }
 
@@ -115,12 +130,22 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// `false` if the page is not mapped by a present entry of a last-level table to a normal
     /// page (see `vm_normal_page()`): not mapped, swapped out, the shared zero page, a special
     /// mapping, a huge page, or in a hugetlb VMA. Also `false` if its table cannot be locked
-    /// without waiting (but for the first), or if `N` tables are locked already. (Only the entry
+    /// without waiting (but for the first), if its lock is one held already (the table is locked
+    /// for another VMA in the same range, or, without split page table locks, any table is
+    /// locked), or if `N` tables are locked already. (Only the entry
     /// of the page the table is locked for is checked; [`PteTables::entry`] gives the others.)
     #[must_use]
     pub fn lock(&mut self, addr: usize) -> bool {
         if self.locked().any(|table| table.maps(addr)) {
             return true;
+        }
+        // Never a lock this thread holds: a table locked for another VMA that shares the range,
+        // or, without split page table locks, any table (all share the mm's lock). A trylock of
+        // it would fail, and a uniprocessor kernel with spinlock debugging reports that as a bug.
+        if self.nr > 0
+            && (!cfg!(CONFIG_SPLIT_PTE_PTLOCKS) || self.locked().any(|table| table.covers(addr)))
+        {
+            return false;
         }
         let Some(slot) = self.tables.get_mut(self.nr) else {
             return false;
@@ -159,18 +184,28 @@ impl<const N: usize> Drop for PteTables<'_, N> {
 /// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma` at the page-aligned
 /// address `self.addr`, at the `FW_LEVEL_PTE` level: `self.fw.ptep` points at the entry of
 /// `self.addr` in the table, which is mapped and whose lock is held until `self` is dropped.
-/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`.
+/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`. `self.start..self.end` is
+/// the part of the VMA in the `PMD_SIZE`-aligned range that holds `self.addr`: the pages that the
+/// table maps in the VMA.
 struct PteTable<'a> {
     fw: bindings::folio_walk,
     vma: &'a VmaRef,
     addr: usize,
+    start: usize,
+    end: usize,
 }
 
 impl<'a> PteTable<'a> {
     /// Whether this table maps the page at `addr`, in the same VMA.
     #[inline]
     fn maps(&self, addr: usize) -> bool {
-        addr >= self.vma.start() && addr < self.vma.end() && addr / PMD_SIZE == self.addr / PMD_SIZE
+        (self.start..self.end).contains(&addr)
+    }
+
+    /// Whether this table maps the page at `addr`, in any VMA.
+    #[inline]
+    fn covers(&self, addr: usize) -> bool {
+        (addr ^ self.addr) & !(pmd_size() - 1) == 0
     }
 
     /// The entry of the page at `addr`, if this table maps it in the same VMA.
@@ -180,8 +215,8 @@ impl<'a> PteTable<'a> {
             return None;
         }
         let addr = addr & !(PAGE_SIZE - 1);
-        // Both addresses are in one table, which maps `PMD_SIZE` bytes: the difference of their
-        // indices is well within `isize`.
+        // Both addresses are in one table, which maps `PMD_SIZE` bytes (type invariants): the
+        // difference of their indices is well within `isize`.
         let index = (addr >> PAGE_SHIFT).wrapping_sub(self.addr >> PAGE_SHIFT) as isize;
         // SAFETY: By the type invariants, `ptep` points at the entry of `self.addr` in a mapped
         // table. `addr` is mapped by the same table (the same `PMD_SIZE` range), so the entry
