@@ -1389,9 +1389,10 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// pages found: the caller only runs the whole [`check_policy`] for a vector that did not run.
 fn run_locked(ops: &OpVec, cpu: CpuId, guard: &MmapReadGuard<'_>) -> Result<Option<usize>> {
     let mut tables = PteTables::<TABLES_MAX>::new(guard);
-    // All the tables first, the operands split once, slot by slot (as `mem`): the entries are then
-    // read from tables that no longer change.
-    let mut operands: [Option<(Segments, bool)>; 2 * VEC_LEN_MAX] = Default::default();
+    // All the tables first, the operands split once, slot by slot (as `mem`), each with the indices
+    // of its pages in `pages`: the entries are then read from tables that no longer change.
+    let mut operands: [Option<(Segments, [usize; 2])>; 2 * VEC_LEN_MAX] = Default::default();
+    let mut pages = LockedPages::new();
     for (op, pair) in ops.iter().zip(operands.chunks_exact_mut(2)) {
         for (operand, slot) in op.operands().into_iter().zip(pair) {
             let Some((operand, len, write)) = operand else {
@@ -1402,62 +1403,138 @@ fn run_locked(ops: &OpVec, cpu: CpuId, guard: &MmapReadGuard<'_>) -> Result<Opti
                 Ok(None) => continue,
                 Err(_) => return Ok(None),
             };
-            let next = seg.page.checked_add(PAGE_SIZE);
-            let locked = tables.lock(seg.page)
-                && (seg.nr_pages() == 1 || next.is_some_and(|next| tables.lock(next)));
-            if !locked {
+            let Some(first) = pages.add(&mut tables, seg.page, write) else {
                 return Ok(None);
+            };
+            let mut index = [first, first];
+            if seg.nr_pages() == 2 {
+                let next = seg.page.checked_add(PAGE_SIZE);
+                match next.and_then(|next| pages.add(&mut tables, next, write)) {
+                    Some(second) => index[1] = second,
+                    None => return Ok(None),
+                }
             }
-            *slot = Some((seg, write));
+            *slot = Some((seg, index));
         }
     }
     let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-    if map_locked(&operands, &tables, &mut mem).is_none() {
+    if pages.map(&tables, &operands, &mut mem).is_none() {
         return Ok(None);
     }
     dispatch(ops, Memory::Locked(&mem), cpu)
 }
 
-/// Maps the memory of `operands` (split, and whether written) into `mem`, slot by slot, through
-/// the entries of `tables`, which maps all their pages ([`PteTables::lock`]); `None` if a page is
-/// not mapped for the access its operand needs. The memory borrows `tables`, whose locks keep its
-/// pages mapped.
-fn map_locked<'t>(
-    operands: &[Option<(Segments, bool)>; 2 * VEC_LEN_MAX],
-    tables: &'t PteTables<'_, TABLES_MAX>,
-    mem: &mut [Option<Mem<'t>>; 2 * VEC_LEN_MAX],
-) -> Option<()> {
-    for (operand, slot) in operands.iter().zip(mem.iter_mut()) {
-        let Some((seg, write)) = operand else {
-            continue;
-        };
-        // The piece on the first page, and the rest on the next one.
-        let first = seg.len.min(PAGE_SIZE - seg.offset);
-        let page = map_page(tables, seg.page, *write)?;
-        // `offset < PAGE_SIZE`: the pointer stays inside the page.
-        let mut pieces = [(page.wrapping_add(seg.offset), first), (page, 0)];
-        let mut n = 1;
-        if seg.len > first {
-            let page = map_page(tables, seg.page.checked_add(PAGE_SIZE)?, *write)?;
-            pieces[1] = (page, seg.len - first);
-            n = 2;
+/// The distinct pages of a vector's operands, for [`run_locked`], in the order the operands first
+/// use them, each with whether an operand on it is written: a page that several operands are on
+/// (a word updated beside a copy, two counters) is checked and mapped once.
+///
+/// # Invariants
+///
+/// `self.nr <= PAGES_MAX`, and the page addresses of `self.pages[..self.nr]` are distinct.
+struct LockedPages {
+    /// The user address of each page, page-aligned, and whether an operand on it is written.
+    pages: [(usize, bool); PAGES_MAX],
+    /// How many of `pages` are in use.
+    nr: usize,
+}
+
+impl LockedPages {
+    /// No page.
+    fn new() -> Self {
+        // INVARIANT: No page is in use.
+        Self {
+            pages: [(0, false); PAGES_MAX],
+            nr: 0,
         }
-        // SAFETY: Each piece is the direct-map address of a page that a present entry of `tables`
-        // maps for the access the operand needs, at an offset and length inside that page. The
-        // page stays mapped, hence valid, while the tables are locked, which they are until
-        // `tables` is dropped: the `Mem` borrows it for `'t`.
-        *slot = Some(unsafe { Mem::new(pieces, n) });
     }
-    Some(())
+
+    /// The index of the page at `addr` (page-aligned), marked written if `write`: added, and a
+    /// table of `tables` locked that maps it, if it is new. `None` if that table cannot be locked
+    /// ([`PteTables::lock`]).
+    fn add(
+        &mut self,
+        tables: &mut PteTables<'_, TABLES_MAX>,
+        addr: usize,
+        write: bool,
+    ) -> Option<usize> {
+        for (i, page) in self.pages.iter_mut().take(self.nr).enumerate() {
+            if page.0 == addr {
+                page.1 |= write;
+                return Some(i);
+            }
+        }
+        let page = self.pages.get_mut(self.nr)?;
+        if !tables.lock(addr) {
+            return None;
+        }
+        *page = (addr, write);
+        // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
+        self.nr += 1;
+        Some(self.nr - 1)
+    }
+
+    /// Maps the memory of `operands` (split, with the indices of their pages) into `mem`, slot by
+    /// slot, through the entries of `tables`, which maps all the pages ([`LockedPages::add`]);
+    /// `None` if a page is not mapped for the access its operands need. The memory borrows
+    /// `tables`, whose locks keep its pages mapped.
+    fn map<'t>(
+        &self,
+        tables: &'t PteTables<'_, TABLES_MAX>,
+        operands: &[Option<(Segments, [usize; 2])>; 2 * VEC_LEN_MAX],
+        mem: &mut [Option<Mem<'t>>; 2 * VEC_LEN_MAX],
+    ) -> Option<()> {
+        let mut ptrs = [core::ptr::null_mut::<u8>(); PAGES_MAX];
+        // The last VMA the policy allowed, and whether for writing: the pages of one mapping are
+        // checked once.
+        let mut allowed: Option<(&VmaRef, bool)> = None;
+        for (&(addr, write), ptr) in self.pages.iter().take(self.nr).zip(ptrs.iter_mut()) {
+            *ptr = map_page(tables, addr, write, &mut allowed)?;
+        }
+        for (operand, slot) in operands.iter().zip(mem.iter_mut()) {
+            let Some((seg, index)) = operand else {
+                continue;
+            };
+            // The piece on the first page, and the rest on the next one.
+            let first = seg.len.min(PAGE_SIZE - seg.offset);
+            let page = *ptrs.get(index[0])?;
+            // `offset < PAGE_SIZE`: the pointer stays inside the page.
+            let mut pieces = [(page.wrapping_add(seg.offset), first), (page, 0)];
+            let mut n = 1;
+            if seg.len > first {
+                pieces[1] = (*ptrs.get(index[1])?, seg.len - first);
+                n = 2;
+            }
+            // SAFETY: Each piece is in the direct map of a page that a present entry of `tables`
+            // maps for the access the operand needs (a page written by any operand was mapped for
+            // writing), at an offset and length inside that page. The page stays mapped, hence
+            // valid, while the tables are locked, which they are until `tables` is dropped: the
+            // `Mem` borrows it for `'t`.
+            *slot = Some(unsafe { Mem::new(pieces, n) });
+        }
+        Some(())
+    }
 }
 
 /// The direct-map address of the page at `addr`, through its entry in `tables`, if the entry
 /// allows the access without a fault, and is dirty if the access writes (see [`run_locked`]), in
-/// a mapping that [`check_policy`] allows.
-fn map_page(tables: &PteTables<'_, TABLES_MAX>, addr: usize, write: bool) -> Option<*mut u8> {
+/// a mapping that [`check_policy`] allows. `allowed` is the last mapping found allowed, and
+/// whether for writing: it is not checked again.
+fn map_page<'t>(
+    tables: &'t PteTables<'_, TABLES_MAX>,
+    addr: usize,
+    write: bool,
+    allowed: &mut Option<(&'t VmaRef, bool)>,
+) -> Option<*mut u8> {
     let entry = tables.entry(addr)?;
-    if !entry.access_permitted(write) || (write && !entry.dirty()) || refused(entry.vma(), write) {
+    if !entry.access_permitted(write) || (write && !entry.dirty()) {
         return None;
+    }
+    let vma = entry.vma();
+    if !allowed.is_some_and(|(last, for_write)| core::ptr::eq(last, vma) && (for_write || !write)) {
+        if refused(vma, write) {
+            return None;
+        }
+        *allowed = Some((vma, write));
     }
     entry.direct_map()
 }
@@ -1497,20 +1574,19 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
             }) {
                 continue;
             }
-            let first_vma = guard.vma_lookup(first);
-            let last_vma = match first_vma {
-                Some(vma) if last < vma.end() => None,
-                _ => guard.vma_lookup(last),
-            };
-            if [first_vma, last_vma]
-                .into_iter()
-                .flatten()
-                .any(|vma| refused(vma, write))
-            {
-                return Err(EFAULT);
-            }
-            if let (Some(vma), None) = (first_vma, last_vma) {
-                allowed = Some((vma.start(), vma.end(), write));
+            match guard.vma_lookup(first) {
+                Some(vma) if last < vma.end() => {
+                    if refused(vma, write) {
+                        return Err(EFAULT);
+                    }
+                    allowed = Some((vma.start(), vma.end(), write));
+                }
+                first_vma => {
+                    let refuses = |vma: Option<&VmaRef>| vma.is_some_and(|vma| refused(vma, write));
+                    if refuses(first_vma) || refuses(guard.vma_lookup(last)) {
+                        return Err(EFAULT);
+                    }
+                }
             }
         }
     }

@@ -649,20 +649,26 @@ struct pin_count {
 	char numa[16];
 };
 
-/* Pins the caller to its CPU and turns NUMA balancing off. */
-static int pin_count_start(struct pin_count *pc)
+/*
+ * Pins the caller to its CPU and turns NUMA balancing off: 0. Or -1 if the
+ * caller cannot be pinned, or 1 if the pins cannot be counted, *why says why.
+ */
+static int pin_count_start(struct pin_count *pc, const char **why)
 {
 	bool folded;
 	FILE *f;
 
 	pc->cpu = cpu_now();
 	pc->numa[0] = 0;
+	*why = "cannot pin the caller to its CPU";
 	if (pc->cpu < 0 || pin_to(pc->cpu))
 		return -1;
+	*why = "no nr_foll_pin_acquired in /proc/vmstat";
 	if (vmstat_counter("nr_foll_pin_acquired", &folded) < 0)
 		return 1;
+	*why = "needs root for vm.stat_refresh";
 	if (!folded)
-		return 2;
+		return 1;
 	/* Read, then written from offset 0: a sysctl ignores a write past it. */
 	f = fopen(NUMA_BALANCING, "r");
 	if (f) {
@@ -714,14 +720,13 @@ TEST_F(exec, vectors_for_this_cpu_pin_only_what_they_must)
 	long short_pins, locked_pins, clean_pins, redirtied_pins;
 	struct pin_count pc;
 	struct cpu_op ops[3];
+	const char *why;
 	int ret, failed = 0;
 
-	ret = pin_count_start(&pc);
-	ASSERT_LE(0, ret);
-	if (ret == 1)
-		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
-	if (ret == 2)
-		SKIP(return, "needs root for vm.stat_refresh");
+	ret = pin_count_start(&pc, &why);
+	ASSERT_LE(0, ret) TH_LOG("%s", why);
+	if (ret)
+		SKIP(return, "%s", why);
 	memset(p, 0, 4 * sizeof(*p));
 	p[3] = 5;
 	ops[0] = op_compare(1, &p[3], &p[3], sizeof(*p));
@@ -765,14 +770,13 @@ TEST_F(exec, vectors_on_many_page_tables_are_pinned)
 	struct pin_count pc;
 	struct cpu_op ops[4];
 	char *map;
+	const char *why;
 	int i, ret, failed = 0;
 
-	ret = pin_count_start(&pc);
-	ASSERT_LE(0, ret);
-	if (ret == 1)
-		SKIP(return, "no nr_foll_pin_acquired in /proc/vmstat");
-	if (ret == 2)
-		SKIP(return, "needs root for vm.stat_refresh");
+	ret = pin_count_start(&pc, &why);
+	ASSERT_LE(0, ret) TH_LOG("%s", why);
+	if (ret)
+		SKIP(return, "%s", why);
 	map = test_mmap(self, 6 * range, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	if (map == MAP_FAILED || madvise(map, 6 * range, MADV_NOHUGEPAGE)) {
