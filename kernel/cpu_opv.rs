@@ -1473,10 +1473,15 @@ impl LockedPages {
         Some(self.nr - 1)
     }
 
-    /// Maps the memory of `operands` (split, with the indices of their pages) into `mem`, slot by
-    /// slot, through the entries of `tables`, which maps all the pages ([`LockedPages::add`]);
-    /// `None` if a page is not mapped for the access its operands need. The memory borrows
-    /// `tables`, whose locks keep its pages mapped.
+    /// Maps the memory of `operands` (split, with the indices of their pages in `self`) into
+    /// `mem`, slot by slot, through the entries of `tables`, which maps all the pages
+    /// ([`LockedPages::add`]); `None` if a page is not mapped for the access its operands need, or
+    /// an index is not one of `self`'s pages. The memory borrows `tables`, whose locks keep its
+    /// pages mapped.
+    ///
+    /// Each page is checked once, for writing if any operand on it is written, as the pinned path
+    /// pins it: a read operand on a page that another operand writes reads it through an entry
+    /// checked for writing (which, as for a write pin, does not ask for `VM_READ`).
     fn map<'t>(
         &self,
         tables: &'t PteTables<'_, TABLES_MAX>,
@@ -1484,12 +1489,14 @@ impl LockedPages {
         mem: &mut [Option<Mem<'t>>; 2 * VEC_LEN_MAX],
     ) -> Option<()> {
         let mut ptrs = [core::ptr::null_mut::<u8>(); PAGES_MAX];
-        // The last VMA the policy allowed, and whether for writing: the pages of one mapping are
-        // checked once.
+        // The last VMA the policy allowed, and whether for writing: consecutive pages of one
+        // mapping are checked once.
         let mut allowed: Option<(&VmaRef, bool)> = None;
         for (&(addr, write), ptr) in self.pages.iter().take(self.nr).zip(ptrs.iter_mut()) {
             *ptr = map_page(tables, addr, write, &mut allowed)?;
         }
+        // Only the pages in use were mapped: an index past them gives `None`, never a null page.
+        let ptrs = ptrs.get(..self.nr).unwrap_or(&[]);
         for (operand, slot) in operands.iter().zip(mem.iter_mut()) {
             let Some((seg, index)) = operand else {
                 continue;
@@ -1504,11 +1511,11 @@ impl LockedPages {
                 pieces[1] = (*ptrs.get(index[1])?, seg.len - first);
                 n = 2;
             }
-            // SAFETY: Each piece is in the direct map of a page that a present entry of `tables`
-            // maps for the access the operand needs (a page written by any operand was mapped for
-            // writing), at an offset and length inside that page. The page stays mapped, hence
-            // valid, while the tables are locked, which they are until `tables` is dropped: the
-            // `Mem` borrows it for `'t`.
+            // SAFETY: Each piece is in the direct map of one of the pages mapped above (`ptrs`
+            // only holds those): a page that a present entry of `tables` maps for the access the
+            // operand needs (a page written by any operand was mapped for writing), at an offset
+            // and length inside that page. The page stays mapped, hence valid, while the tables
+            // are locked, which they are until `tables` is dropped: the `Mem` borrows it for `'t`.
             *slot = Some(unsafe { Mem::new(pieces, n) });
         }
         Some(())

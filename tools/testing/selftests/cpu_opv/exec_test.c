@@ -650,8 +650,9 @@ struct pin_count {
 };
 
 /*
- * Pins the caller to its CPU and turns NUMA balancing off: 0. Or -1 if the
- * caller cannot be pinned, or 1 if the pins cannot be counted, *why says why.
+ * Pins the caller to its CPU, turns NUMA balancing off and returns 0. Or
+ * returns -1 if the caller cannot be pinned, 1 if the pins cannot be
+ * counted, with the reason in *why.
  */
 static int pin_count_start(struct pin_count *pc, const char **why)
 {
