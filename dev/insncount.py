@@ -84,10 +84,10 @@ def kind():
     cnt = reg("rsi")
     if cnt == 0:
         return "empty vector"
+    op = int(gdb.parse_and_eval("*(int *)%d" % reg("rdi")))
     if cnt == 1:
-        return "1 add"
+        return "4096B copy" if op == CPU_MEMCPY_OP else "1 add"
     if cnt == 4:
-        op = int(gdb.parse_and_eval("*(int *)%d" % reg("rdi")))
         return "worst case" if op == CPU_MEMCPY_OP else "4 compares"
     return None
 
@@ -131,7 +131,8 @@ def main():
     gdb.execute("set scheduler-locking step")
     entry = next(a for a, n in zip(ADDRS, NAMES) if n == "entry_SYSCALL_64")
     gdb.execute("hbreak *0x%x" % entry, to_string=True)
-    want = ["getppid", "empty vector", "1 add", "4 compares", "worst case"]
+    want = ["getppid", "empty vector", "1 add", "4096B copy", "4 compares",
+            "worst case"]
     traces = collections.defaultdict(list)
     dropped = 0
     while any(len(traces[k]) < ROUNDS for k in want):
