@@ -67,13 +67,33 @@ def rs_stages(final):
     # Patch 19: without the vectors that run through locked page tables (26).
     f.rep("        walk::PteTables,\n")
     f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
-    f.cut("/// Runs `ops` for the current CPU or an idle one through the kernel's direct map", "/// Checks that cpu_opv may access the memory", keep_end=True)
+    f.cut("/// Runs the vector laid out in `layout` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
+    f.cut("    /// Whether the range of every operand is valid: none wraps around", "    /// Maps the memory of the operands into `mem`", keep_end=True)
+    f.rep("""/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
+/// ([`run_locked`]), once, for writing if any operand on it is written, and each operand refers
+/// to its pages by index. The layout only depends on the vector: it is made once per call.""", """/// page is pinned once ([`PinnedVec`]), for writing if any operand on it is written, and each
+/// operand refers to its pages by index. The layout only depends on the vector: it is made once
+/// per call.""")
+    f.rep(" `self.all_valid` is false if a slot is [`Slot::Invalid`].\n", "\n")
+    f.rep("    /// What [`VecLayout::all_valid`] says.\n    all_valid: bool,\n")
+    f.rep("            all_valid: true,\n")
+    f.rep("""                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
+                    // written if it is, and `all_valid` follows the slots.
+                    *slot = self.pages.slot(&operand, len, write);
+                    if matches!(slot, Slot::Invalid(_)) {
+                        self.all_valid = false;
+                    }
+""", """                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
+                    // written if it is.
+                    *slot = self.pages.slot(&operand, len, write);
+""")
+    f.rep("        assert!(layout.all_valid());\n")
+    f.rep("        assert!(!layout.all_valid());\n")
     f.rep(""" an access whose fault the call must report), it continues below under that lock. Any other
 /// vector first tries [`run_locked`], under the lock too.
 """, """ an access whose fault the call must report), it continues below under that lock.
 """)
-    f.cut("    } else if !debug::pinned_only() {\n        // Any other vector, through the page table", "        in_mm = Some(guard);\n    }\n")
-    f.rep("        in_mm = Some(guard);\n", "        in_mm = Some(guard);\n    }\n")
+    f.cut("    if in_mm.is_none() && !debug::pinned_only() {\n        // Any other vector, through the page table", "        in_mm = Some(guard);\n    }\n")
     f.cut("    /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept", "    /// Through the kernel's direct map of the pinned operands", keep_end=True)
     f.rep("Memory::Pinned(mem) | Memory::Locked(mem) => Some(run(ops, mem)),", "Memory::Pinned(mem) => Some(run(ops, mem)),")
     f.rep("Memory::InMm | Memory::Locked(_) => false,", "Memory::InMm => false,")
@@ -353,7 +373,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     out["M"] = f.t
 
     # Patch 14: without the engine (15).
-    i = f.t.index("//! 4. [`PinnedVec`]")
+    i = f.t.index("//! 4. [`VecLayout`], then [`PinnedVec`]")
     j = f.t.index("//! Every argument error is reported")
     f.t = f.t[:i] + """//! 4. Execution ([`execute`]): not yet. A call that passes validation returns `ENOSYS`, as on
 //!    a kernel without cpu_opv, and so do the two queries: user space sees no cpu_opv, and

@@ -18,9 +18,9 @@
 //! 3. [`Op`] in an [`OpVec`]: a validated operation. Op codes, lengths, widths, alignment,
 //!    `expect_fault_*` values and the vector-wide length sum have been checked, so later stages
 //!    never check them again.
-//! 4. [`PinnedVec`]: the user pages the operands live on (at most two each, see [`Segments`],
-//!    at the untagged address), each pinned once with `FOLL_PIN` for the access it needs,
-//!    unpinned on drop.
+//! 4. [`VecLayout`], then [`PinnedVec`]: the user pages the operands live on (at most two each,
+//!    see [`Segments`], at the untagged address), laid out once, then each pinned once with
+//!    `FOLL_PIN` for the access it needs, unpinned on drop.
 //! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
 //!    memory that cpu_opv refuses ([`check_policy`]), then its pages are pinned without
 //!    faulting, so that they are what the range maps while the lock is held; read operands
@@ -579,7 +579,8 @@ fn target_cpu(cpu: i32) -> Result<CpuId> {
 /// # Invariants
 ///
 /// `0 < self.len <= DATA_LEN_MAX`, `self.page` is page-aligned, `self.offset < PAGE_SIZE`, so
-/// the range `page + offset .. page + offset + len` lies on at most two pages.
+/// the range `page + offset .. page + offset + len` lies on at most two pages, and
+/// `page + offset + len` does not overflow: the range does not wrap around the address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Segments {
     /// User address of the first page.
@@ -602,7 +603,8 @@ impl Segments {
         }
         let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
         addr.checked_add(len).ok_or(EFAULT)?;
-        // INVARIANT: `len` was just checked, and the page and offset split `addr`.
+        // INVARIANT: `len` and the end of the range were just checked, and the page and offset
+        // split `addr`.
         Ok(Some(Self {
             page: addr & !(PAGE_SIZE - 1),
             offset: addr & (PAGE_SIZE - 1),
@@ -623,21 +625,11 @@ impl Segments {
         (self.offset + self.len).div_ceil(PAGE_SIZE)
     }
 
-    /// The user addresses of the pages the operand lives on, in order (one or two); `None`
-    /// for a second page past the top of the address space.
-    fn page_addrs(&self) -> impl Iterator<Item = Option<usize>> {
-        [Some(self.page), self.page.checked_add(PAGE_SIZE)]
-            .into_iter()
-            .take(self.nr_pages())
-    }
-
-    /// The pieces of the operand, one per page: (page index, offset in the page, length).
-    fn pieces(&self) -> impl Iterator<Item = (usize, usize, usize)> {
+    /// Where the operand is on its pages: its offset in the first page, its length there, and its
+    /// length on the next page (from its start; 0 if the operand is all on the first).
+    fn split(&self) -> (usize, usize, usize) {
         let first = self.len.min(PAGE_SIZE - self.offset);
-        let rest = self.len - first;
-        [(0, self.offset, first), (1, 0, rest)]
-            .into_iter()
-            .filter(|&(_, _, len)| len > 0)
+        (self.offset, first, self.len - first)
     }
 }
 
@@ -721,18 +713,90 @@ impl PinnedPage {
 /// The most pages a vector's operands can be on: two per operand.
 const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
 
-/// A page the operands of a vector are on, pinned once however many operands are on it.
+/// A page the operands of a vector are on.
+#[derive(Clone, Copy)]
 struct VecPage {
     /// Its user address, page-aligned.
     addr: usize,
-    /// Whether an operand on it is written, so that it is pinned for writing.
+    /// Whether an operand on it is written: the page is then accessed for writing.
     written: bool,
-    /// The pin, for writing if `written` or if the page is to be unshared (see
-    /// [`cow_unstable`]); `None` until pinned, or when it could not be pinned.
-    pin: Option<PinnedPage>,
 }
 
-/// Where an operand is, as [`PinnedVec::lay_out`] found it.
+/// The distinct pages of a vector's operands, in the order the operands first use them.
+///
+/// # Invariants
+///
+/// `self.nr <= PAGES_MAX`, and the addresses of `self.pages[..self.nr]` are distinct.
+struct VecPages {
+    /// The pages, of which the first `nr` are in use.
+    pages: [VecPage; PAGES_MAX],
+    /// How many pages are in use.
+    nr: usize,
+}
+
+impl VecPages {
+    /// The pages in use.
+    fn as_slice(&self) -> &[VecPage] {
+        self.pages.get(..self.nr).unwrap_or(&[])
+    }
+
+    /// The index of the page at `addr` (page-aligned), added if it is new, and marked written if
+    /// `write`. `None` if it is new and there is no room, which two pages per operand at most
+    /// always leave.
+    fn index_or_add(&mut self, addr: usize, write: bool) -> Option<usize> {
+        for (i, page) in self.pages.iter_mut().take(self.nr).enumerate() {
+            if page.addr == addr {
+                page.written |= write;
+                return Some(i);
+            }
+        }
+        *self.pages.get_mut(self.nr)? = VecPage {
+            addr,
+            written: write,
+        };
+        // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
+        self.nr += 1;
+        Some(self.nr - 1)
+    }
+
+    /// Lays out an operand of `len` bytes, written if `write`, on its pages, which are added if
+    /// they are new and marked written if `write`: the slot's page indices are those of pages in
+    /// use, the first that of the page at `seg.page`, the second (if the operand goes on) that
+    /// of the next page.
+    fn slot(&mut self, operand: &Operand, len: usize, write: bool) -> Slot {
+        let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+        let seg = match Segments::of(operand, len) {
+            Ok(Some(seg)) => seg,
+            Ok(None) => return Slot::Empty,
+            Err(_) => return Slot::Invalid(fault),
+        };
+        // Neither `None` can happen: there is room for two pages per operand, and the range of
+        // a `Segments` does not wrap around the address space, so neither does its second page.
+        // Were it otherwise, the operand could not be accessed: its fault.
+        let Some(first) = self.index_or_add(seg.page, write) else {
+            return Slot::Invalid(fault);
+        };
+        let mut pages = [first, first];
+        let mut nr = 1;
+        if seg.nr_pages() == 2 {
+            let second = seg.page.checked_add(PAGE_SIZE);
+            let Some(second) = second.and_then(|next| self.index_or_add(next, write)) else {
+                return Slot::Invalid(fault);
+            };
+            pages[1] = second;
+            nr = 2;
+        }
+        Slot::At {
+            seg,
+            write,
+            fault,
+            pages,
+            nr,
+        }
+    }
+}
+
+/// Where an operand is, as [`VecLayout::lay_out`] found it.
 #[derive(Clone, Copy)]
 enum Slot {
     /// No operand (an operation with one), or an empty one: nothing to pin.
@@ -740,114 +804,151 @@ enum Slot {
     /// An operand whose range is not valid (it wraps around the address space): its fault, reported
     /// when its turn comes.
     Invalid(Error),
-    /// An operand on `nr` pages (1 or 2), whose indices in [`PinnedVec::pages`] are the first `nr`
-    /// of `pages`. If `wraps`, the range goes on past the top of the address space after them:
-    /// pinning reports its fault once they are pinned.
+    /// An operand on `nr` pages (1 or 2: [`Segments::nr_pages`]), whose indices in
+    /// [`VecLayout::pages`] are the first `nr` of `pages`, in order.
     At {
         seg: Segments,
         write: bool,
         fault: Error,
         pages: [usize; 2],
         nr: usize,
-        wraps: bool,
     },
 }
 
-/// The operands of a vector, laid out on their pages, and pinned.
+/// The operands of a vector, laid out on their pages.
 ///
-/// Operands often share a page (the fields of one structure, a counter and its neighbour):
-/// each page is pinned once, for writing if any operand on it is written, and each operand
-/// refers to its pages by index. The layout is made once per call ([`PinnedVec::lay_out`]);
-/// each attempt pins the pages again ([`PinnedVec::pin`]).
+/// Operands often share a page (the fields of one structure, a counter and its neighbour): each
+/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
+/// ([`run_locked`]), once, for writing if any operand on it is written, and each operand refers
+/// to its pages by index. The layout only depends on the vector: it is made once per call.
 ///
 /// # Invariants
 ///
-/// Every page index in `slots` is below `nr_pages`; `pages[..nr_pages]` are `Some`, with distinct
-/// addresses, and `pages[nr_pages..]` are `None`.
-struct PinnedVec {
+/// Once laid out, the slots are those of the operands of `self.ops`, two per operation. A
+/// [`Slot::At`] has `nr == seg.nr_pages()` page indices, all below `self.pages.nr`: the first
+/// is that of the page at `seg.page`, the second that of the next page. Its pages are written if
+/// it is written. `self.all_valid` is false if a slot is [`Slot::Invalid`].
+struct VecLayout<'o> {
+    /// The vector.
+    ops: &'o OpVec,
     /// The pages, in the order the operands first use them.
-    pages: [Option<VecPage>; PAGES_MAX],
-    /// How many of `pages` are in use.
-    nr_pages: usize,
+    pages: VecPages,
     /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i`.
     slots: [Slot; 2 * VEC_LEN_MAX],
+    /// What [`VecLayout::all_valid`] says.
+    all_valid: bool,
 }
 
-impl PinnedVec {
-    /// No operand: filled in place by [`PinnedVec::lay_out`] (it is too large to be moved around
-    /// for free).
-    fn new() -> Self {
+impl<'o> VecLayout<'o> {
+    /// Not laid out yet: laid out in place by [`VecLayout::lay_out`] (it is too large to be
+    /// returned for free).
+    fn new(ops: &'o OpVec) -> Self {
+        // INVARIANT: No slot refers to a page, and none is invalid.
         Self {
-            pages: Default::default(),
-            nr_pages: 0,
+            ops,
+            pages: VecPages {
+                pages: [VecPage {
+                    addr: 0,
+                    written: false,
+                }; PAGES_MAX],
+                nr: 0,
+            },
             slots: [Slot::Empty; 2 * VEC_LEN_MAX],
+            all_valid: true,
         }
     }
 
-    /// Lays the operands of `ops` out on their pages, in the order the operands first use them,
-    /// each page marked written if a written operand is on it. Nothing is pinned. Called once,
-    /// on a new `PinnedVec`.
-    fn lay_out(&mut self, ops: &OpVec) {
-        let operands = ops.iter().flat_map(|op| op.operands());
-        for (slot, operand) in self.slots.iter_mut().zip(operands) {
-            let Some((operand, len, write)) = operand else {
-                continue;
-            };
-            let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
-            let seg = match Segments::of(&operand, len) {
-                Ok(Some(seg)) => seg,
-                Ok(None) => continue,
-                Err(_) => {
-                    *slot = Slot::Invalid(fault);
-                    continue;
-                }
-            };
-            let mut pages = [0; 2];
-            let mut nr = 0;
-            let mut wraps = false;
-            for addr in seg.page_addrs() {
-                // A second page that would wrap around the address space is not a page.
-                let Some(addr) = addr else {
-                    wraps = true;
-                    break;
-                };
-                let in_use = self.pages.iter().take(self.nr_pages);
-                let same = |page: &Option<VecPage>| page.as_ref().is_some_and(|p| p.addr == addr);
-                let index = match in_use.into_iter().position(same) {
-                    Some(index) => index,
-                    None => {
-                        let index = self.nr_pages;
-                        let Some(new) = self.pages.get_mut(index) else {
-                            // Two pages per operand at most: there is room for all of them.
-                            continue;
-                        };
-                        *new = Some(VecPage {
-                            addr,
-                            written: false,
-                            pin: None,
-                        });
-                        // INVARIANT: the page just added is `Some`, at a new address.
-                        self.nr_pages += 1;
-                        index
+    /// Lays the operands of the vector out on their pages. Nothing is pinned. Called once, on a
+    /// new `VecLayout`.
+    fn lay_out(&mut self) {
+        for (op, pair) in self.ops.iter().zip(self.slots.chunks_exact_mut(2)) {
+            for (operand, slot) in op.operands().into_iter().zip(pair) {
+                if let Some((operand, len, write)) = operand {
+                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
+                    // written if it is, and `all_valid` follows the slots.
+                    *slot = self.pages.slot(&operand, len, write);
+                    if matches!(slot, Slot::Invalid(_)) {
+                        self.all_valid = false;
                     }
-                };
-                if let Some(Some(page)) = self.pages.get_mut(index) {
-                    page.written |= write;
-                }
-                if let Some(at) = pages.get_mut(nr) {
-                    // INVARIANT: `index < nr_pages`.
-                    *at = index;
-                    nr += 1;
                 }
             }
-            *slot = Slot::At {
-                seg,
-                write,
-                fault,
-                pages,
-                nr,
-                wraps,
+        }
+    }
+
+    /// The pages the operands are on.
+    fn pages(&self) -> &[VecPage] {
+        self.pages.as_slice()
+    }
+
+    /// Whether the range of every operand is valid: none wraps around the address space.
+    fn all_valid(&self) -> bool {
+        self.all_valid
+    }
+
+    /// Maps the memory of the operands into `mem`, slot by slot, for the interpreter: the memory
+    /// of page `i` of [`VecLayout::pages`] is at `ptrs[i]`. The memory borrows `keeper`, which
+    /// keeps the pages where they are. `None` if the page of an operand has no address: then the
+    /// vector cannot run.
+    ///
+    /// # Safety
+    ///
+    /// Each `ptrs[i]` that is not `None` must be the address of the memory of page `i` in the
+    /// kernel's direct map, valid for reads of a page, and for writes if the page is written, as
+    /// long as `keeper` is borrowed.
+    unsafe fn map<'a, K: ?Sized>(
+        &self,
+        ptrs: &[Option<*mut u8>; PAGES_MAX],
+        _keeper: &'a K,
+        mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX],
+    ) -> Option<()> {
+        for (slot, mem) in self.slots.iter().zip(mem.iter_mut()) {
+            let Slot::At { seg, pages, nr, .. } = slot else {
+                *mem = None;
+                continue;
             };
+            let indices = pages.get(..*nr)?;
+            let page = |k: usize| *ptrs.get(*indices.get(k)?)?;
+            let (offset, first, rest) = seg.split();
+            let ptr = page(0)?;
+            // `offset < PAGE_SIZE`: the pointer stays inside the page.
+            let mut pieces = [(ptr.wrapping_add(offset), first), (ptr, 0)];
+            let mut n = 1;
+            if rest > 0 {
+                pieces[1] = (page(1)?, rest);
+                n = 2;
+            }
+            // SAFETY: By the type invariants, the first piece is on the page at `seg.page`, the
+            // rest (if any) on the next one, at offsets and lengths inside those pages, whose
+            // addresses the caller guarantees valid for reads, and for writes if the page is
+            // written, which it is if the operand is: for as long as `keeper` is borrowed, which
+            // the `Mem` does for `'a`.
+            *mem = Some(unsafe { Mem::new(pieces, n) });
+        }
+        Some(())
+    }
+}
+
+/// The pages of a vector's operands, as laid out in a [`VecLayout`], pinned.
+///
+/// The pins are made in place at each attempt ([`PinnedVec::pin`]), and never moved.
+///
+/// # Invariants
+///
+/// `self.pins[i]`, if `Some`, pins page `i` of `self.layout`.
+struct PinnedVec<'l, 'o> {
+    /// The operands, laid out on their pages.
+    layout: &'l VecLayout<'o>,
+    /// The pin of each page, by its index in the layout.
+    pins: [Option<PinnedPage>; PAGES_MAX],
+}
+
+impl<'l, 'o> PinnedVec<'l, 'o> {
+    /// Nothing pinned yet, for the operands laid out in `layout`.
+    fn new(layout: &'l VecLayout<'o>) -> Self {
+        // INVARIANT: Nothing is pinned.
+        Self {
+            layout,
+            pins: Default::default(),
         }
     }
 
@@ -865,23 +966,23 @@ impl PinnedVec {
     /// top of the address space, `EREMOTEIO` for peer-to-peer DMA memory, ...).
     ///
     /// On error, or when not all were pinned, what was pinned stays pinned until `self` is
-    /// dropped or pins again. The pins are made in place: they are never moved.
+    /// dropped or pins again.
     fn pin(&mut self, unshare: &Unshare, how: Pinning<'_>) -> Result<bool> {
-        for page in self.pages.iter_mut().take(self.nr_pages).flatten() {
-            page.pin = None;
+        for pin in self.pins.iter_mut() {
+            *pin = None;
         }
-        for i in 0..self.slots.len() {
-            let (write, fault, pages, nr, wraps) = match self.slots.get(i) {
-                Some(&Slot::At {
+        let layout = self.layout;
+        for slot in layout.slots.iter() {
+            let (write, fault, pages, nr) = match *slot {
+                Slot::At {
                     write,
                     fault,
                     pages,
                     nr,
-                    wraps,
                     ..
-                }) => (write, fault, pages, nr, wraps),
-                Some(&Slot::Invalid(fault)) => return Err(fault),
-                _ => continue,
+                } => (write, fault, pages, nr),
+                Slot::Invalid(fault) => return Err(fault),
+                Slot::Empty => continue,
             };
             for &index in pages.iter().take(nr) {
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
@@ -889,9 +990,6 @@ impl PinnedVec {
                 if !self.pin_page(index, write, fault, unshare, how)? {
                     return Ok(false);
                 }
-            }
-            if wraps {
-                return Err(fault);
             }
         }
         Ok(true)
@@ -909,23 +1007,19 @@ impl PinnedVec {
         unshare: &Unshare,
         how: Pinning<'_>,
     ) -> Result<bool> {
-        let page = self
-            .pages
-            .get_mut(index)
-            .and_then(Option::as_mut)
-            .ok_or(EINVAL)?;
+        let page = *self.layout.pages().get(index).ok_or(EINVAL)?;
+        let slot = self.pins.get_mut(index).ok_or(EINVAL)?;
         // A read operand on a page that a written operand is on.
         let reads_written = !write && page.written;
         let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
-        if page
-            .pin
+        if slot
             .as_ref()
             .is_some_and(|pin| pin.is_write() || !for_write)
         {
             return Ok(true);
         }
         // Not pinned yet, or pinned for reading and now needed for writing: (re)pin it.
-        page.pin = None;
+        *slot = None;
         let pin = match PinnedPage::pin(page.addr, for_write, how) {
             Ok(pin) => pin,
             // `EINVAL` is a wrong call (another mm's lock), not a page to fault in.
@@ -947,68 +1041,56 @@ impl PinnedVec {
         if pin.zone_device() {
             return Err(EFAULT);
         }
-        page.pin = Some(pin);
+        // INVARIANT: `pin` pins page `index`, at its address.
+        *slot = Some(pin);
         Ok(true)
-    }
-
-    /// The direct-map address of page `index`.
-    fn direct_map(&self, index: usize) -> Option<*mut u8> {
-        self.pages.get(index)?.as_ref()?.pin.as_ref()?.direct_map()
     }
 
     /// The pinned pages, with their index (for [`Unshare`]).
     fn pinned(&self) -> impl Iterator<Item = (usize, &PinnedPage)> {
-        let in_use = self.pages.iter().take(self.nr_pages).enumerate();
-        in_use.filter_map(|(index, page)| Some((index, page.as_ref()?.pin.as_ref()?)))
+        let in_use = self.pins.iter().enumerate();
+        in_use.filter_map(|(index, pin)| Some((index, pin.as_ref()?)))
     }
 
     /// Marks dirty the pages written by the first `ran` operations: those of their written
     /// operands (read operands never dirty a page, even one pinned for writing to unshare it).
     fn set_dirty(&mut self, ran: usize) {
-        let ran = ran.min(VEC_LEN_MAX);
-        for i in 0..2 * ran {
-            let Some(&Slot::At {
+        let layout = self.layout;
+        for slot in layout.slots.iter().take(2 * ran.min(VEC_LEN_MAX)) {
+            let Slot::At {
                 write: true,
                 pages,
                 nr,
                 ..
-            }) = self.slots.get(i)
+            } = *slot
             else {
                 continue;
             };
             for &index in pages.iter().take(nr) {
-                let pin = self.pages.get_mut(index).and_then(Option::as_mut);
-                if let Some(PinnedPage::Write(pin)) = pin.and_then(|page| page.pin.as_mut()) {
+                if let Some(Some(PinnedPage::Write(pin))) = self.pins.get_mut(index) {
                     pin.set_dirty();
                 }
             }
         }
     }
 
-    /// Maps operand `slot` for the interpreter.
-    fn map_operand(&self, slot: &Slot) -> Option<Mem<'_>> {
-        let Slot::At { seg, pages, .. } = slot else {
-            return None;
-        };
-        let mut pieces = [(core::ptr::null_mut(), 0); 2];
-        let mut n = 0;
-        for (piece, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
-            let index = *pages.get(page)?;
-            // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            *piece = (self.direct_map(index)?.wrapping_add(offset), len);
-            n += 1;
-        }
-        // SAFETY: Each piece is the direct-map address of a page pinned by `self`, which the
-        // returned `Mem` borrows, at an offset and length inside that page.
-        Some(unsafe { Mem::new(pieces, n) })
-    }
-
     /// Maps the operands' memory into `mem`, as the interpreter accesses it, slot by slot (in
-    /// place: the array is too large to be returned for free).
-    fn map<'a>(&'a self, mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX]) {
-        for (mem, slot) in mem.iter_mut().zip(self.slots.iter()) {
-            *mem = self.map_operand(slot);
+    /// place: the array is too large to be returned for free). `None` if a page is not pinned
+    /// for the access its operands need, which it is once [`PinnedVec::pin`] pinned them all.
+    fn map<'a>(&'a self, mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX]) -> Option<()> {
+        let mut ptrs = [None; PAGES_MAX];
+        for ((ptr, pin), page) in ptrs.iter_mut().zip(&self.pins).zip(self.layout.pages()) {
+            // A written page pinned for reading only (never, once `pin()` pinned them all) is not
+            // mapped.
+            *ptr = pin
+                .as_ref()
+                .filter(|pin| pin.is_write() || !page.written)
+                .and_then(PinnedPage::direct_map);
         }
+        // SAFETY: Each address is the direct map of page `i`, which `self` pins (type invariants),
+        // for writing if the page is written (the filter above): the pin keeps the page, and the
+        // address valid, while `self` is borrowed.
+        unsafe { self.layout.map(&ptrs, self, mem) }
     }
 }
 
@@ -1222,7 +1304,7 @@ fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
     }
 }
 
-/// Interprets `ops` over the operand memory `mem` (two slots per operation, see [`PinnedVec`]).
+/// Interprets `ops` over the operand memory `mem` (two slots per operation, see [`VecLayout`]).
 ///
 /// Returns 0 when every operation ran, or the index + 1 of the compare that stopped the
 /// vector. Runs with interrupts off: no sleeping, no allocation, no lock, no fault.
@@ -1368,12 +1450,13 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
     }
 }
 
-/// Runs `ops` for the current CPU or an idle one through the kernel's direct map of its operands'
-/// pages, which the page tables that map them keep mapped while they are locked: nothing is
-/// pinned, and nothing needs to be revalidated.
+/// Runs the vector laid out in `layout` for the current CPU or an idle one through the kernel's
+/// direct map of its operands' pages, which the page tables that map them keep mapped while they
+/// are locked: nothing is pinned, and nothing needs to be revalidated.
 ///
-/// Returns what [`run`] returns, or `None` if the vector did not run: its operands are on pages of
-/// more than [`TABLES_MAX`] last-level page tables, or of one whose lock another thread holds
+/// Returns what [`run`] returns, or `None` if the vector did not run: an operand's range is not
+/// valid (its fault is the pinned path's to report), its operands are on pages of more than
+/// [`TABLES_MAX`] last-level page tables, or of one whose lock another thread holds
 /// ([`PteTables`]), a page is not mapped for the access it needs, or `cpu` runs another task (a
 /// vector goes there by IPI, which this path does not wait for while it holds the locks). The
 /// caller then pins the operands.
@@ -1385,141 +1468,47 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// through the direct map does not set the entry's dirty bit, and reclaim drops a clean
 /// anonymous page that has a copy in swap, or that was freed lazily (`MADV_FREE`), without
 /// writing it. A dirty entry hands its state to the page when it is cleared, as for a store by
-/// user space. Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the
-/// pages found: the caller only runs the whole [`check_policy`] for a vector that did not run.
-fn run_locked(ops: &OpVec, cpu: CpuId, guard: &MmapReadGuard<'_>) -> Result<Option<usize>> {
-    let mut tables = PteTables::<TABLES_MAX>::new(guard);
-    // All the tables first, the operands split once, slot by slot (as `mem`), each with the indices
-    // of its pages in `pages`: the entries are then read from tables that no longer change.
-    let mut operands: [Option<(Segments, [usize; 2])>; 2 * VEC_LEN_MAX] = Default::default();
-    let mut pages = LockedPages::new();
-    for (op, pair) in ops.iter().zip(operands.chunks_exact_mut(2)) {
-        for (operand, slot) in op.operands().into_iter().zip(pair) {
-            let Some((operand, len, write)) = operand else {
-                continue;
-            };
-            let seg = match Segments::of(&operand, len) {
-                Ok(Some(seg)) => seg,
-                Ok(None) => continue,
-                Err(_) => return Ok(None),
-            };
-            let Some(first) = pages.add(&mut tables, seg.page, write) else {
-                return Ok(None);
-            };
-            let mut index = [first, first];
-            if seg.nr_pages() == 2 {
-                let next = seg.page.checked_add(PAGE_SIZE);
-                match next.and_then(|next| pages.add(&mut tables, next, write)) {
-                    Some(second) => index[1] = second,
-                    None => return Ok(None),
-                }
-            }
-            *slot = Some((seg, index));
-        }
-    }
-    let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-    if pages.map(&tables, &operands, &mut mem).is_none() {
+/// user space. Each page is checked once, for writing if any operand on it is written, as the
+/// pinned path pins it: a read operand on a page that another operand writes reads it through an
+/// entry checked for writing (which, as for a write pin, does not ask for `VM_READ`).
+///
+/// Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the pages
+/// found, once for consecutive pages of one mapping: the caller only runs the whole
+/// [`check_policy`] for a vector that did not run.
+fn run_locked(
+    layout: &VecLayout<'_>,
+    cpu: CpuId,
+    guard: &MmapReadGuard<'_>,
+) -> Result<Option<usize>> {
+    if !layout.all_valid() {
         return Ok(None);
     }
-    dispatch(ops, Memory::Locked(&mem), cpu)
-}
-
-/// The distinct pages of a vector's operands, for [`run_locked`], in the order the operands first
-/// use them, each with whether an operand on it is written: a page that several operands are on
-/// (a word updated beside a copy, two counters) is checked and mapped once.
-///
-/// # Invariants
-///
-/// `self.nr <= PAGES_MAX`, and the page addresses of `self.pages[..self.nr]` are distinct.
-struct LockedPages {
-    /// The user address of each page, page-aligned, and whether an operand on it is written.
-    pages: [(usize, bool); PAGES_MAX],
-    /// How many of `pages` are in use.
-    nr: usize,
-}
-
-impl LockedPages {
-    /// No page.
-    fn new() -> Self {
-        // INVARIANT: No page is in use.
-        Self {
-            pages: [(0, false); PAGES_MAX],
-            nr: 0,
+    // All the tables first: the entries are then read from tables that no longer change.
+    let mut tables = PteTables::<TABLES_MAX>::new(guard);
+    for page in layout.pages() {
+        if !tables.lock(page.addr) {
+            return Ok(None);
         }
     }
-
-    /// The index of the page at `addr` (page-aligned), marked written if `write`: added, and a
-    /// table of `tables` locked that maps it, if it is new. `None` if that table cannot be locked
-    /// ([`PteTables::lock`]).
-    fn add(
-        &mut self,
-        tables: &mut PteTables<'_, TABLES_MAX>,
-        addr: usize,
-        write: bool,
-    ) -> Option<usize> {
-        for (i, page) in self.pages.iter_mut().take(self.nr).enumerate() {
-            if page.0 == addr {
-                page.1 |= write;
-                return Some(i);
-            }
-        }
-        let page = self.pages.get_mut(self.nr)?;
-        if !tables.lock(addr) {
-            return None;
-        }
-        *page = (addr, write);
-        // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
-        self.nr += 1;
-        Some(self.nr - 1)
+    let mut ptrs = [None; PAGES_MAX];
+    // The last VMA the policy allowed, and whether for writing: consecutive pages of one mapping
+    // are checked once.
+    let mut allowed = None;
+    for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
+        let Some(mapped) = map_page(&tables, page.addr, page.written, &mut allowed) else {
+            return Ok(None);
+        };
+        *ptr = Some(mapped);
     }
-
-    /// Maps the memory of `operands` (split, with the indices of their pages in `self`) into
-    /// `mem`, slot by slot, through the entries of `tables`, which maps all the pages
-    /// ([`LockedPages::add`]); `None` if a page is not mapped for the access its operands need, or
-    /// an index is not one of `self`'s pages. The memory borrows `tables`, whose locks keep its
-    /// pages mapped.
-    ///
-    /// Each page is checked once, for writing if any operand on it is written, as the pinned path
-    /// pins it: a read operand on a page that another operand writes reads it through an entry
-    /// checked for writing (which, as for a write pin, does not ask for `VM_READ`).
-    fn map<'t>(
-        &self,
-        tables: &'t PteTables<'_, TABLES_MAX>,
-        operands: &[Option<(Segments, [usize; 2])>; 2 * VEC_LEN_MAX],
-        mem: &mut [Option<Mem<'t>>; 2 * VEC_LEN_MAX],
-    ) -> Option<()> {
-        let mut ptrs = [core::ptr::null_mut::<u8>(); PAGES_MAX];
-        // The last VMA the policy allowed, and whether for writing: consecutive pages of one
-        // mapping are checked once.
-        let mut allowed: Option<(&VmaRef, bool)> = None;
-        for (&(addr, write), ptr) in self.pages.iter().take(self.nr).zip(ptrs.iter_mut()) {
-            *ptr = map_page(tables, addr, write, &mut allowed)?;
-        }
-        // Only the pages in use were mapped: an index past them gives `None`, never a null page.
-        let ptrs = ptrs.get(..self.nr).unwrap_or(&[]);
-        for (operand, slot) in operands.iter().zip(mem.iter_mut()) {
-            let Some((seg, index)) = operand else {
-                continue;
-            };
-            // The piece on the first page, and the rest on the next one.
-            let first = seg.len.min(PAGE_SIZE - seg.offset);
-            let page = *ptrs.get(index[0])?;
-            // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            let mut pieces = [(page.wrapping_add(seg.offset), first), (page, 0)];
-            let mut n = 1;
-            if seg.len > first {
-                pieces[1] = (*ptrs.get(index[1])?, seg.len - first);
-                n = 2;
-            }
-            // SAFETY: Each piece is in the direct map of one of the pages mapped above (`ptrs`
-            // only holds those): a page that a present entry of `tables` maps for the access the
-            // operand needs (a page written by any operand was mapped for writing), at an offset
-            // and length inside that page. The page stays mapped, hence valid, while the tables
-            // are locked, which they are until `tables` is dropped: the `Mem` borrows it for `'t`.
-            *slot = Some(unsafe { Mem::new(pieces, n) });
-        }
-        Some(())
+    let mut mem = Default::default();
+    // SAFETY: Each address is the direct map of page `i`, mapped by a present entry of `tables`
+    // for the access its operands need (`map_page()`: for writing if the page is written). The
+    // page stays mapped, hence valid, while the tables are locked, which they are until `tables`
+    // is dropped: the memory borrows it.
+    if unsafe { layout.map(&ptrs, &tables, &mut mem) }.is_none() {
+        return Ok(None);
     }
+    dispatch(layout.ops, Memory::Locked(&mem), cpu)
 }
 
 /// The direct-map address of the page at `addr`, through its entry in `tables`, if the entry
@@ -1623,7 +1612,7 @@ fn lock_checked<'a>(mm: &'a MmWithUser, ops: &OpVec) -> Result<MmapReadGuard<'a>
 /// pages keep changing gets `EAGAIN`.
 const MAX_ATTEMPTS: usize = 4;
 
-/// The pages (by their index in [`PinnedVec::pages`], which only depends on the vector) to be
+/// The pages (by their index in [`VecLayout::pages`], which only depends on the vector) to be
 /// pinned for writing although no operation writes them, to break copy-on-write: see
 /// [`cow_unstable`].
 type Unshare = [bool; PAGES_MAX];
@@ -1648,7 +1637,7 @@ type Unshare = [bool; PAGES_MAX];
 /// contents, as any concurrent reader of that memory would.
 ///
 /// Called with `guard` held, after `pinned` was pinned under it.
-fn cow_unstable(pinned: &PinnedVec, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
+fn cow_unstable(pinned: &PinnedVec<'_, '_>, guard: &MmapReadGuard<'_>) -> Option<Unshare> {
     let mut unshare: Unshare = [false; PAGES_MAX];
     let mut any = false;
     for (index, page) in pinned.pinned() {
@@ -1705,12 +1694,16 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             return Ok(ret as isize);
         }
         in_mm = Some(guard);
-    } else if !debug::pinned_only() {
+    }
+    // Laid out once; pinned in place at each attempt.
+    let mut layout = VecLayout::new(ops);
+    layout.lay_out();
+    if in_mm.is_none() && !debug::pinned_only() {
         // Any other vector, through the page tables that map its operands, which check the policy
         // on the way: the whole check only runs if the vector did not run.
         debug::delay_lock();
         let guard = mm.mmap_read_lock_killable()?;
-        if let Some(ret) = run_locked(ops, cpu, &guard)? {
+        if let Some(ret) = run_locked(&layout, cpu, &guard)? {
             return Ok(ret as isize);
         }
         check_policy(ops, &guard)?;
@@ -1720,9 +1713,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     // Whether the last pass under the lock found a page to fault in (or to pin for writing):
     // from then on, every pass faults the operands in first.
     let mut fault_in = false;
-    // Laid out once, pinned in place at each attempt: the pinned operands are never moved.
-    let mut pinned = PinnedVec::new();
-    pinned.lay_out(ops);
+    let mut pinned = PinnedVec::new(&layout);
     for attempt in 1..=MAX_ATTEMPTS {
         // An attempt that finds a page missing faults the operands in and pins again, once.
         let mut faulted_in = false;
@@ -1772,7 +1763,10 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             }
             debug::delay_dispatch();
             let mut mem = Default::default();
-            pinned.map(&mut mem);
+            if pinned.map(&mut mem).is_none() {
+                // Never: `pin()` pinned every page for the access its operands need.
+                return Err(EFAULT);
+            }
             let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
             drop(guard);
             let ran = if ret == 0 { ops.iter().count() } else { ret };
@@ -2732,17 +2726,123 @@ mod tests {
         assert_eq!(Segments::new(0x1234, 0), Ok(None));
         let one = Segments::new(0x1000, 4096).unwrap().unwrap();
         assert_eq!(one.nr_pages(), 1);
-        assert_eq!(one.pieces().count(), 1);
+        assert_eq!(one.split(), (0, 4096, 0));
         let two = Segments::new(0x1ff9, 8).unwrap().unwrap();
         assert_eq!((two.page, two.offset, two.nr_pages()), (0x1000, 0xff9, 2));
-        let pieces: [_; 2] = core::array::from_fn(|i| two.pieces().nth(i));
-        assert_eq!(pieces, [Some((0, 0xff9, 7)), Some((1, 0, 1))]);
+        assert_eq!(two.split(), (0xff9, 7, 1));
         let full = Segments::new(0x2001, 4096).unwrap().unwrap();
-        assert_eq!(full.pieces().map(|p| p.2).sum::<usize>(), 4096);
+        assert_eq!(full.split(), (1, 4095, 1));
         assert_eq!(full.nr_pages(), 2);
         // A range that wraps around the address space is a fault, not a crash.
         assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
         assert_eq!(Segments::new(0, 4097), Err(EINVAL));
+    }
+
+    #[test]
+    fn operands_are_laid_out_on_distinct_pages() {
+        // The benchmark's worst case: a page copied, each side across two pages, an add on the
+        // source's first page, and two adds on one more page.
+        let ops = OpVec::new(&[
+            raw(MEMCPY, 4096, 0x10800, 0x20800, 0, 1),
+            raw(ADD, 8, 0x20800, 1, 0, 0),
+            raw(ADD, 8, 0x30008, 1, 0, 0),
+            raw(ADD, 8, 0x30010, 1, 0, 0),
+        ])
+        .expect("valid vector");
+        let mut layout = VecLayout::new(&ops);
+        layout.lay_out();
+        // Each page once, written if any operand on it is: the source's second page is only read.
+        let want = [
+            (0x10000, true),
+            (0x11000, true),
+            (0x20000, true),
+            (0x21000, false),
+            (0x30000, true),
+        ];
+        assert_eq!(layout.pages().len(), want.len());
+        for (page, &(addr, written)) in layout.pages().iter().zip(want.iter()) {
+            assert_eq!((page.addr, page.written), (addr, written));
+        }
+        let at = |i: usize| match &layout.slots[i] {
+            Slot::At {
+                write,
+                fault,
+                pages,
+                nr,
+                ..
+            } => Some((*write, *fault, pages.get(..*nr))),
+            _ => None,
+        };
+        assert_eq!(at(0), Some((true, EFAULT, Some(&[0, 1][..]))));
+        assert_eq!(at(1), Some((false, EAGAIN, Some(&[2, 3][..]))));
+        assert_eq!(at(2), Some((true, EFAULT, Some(&[2][..]))));
+        assert_eq!(at(4), Some((true, EFAULT, Some(&[4][..]))));
+        assert_eq!(at(6), Some((true, EFAULT, Some(&[4][..]))));
+        // An add has one operand.
+        for i in [3, 5, 7] {
+            assert_eq!(at(i), None);
+        }
+        assert!(layout.all_valid());
+
+        // A range that wraps around the address space is its operand's fault, for the pinned path
+        // to report; the operands before it are laid out.
+        let ops = OpVec::new(&[
+            raw(ADD, 8, 0x30008, 1, 0, 0),
+            raw(MEMCPY, 16, 0x30010, u64::MAX - 7, 0, 1),
+        ])
+        .expect("valid vector");
+        let mut layout = VecLayout::new(&ops);
+        layout.lay_out();
+        assert_eq!(layout.pages().len(), 1);
+        assert!(matches!(layout.slots[3], Slot::Invalid(e) if e == EAGAIN));
+        assert!(!layout.all_valid());
+    }
+
+    #[test]
+    fn a_layout_maps_each_operand_onto_its_pages() -> Result {
+        // Sixteen bytes copied from the end of one page and the start of the next to a third
+        // page, which three buffers stand for.
+        let ops = OpVec::new(&[raw(MEMCPY, 16, 0x20100, 0x10ff8, 0, 0)]).expect("valid vector");
+        let mut layout = VecLayout::new(&ops);
+        layout.lay_out();
+        let mut dst = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        let mut src = [
+            KVec::from_elem(1u8, PAGE_SIZE, GFP_KERNEL)?,
+            KVec::from_elem(2u8, PAGE_SIZE, GFP_KERNEL)?,
+        ];
+        let mut ptrs = [None; PAGES_MAX];
+        for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
+            *ptr = match page.addr {
+                0x20000 => Some(dst.as_mut_ptr()),
+                0x10000 => Some(src[0].as_mut_ptr()),
+                0x11000 => Some(src[1].as_mut_ptr()),
+                _ => None,
+            };
+        }
+        assert!(ptrs.iter().take(3).all(Option::is_some));
+        let keeper = ();
+        {
+            let mut mem = Default::default();
+            // SAFETY: Each address is that of a buffer of a page, valid for reads and writes while
+            // the buffers live, which is longer than `mem` (declared after them).
+            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_some());
+            assert_eq!(mem[0].as_ref().map(|m| m.pieces().len()), Some(1));
+            assert_eq!(mem[1].as_ref().map(|m| m.pieces().len()), Some(2));
+            assert_eq!(run(&ops, &mem), 0);
+        }
+        let want: [u8; 16] = core::array::from_fn(|i| if i < 8 { 1 } else { 2 });
+        assert_eq!(dst.get(0x100..0x110), Some(&want[..]));
+        // Nothing else was written.
+        let untouched = |range: &[u8]| range.iter().all(|&b| b == 0);
+        assert!(dst.get(..0x100).is_some_and(untouched));
+        assert!(dst.get(0x110..).is_some_and(untouched));
+
+        // A page without an address: the vector cannot run.
+        ptrs[1] = None;
+        let mut mem = Default::default();
+        // SAFETY: As above.
+        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_none());
+        Ok(())
     }
 
     /// Two separate allocations standing for two pages that are not contiguous in the kernel,
@@ -2775,9 +2875,16 @@ mod tests {
             let seg = Segments::new(off as u64, len).ok()??;
             let mut pieces = [(core::ptr::null_mut(), 0); 2];
             let mut n = 0;
-            for (slot, (page, offset, len)) in pieces.iter_mut().zip(seg.pieces()) {
-                *slot = (self.0[page].as_mut_ptr().wrapping_add(offset), len);
-                n += 1;
+            let (offset, first, rest) = seg.split();
+            for ((slot, (offset, len)), page) in pieces
+                .iter_mut()
+                .zip([(offset, first), (0, rest)])
+                .zip(&mut self.0)
+            {
+                if len > 0 {
+                    *slot = (page.as_mut_ptr().wrapping_add(offset), len);
+                    n += 1;
+                }
             }
             // SAFETY: The pieces lie inside the two buffers, which `self` owns and the
             // result borrows.

@@ -29,6 +29,7 @@ use core::mem::MaybeUninit;
 
 /// The size of the range of addresses that one last-level page table maps (`PMD_SIZE`, which is
 /// not a constant everywhere: powerpc's book3s64 picks it at boot).
+#[inline]
 fn pmd_size() -> usize {
     // SAFETY: No preconditions.
     unsafe { bindings::pmd_size() }
@@ -101,27 +102,34 @@ impl MmapReadGuard<'_> {
 ///
 /// # Invariants
 ///
-/// `self.tables[..self.nr]` are `Some`, the others `None`, and they were locked in index order.
+/// `self.nr <= N`, and only the first `self.nr` tables are initialised, locked in index order.
 pub struct PteTables<'a, const N: usize> {
     guard: &'a MmapReadGuard<'a>,
-    tables: [Option<PteTable<'a>>; N],
+    // Not `Option`s: nothing is initialised for the tables not locked.
+    tables: [MaybeUninit<PteTable<'a>>; N],
     nr: usize,
 }
 
 impl<'a, const N: usize> PteTables<'a, N> {
     /// No table locked yet, in the mm whose mmap read lock `guard` holds.
     pub fn new(guard: &'a MmapReadGuard<'a>) -> Self {
+        // INVARIANT: No table is initialised.
         Self {
             guard,
-            tables: [const { None }; N],
+            tables: [const { MaybeUninit::uninit() }; N],
             nr: 0,
         }
     }
 
     /// The tables locked so far.
     #[inline]
-    fn locked(&self) -> impl Iterator<Item = &PteTable<'a>> {
-        self.tables.iter().take(self.nr).flatten()
+    fn locked(&self) -> &[PteTable<'a>] {
+        let locked = self.tables.get(..self.nr).unwrap_or(&[]);
+        // SAFETY: By the type invariants, the first `self.nr` tables are initialised, and
+        // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length. The tables
+        // are borrowed from `self` for as long as the slice: none is locked nor dropped
+        // meanwhile (both need `&mut self`).
+        unsafe { &*(core::ptr::from_ref(locked) as *const [PteTable<'a>]) }
     }
 
     /// Makes sure that a locked table maps the page at `addr`, in the same VMA as the page it was
@@ -136,14 +144,15 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// of the page the table is locked for is checked; [`PteTables::entry`] gives the others.)
     #[must_use]
     pub fn lock(&mut self, addr: usize) -> bool {
-        if self.locked().any(|table| table.maps(addr)) {
+        if self.locked().iter().any(|table| table.maps(addr)) {
             return true;
         }
         // Never a lock this thread holds: a table locked for another VMA that shares the range,
         // or, without split page table locks, any table (all share the mm's lock). A trylock of
         // it would fail, and a uniprocessor kernel with spinlock debugging reports that as a bug.
         if self.nr > 0
-            && (!cfg!(CONFIG_SPLIT_PTE_PTLOCKS) || self.locked().any(|table| table.covers(addr)))
+            && (!cfg!(CONFIG_SPLIT_PTE_PTLOCKS)
+                || self.locked().iter().any(|table| table.covers(addr)))
         {
             return false;
         }
@@ -153,8 +162,9 @@ impl<'a, const N: usize> PteTables<'a, N> {
         let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0) else {
             return false;
         };
-        *slot = Some(table);
-        // INVARIANT: The first `None` is now `Some`, locked after the ones before it.
+        slot.write(table);
+        // INVARIANT: The first uninitialised table is now initialised, locked after the ones
+        // before it, and there was room for it.
         self.nr += 1;
         true
     }
@@ -163,7 +173,10 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// `None` if none does.
     #[inline]
     pub fn entry(&self, addr: usize) -> Option<Pte<'_>> {
-        self.locked().find(|table| table.maps(addr))?.entry(addr)
+        self.locked()
+            .iter()
+            .find(|table| table.maps(addr))?
+            .entry(addr)
     }
 }
 
@@ -171,8 +184,12 @@ impl<const N: usize> Drop for PteTables<'_, N> {
     fn drop(&mut self) {
         // In the reverse order of locking: with `CONFIG_HIGHPTE`, each table was mapped with
         // `kmap_local_page()`, whose mappings must be undone in the reverse order.
-        for table in self.tables.iter_mut().rev() {
-            *table = None;
+        let locked = self.tables.get_mut(..self.nr).unwrap_or(&mut []);
+        for table in locked.iter_mut().rev() {
+            // SAFETY: By the type invariants, the first `self.nr` tables are initialised. Each
+            // is dropped once: `MaybeUninit` has no drop glue, so the tables are not dropped
+            // again with `self.tables`.
+            unsafe { table.assume_init_drop() };
         }
     }
 }
