@@ -68,27 +68,11 @@ def rs_stages(final):
     f.rep("        walk::PteTables,\n")
     f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
     f.cut("/// Runs the vector laid out in `layout` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
-    f.cut("    /// Whether the range of every operand is valid: none wraps around", "    /// Maps the memory of the operands into `mem`", keep_end=True)
     f.rep("""/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
 /// ([`run_locked`]), once, for writing if any operand on it is written, and each operand refers
 /// to its pages by index. The layout only depends on the vector: it is made once per call.""", """/// page is pinned once ([`PinnedVec`]), for writing if any operand on it is written, and each
 /// operand refers to its pages by index. The layout only depends on the vector: it is made once
 /// per call.""")
-    f.rep(" `self.all_valid` is false if a slot is [`Slot::Invalid`].\n", "\n")
-    f.rep("    /// What [`VecLayout::all_valid`] says.\n    all_valid: bool,\n")
-    f.rep("            all_valid: true,\n")
-    f.rep("""                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
-                    // written if it is, and `all_valid` follows the slots.
-                    *slot = self.pages.slot(&operand, len, write);
-                    if matches!(slot, Slot::Invalid(_)) {
-                        self.all_valid = false;
-                    }
-""", """                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
-                    // written if it is.
-                    *slot = self.pages.slot(&operand, len, write);
-""")
-    f.rep("        assert!(layout.all_valid());\n")
-    f.rep("        assert!(!layout.all_valid());\n")
     f.rep(""" an access whose fault the call must report), it continues below under that lock. Any other
 /// vector first tries [`run_locked`], under the lock too.
 """, """ an access whose fault the call must report), it continues below under that lock.
@@ -105,7 +89,7 @@ def rs_stages(final):
 /// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 """)
-    f.rep("""            // not for a vector that must run in the caller's mm, nor one whose page table stays
+    f.rep("""            // not for a vector that must run in the caller's mm, nor one whose page tables stay
             // locked here while another CPU runs it.
 """, """            // not for a vector that must run in the caller's mm.
 """)
@@ -311,8 +295,8 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
     arm = f.t[i + len(start) : j]
     arm = "".join(line[8:] if line.strip() else line for line in arm.splitlines(True))
     f.t = f.t[:i] + arm + "            let guard = lock_checked(mm, ops)?;\n" + f.t[j + len(end) :]
-    f.rep("let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);",
-          "let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?;")
+    f.rep("let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);",
+          "let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?;")
     f.rep("""    /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
     /// CPU, in its mm.
     InMm,
@@ -373,6 +357,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     out["M"] = f.t
 
     # Patch 14: without the engine (15).
+    f.rep("// An operand is on at most two pages.\nconst _: () = assert!(DATA_LEN_MAX as usize <= PAGE_SIZE);\n\n")
     i = f.t.index("//! 4. [`VecLayout`], then [`PinnedVec`]")
     j = f.t.index("//! Every argument error is reported")
     f.t = f.t[:i] + """//! 4. Execution ([`execute`]): not yet. A call that passes validation returns `ENOSYS`, as on

@@ -574,13 +574,17 @@ fn target_cpu(cpu: i32) -> Result<CpuId> {
     Ok(cpu)
 }
 
+// An operand is on at most two pages.
+const _: () = assert!(DATA_LEN_MAX as usize <= PAGE_SIZE);
+
 /// The pages an operand lives on: its user address range, split at the page boundary.
 ///
 /// # Invariants
 ///
-/// `0 < self.len <= DATA_LEN_MAX`, `self.page` is page-aligned, `self.offset < PAGE_SIZE`, so
-/// the range `page + offset .. page + offset + len` lies on at most two pages, and
-/// `page + offset + len` does not overflow: the range does not wrap around the address space.
+/// `0 < self.len <= DATA_LEN_MAX <= PAGE_SIZE`, `self.page` is page-aligned,
+/// `self.offset < PAGE_SIZE`, so the range `page + offset .. page + offset + len` lies on at most
+/// two pages, and `page + offset + len` does not overflow: the range does not wrap around the
+/// address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Segments {
     /// User address of the first page.
@@ -626,7 +630,9 @@ impl Segments {
     }
 
     /// Where the operand is on its pages: its offset in the first page, its length there, and its
-    /// length on the next page (from its start; 0 if the operand is all on the first).
+    /// length on the next page (from its start; 0 if the operand is all on the first). The first
+    /// piece ends inside the first page, and the rest, shorter than a page, inside the next one
+    /// (type invariants).
     fn split(&self) -> (usize, usize, usize) {
         let first = self.len.min(PAGE_SIZE - self.offset);
         (self.offset, first, self.len - first)
@@ -827,7 +833,7 @@ enum Slot {
 /// Once laid out, the slots are those of the operands of `self.ops`, two per operation. A
 /// [`Slot::At`] has `nr == seg.nr_pages()` page indices, all below `self.pages.nr`: the first
 /// is that of the page at `seg.page`, the second that of the next page. Its pages are written if
-/// it is written. `self.all_valid` is false if a slot is [`Slot::Invalid`].
+/// it is written.
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -835,15 +841,13 @@ struct VecLayout<'o> {
     pages: VecPages,
     /// `slots[2 * i]` and `slots[2 * i + 1]` are the operands of operation `i`.
     slots: [Slot; 2 * VEC_LEN_MAX],
-    /// What [`VecLayout::all_valid`] says.
-    all_valid: bool,
 }
 
 impl<'o> VecLayout<'o> {
     /// Not laid out yet: laid out in place by [`VecLayout::lay_out`] (it is too large to be
     /// returned for free).
     fn new(ops: &'o OpVec) -> Self {
-        // INVARIANT: No slot refers to a page, and none is invalid.
+        // INVARIANT: No slot refers to a page.
         Self {
             ops,
             pages: VecPages {
@@ -854,7 +858,6 @@ impl<'o> VecLayout<'o> {
                 nr: 0,
             },
             slots: [Slot::Empty; 2 * VEC_LEN_MAX],
-            all_valid: true,
         }
     }
 
@@ -865,11 +868,8 @@ impl<'o> VecLayout<'o> {
             for (operand, slot) in op.operands().into_iter().zip(pair) {
                 if let Some((operand, len, write)) = operand {
                     // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
-                    // written if it is, and `all_valid` follows the slots.
+                    // written if it is.
                     *slot = self.pages.slot(&operand, len, write);
-                    if matches!(slot, Slot::Invalid(_)) {
-                        self.all_valid = false;
-                    }
                 }
             }
         }
@@ -880,21 +880,16 @@ impl<'o> VecLayout<'o> {
         self.pages.as_slice()
     }
 
-    /// Whether the range of every operand is valid: none wraps around the address space.
-    fn all_valid(&self) -> bool {
-        self.all_valid
-    }
-
     /// Maps the memory of the operands into `mem`, slot by slot, for the interpreter: the memory
-    /// of page `i` of [`VecLayout::pages`] is at `ptrs[i]`. The memory borrows `keeper`, which
-    /// keeps the pages where they are. `None` if the page of an operand has no address: then the
-    /// vector cannot run.
+    /// of page `i` of [`VecLayout::pages`] is at `ptrs[i]` (in the kernel's direct map). The
+    /// memory borrows `keeper`, which keeps the pages where they are. `None`, with `mem` in no
+    /// particular state, if an operand's range is not valid or one of its pages has no address:
+    /// then the vector cannot run.
     ///
     /// # Safety
     ///
-    /// Each `ptrs[i]` that is not `None` must be the address of the memory of page `i` in the
-    /// kernel's direct map, valid for reads of a page, and for writes if the page is written, as
-    /// long as `keeper` is borrowed.
+    /// Each `ptrs[i]` that is not `None` must be valid for reads of `PAGE_SIZE` bytes, and for
+    /// writes if page `i` is written, for `'a`.
     unsafe fn map<'a, K: ?Sized>(
         &self,
         ptrs: &[Option<*mut u8>; PAGES_MAX],
@@ -902,9 +897,13 @@ impl<'o> VecLayout<'o> {
         mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX],
     ) -> Option<()> {
         for (slot, mem) in self.slots.iter().zip(mem.iter_mut()) {
-            let Slot::At { seg, pages, nr, .. } = slot else {
-                *mem = None;
-                continue;
+            let (seg, pages, nr) = match slot {
+                Slot::At { seg, pages, nr, .. } => (seg, pages, nr),
+                Slot::Invalid(_) => return None,
+                Slot::Empty => {
+                    *mem = None;
+                    continue;
+                }
             };
             let indices = pages.get(..*nr)?;
             let page = |k: usize| *ptrs.get(*indices.get(k)?)?;
@@ -918,10 +917,9 @@ impl<'o> VecLayout<'o> {
                 n = 2;
             }
             // SAFETY: By the type invariants, the first piece is on the page at `seg.page`, the
-            // rest (if any) on the next one, at offsets and lengths inside those pages, whose
-            // addresses the caller guarantees valid for reads, and for writes if the page is
-            // written, which it is if the operand is: for as long as `keeper` is borrowed, which
-            // the `Mem` does for `'a`.
+            // rest (if any) on the next one, at offsets and lengths inside those pages
+            // (`Segments::split()`), whose addresses the caller guarantees valid for reads, and
+            // for writes if the page is written, which it is if the operand is, for `'a`.
             *mem = Some(unsafe { Mem::new(pieces, n) });
         }
         Some(())
@@ -1480,9 +1478,6 @@ fn run_locked(
     cpu: CpuId,
     guard: &MmapReadGuard<'_>,
 ) -> Result<Option<usize>> {
-    if !layout.all_valid() {
-        return Ok(None);
-    }
     // All the tables first: the entries are then read from tables that no longer change.
     let mut tables = PteTables::<TABLES_MAX>::new(guard);
     for page in layout.pages() {
@@ -1504,7 +1499,7 @@ fn run_locked(
     // SAFETY: Each address is the direct map of page `i`, mapped by a present entry of `tables`
     // for the access its operands need (`map_page()`: for writing if the page is written). The
     // page stays mapped, hence valid, while the tables are locked, which they are until `tables`
-    // is dropped: the memory borrows it.
+    // is dropped: the memory borrows it. An operand whose range is not valid fails the map.
     if unsafe { layout.map(&ptrs, &tables, &mut mem) }.is_none() {
         return Ok(None);
     }
@@ -1764,10 +1759,11 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             debug::delay_dispatch();
             let mut mem = Default::default();
             if pinned.map(&mut mem).is_none() {
-                // Never: `pin()` pinned every page for the access its operands need.
+                // Never: `pin()` returned an invalid operand's fault, and pinned every page for
+                // the access its operands need.
                 return Err(EFAULT);
             }
-            let ret = dispatch(ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
+            let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
             drop(guard);
             let ran = if ret == 0 { ops.iter().count() } else { ret };
             pinned.set_dirty(ran);
@@ -1786,7 +1782,7 @@ enum Memory<'a, 'm> {
     /// CPU, in its mm.
     InMm,
     /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept
-    /// mapped by the page table locked in [`run_locked`]: like [`Memory::InMm`], the vector can
+    /// mapped by the page tables locked in [`run_locked`]: like [`Memory::InMm`], the vector can
     /// only run on the caller's CPU.
     Locked(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
     /// Through the kernel's direct map of the pinned operands, slot by slot ([`run`]): anywhere.
@@ -1855,7 +1851,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
         || (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
         || match memory {
             // The handler would run in the task that an IPI interrupts, or for an offline CPU:
-            // not for a vector that must run in the caller's mm, nor one whose page table stays
+            // not for a vector that must run in the caller's mm, nor one whose page tables stay
             // locked here while another CPU runs it.
             Memory::InMm | Memory::Locked(_) => false,
             Memory::None | Memory::Pinned(_) => {
@@ -2739,7 +2735,11 @@ mod tests {
     }
 
     #[test]
-    fn operands_are_laid_out_on_distinct_pages() {
+    fn operands_are_laid_out_on_distinct_pages() -> Result {
+        if PAGE_SIZE != 4096 {
+            // The addresses below are laid out for 4 KiB pages.
+            return Ok(());
+        }
         // The benchmark's worst case: a page copied, each side across two pages, an add on the
         // source's first page, and two adds on one more page.
         let ops = OpVec::new(&[
@@ -2782,7 +2782,6 @@ mod tests {
         for i in [3, 5, 7] {
             assert_eq!(at(i), None);
         }
-        assert!(layout.all_valid());
 
         // A range that wraps around the address space is its operand's fault, for the pinned path
         // to report; the operands before it are laid out.
@@ -2795,11 +2794,24 @@ mod tests {
         layout.lay_out();
         assert_eq!(layout.pages().len(), 1);
         assert!(matches!(layout.slots[3], Slot::Invalid(e) if e == EAGAIN));
-        assert!(!layout.all_valid());
+        // It cannot be mapped, whatever its valid operands' pages are: the vector cannot run.
+        let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        let mut ptrs = [None; PAGES_MAX];
+        ptrs[0] = Some(page.as_mut_ptr());
+        let keeper = ();
+        let mut mem = Default::default();
+        // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
+        // the buffer lives, which is longer than `mem` (declared after it).
+        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_none());
+        Ok(())
     }
 
     #[test]
     fn a_layout_maps_each_operand_onto_its_pages() -> Result {
+        if PAGE_SIZE != 4096 {
+            // The addresses below are laid out for 4 KiB pages.
+            return Ok(());
+        }
         // Sixteen bytes copied from the end of one page and the start of the next to a third
         // page, which three buffers stand for.
         let ops = OpVec::new(&[raw(MEMCPY, 16, 0x20100, 0x10ff8, 0, 0)]).expect("valid vector");
