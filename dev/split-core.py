@@ -370,6 +370,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     f.rep("""use core::{
     marker::PhantomData,
     mem::{offset_of, size_of, MaybeUninit},
+    ptr::NonNull,
     slice,
     sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
 };

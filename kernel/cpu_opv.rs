@@ -60,6 +60,7 @@
 use core::{
     marker::PhantomData,
     mem::{offset_of, size_of, MaybeUninit},
+    ptr::NonNull,
     slice,
     sync::atomic::{compiler_fence, Ordering as CompilerOrdering},
 };
@@ -637,6 +638,29 @@ impl Segments {
         let first = self.len.min(PAGE_SIZE - self.offset);
         (self.offset, first, self.len - first)
     }
+
+    /// The operand's pieces, `(address, length)`, and how many there are (1 or 2), when its first
+    /// page is at `first` and the next one (if it goes on) at `next`: the first piece at its
+    /// offset in `first`, the rest at the start of `next` ([`Segments::split`]). `None` if the
+    /// operand goes on to a next page and `next` is `None`. Unused pieces are empty.
+    fn pieces(
+        &self,
+        first: NonNull<u8>,
+        next: Option<NonNull<u8>>,
+    ) -> Option<([(*mut u8, usize); 2], usize)> {
+        let (offset, len, rest) = self.split();
+        // `offset < PAGE_SIZE`: the pointer stays inside the page.
+        let mut pieces = [
+            (first.as_ptr().wrapping_add(offset), len),
+            (first.as_ptr(), 0),
+        ];
+        let mut n = 1;
+        if rest > 0 {
+            pieces[1] = (next?.as_ptr(), rest);
+            n = 2;
+        }
+        Some((pieces, n))
+    }
 }
 
 /// One page of an operand, pinned for the access it needs, unpinned on drop.
@@ -892,7 +916,7 @@ impl<'o> VecLayout<'o> {
     /// writes if page `i` is written, for `'a`.
     unsafe fn map<'a, K: ?Sized>(
         &self,
-        ptrs: &[Option<*mut u8>; PAGES_MAX],
+        ptrs: &[Option<NonNull<u8>>; PAGES_MAX],
         _keeper: &'a K,
         mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX],
     ) -> Option<()> {
@@ -907,18 +931,10 @@ impl<'o> VecLayout<'o> {
             };
             let indices = pages.get(..*nr)?;
             let page = |k: usize| *ptrs.get(*indices.get(k)?)?;
-            let (offset, first, rest) = seg.split();
-            let ptr = page(0)?;
-            // `offset < PAGE_SIZE`: the pointer stays inside the page.
-            let mut pieces = [(ptr.wrapping_add(offset), first), (ptr, 0)];
-            let mut n = 1;
-            if rest > 0 {
-                pieces[1] = (page(1)?, rest);
-                n = 2;
-            }
+            let (pieces, n) = seg.pieces(page(0)?, page(1))?;
             // SAFETY: By the type invariants, the first piece is on the page at `seg.page`, the
             // rest (if any) on the next one, at offsets and lengths inside those pages
-            // (`Segments::split()`), whose addresses the caller guarantees valid for reads, and
+            // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads, and
             // for writes if the page is written, which it is if the operand is, for `'a`.
             *mem = Some(unsafe { Mem::new(pieces, n) });
         }
@@ -1083,7 +1099,8 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             *ptr = pin
                 .as_ref()
                 .filter(|pin| pin.is_write() || !page.written)
-                .and_then(PinnedPage::direct_map);
+                .and_then(PinnedPage::direct_map)
+                .and_then(NonNull::new);
         }
         // SAFETY: Each address is the direct map of page `i`, which `self` pins (type invariants),
         // for writing if the page is written (the filter above): the pin keeps the page, and the
@@ -1515,7 +1532,7 @@ fn map_page<'t>(
     addr: usize,
     write: bool,
     allowed: &mut Option<(&'t VmaRef, bool)>,
-) -> Option<*mut u8> {
+) -> Option<NonNull<u8>> {
     let entry = tables.entry(addr)?;
     if !entry.access_permitted(write) || (write && !entry.dirty()) {
         return None;
@@ -1527,7 +1544,7 @@ fn map_page<'t>(
         }
         *allowed = Some((vma, write));
     }
-    entry.direct_map()
+    entry.direct_map().and_then(NonNull::new)
 }
 
 /// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or
@@ -2729,6 +2746,20 @@ mod tests {
         let full = Segments::new(0x2001, 4096).unwrap().unwrap();
         assert_eq!(full.split(), (1, 4095, 1));
         assert_eq!(full.nr_pages(), 2);
+        // The pieces on pages at other addresses (never accessed): the first at the offset, the
+        // rest at the start of the next page, which an operand that goes on needs.
+        let at = |addr: usize| NonNull::new(core::ptr::without_provenance_mut::<u8>(addr));
+        let (a, b) = (at(0x10000).unwrap(), at(0x30000));
+        let piece = |addr: usize, len: usize| (core::ptr::without_provenance_mut::<u8>(addr), len);
+        assert_eq!(
+            one.pieces(a, None),
+            Some(([piece(0x10000, 4096), piece(0x10000, 0)], 1))
+        );
+        assert_eq!(
+            two.pieces(a, b),
+            Some(([piece(0x10ff9, 7), piece(0x30000, 1)], 2))
+        );
+        assert_eq!(two.pieces(a, None), None);
         // A range that wraps around the address space is a fault, not a crash.
         assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
         assert_eq!(Segments::new(0, 4097), Err(EINVAL));
@@ -2797,7 +2828,7 @@ mod tests {
         // It cannot be mapped, whatever its valid operands' pages are: the vector cannot run.
         let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let mut ptrs = [None; PAGES_MAX];
-        ptrs[0] = Some(page.as_mut_ptr());
+        ptrs[0] = NonNull::new(page.as_mut_ptr());
         let keeper = ();
         let mut mem = Default::default();
         // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
@@ -2825,9 +2856,9 @@ mod tests {
         let mut ptrs = [None; PAGES_MAX];
         for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
             *ptr = match page.addr {
-                0x20000 => Some(dst.as_mut_ptr()),
-                0x10000 => Some(src[0].as_mut_ptr()),
-                0x11000 => Some(src[1].as_mut_ptr()),
+                0x20000 => NonNull::new(dst.as_mut_ptr()),
+                0x10000 => NonNull::new(src[0].as_mut_ptr()),
+                0x11000 => NonNull::new(src[1].as_mut_ptr()),
                 _ => None,
             };
         }
@@ -2882,24 +2913,16 @@ mod tests {
             v
         }
 
-        /// The operand at `off` of `len` bytes, split like `Segments` splits it.
+        /// The operand at `off` of `len` bytes, on the two buffers as on two pages.
         fn mem(&mut self, off: usize, len: usize) -> Option<Mem<'_>> {
             let seg = Segments::new(off as u64, len).ok()??;
-            let mut pieces = [(core::ptr::null_mut(), 0); 2];
-            let mut n = 0;
-            let (offset, first, rest) = seg.split();
-            for ((slot, (offset, len)), page) in pieces
-                .iter_mut()
-                .zip([(offset, first), (0, rest)])
-                .zip(&mut self.0)
-            {
-                if len > 0 {
-                    *slot = (page.as_mut_ptr().wrapping_add(offset), len);
-                    n += 1;
-                }
-            }
-            // SAFETY: The pieces lie inside the two buffers, which `self` owns and the
-            // result borrows.
+            let [first, next] = &mut self.0;
+            let (pieces, n) = seg.pieces(
+                NonNull::new(first.as_mut_ptr())?,
+                NonNull::new(next.as_mut_ptr()),
+            )?;
+            // SAFETY: The pieces lie inside the two buffers, a page each (`Segments::pieces()`),
+            // which `self` owns and the result borrows.
             Some(unsafe { Mem::new(pieces, n) })
         }
     }
