@@ -642,14 +642,16 @@ impl Segments {
     /// The operand's pieces, `(address, length)`, and how many there are (1 or 2), when its first
     /// page is at `first` and the next one (if it goes on) at `next`: the first piece at its
     /// offset in `first`, the rest at the start of `next` ([`Segments::split`]). `None` if the
-    /// operand goes on to a next page and `next` is `None`. Unused pieces are empty.
+    /// operand goes on to a next page and `next` is `None`; `next` is not used otherwise. The first
+    /// piece ends inside the page at `first`, and the second, shorter than a page, inside the page
+    /// at `next` (type invariants). Unused pieces are empty.
     fn pieces(
         &self,
         first: NonNull<u8>,
         next: Option<NonNull<u8>>,
     ) -> Option<([(*mut u8, usize); 2], usize)> {
         let (offset, len, rest) = self.split();
-        // `offset < PAGE_SIZE`: the pointer stays inside the page.
+        // `offset < PAGE_SIZE` (type invariants): the pointer stays inside the page.
         let mut pieces = [
             (first.as_ptr().wrapping_add(offset), len),
             (first.as_ptr(), 0),
@@ -1777,7 +1779,8 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
             let mut mem = Default::default();
             if pinned.map(&mut mem).is_none() {
                 // Never: `pin()` returned an invalid operand's fault, and pinned every page for
-                // the access its operands need.
+                // the access its operands need, each in the direct map (without `CONFIG_HIGHMEM`,
+                // which cpu_opv's 64-bit kernels do not have, no page address is null).
                 return Err(EFAULT);
             }
             let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
@@ -2736,6 +2739,10 @@ mod tests {
 
     #[test]
     fn segments_split_at_page_boundaries() {
+        if PAGE_SIZE != 4096 {
+            // The addresses below are split for 4 KiB pages.
+            return;
+        }
         assert_eq!(Segments::new(0x1234, 0), Ok(None));
         let one = Segments::new(0x1000, 4096).unwrap().unwrap();
         assert_eq!(one.nr_pages(), 1);
@@ -2760,6 +2767,14 @@ mod tests {
             Some(([piece(0x10ff9, 7), piece(0x30000, 1)], 2))
         );
         assert_eq!(two.pieces(a, None), None);
+        // An operand that ends at the end of its page does not go on, whatever `next` is.
+        assert_eq!(one.pieces(a, b), one.pieces(a, None));
+        let last = Segments::new(0x1ff8, 8).unwrap().unwrap();
+        assert_eq!(last.nr_pages(), 1);
+        assert_eq!(
+            last.pieces(a, b),
+            Some(([piece(0x10ff8, 8), piece(0x10000, 0)], 1))
+        );
         // A range that wraps around the address space is a fault, not a crash.
         assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
         assert_eq!(Segments::new(0, 4097), Err(EINVAL));
