@@ -793,8 +793,8 @@ impl VecPages {
 
     /// Lays out an operand of `len` bytes, written if `write`, on its pages, which are added if
     /// they are new and marked written if `write`: the slot's page indices are those of pages in
-    /// use, the first that of the page at `seg.page`, the second (if the operand goes on) that
-    /// of the next page.
+    /// use, the first that of the page at `seg.page`, the second that of the next page if the
+    /// operand goes on, else the first again.
     fn slot(&mut self, operand: &Operand, len: usize, write: bool) -> Slot {
         let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
         let seg = match Segments::of(operand, len) {
@@ -809,21 +809,18 @@ impl VecPages {
             return Slot::Invalid(fault);
         };
         let mut pages = [first, first];
-        let mut nr = 1;
         if seg.nr_pages() == 2 {
             let second = seg.page.checked_add(PAGE_SIZE);
             let Some(second) = second.and_then(|next| self.index_or_add(next, write)) else {
                 return Slot::Invalid(fault);
             };
             pages[1] = second;
-            nr = 2;
         }
         Slot::At {
             seg,
             write,
             fault,
             pages,
-            nr,
         }
     }
 }
@@ -836,14 +833,13 @@ enum Slot {
     /// An operand whose range is not valid (it wraps around the address space): its fault, reported
     /// when its turn comes.
     Invalid(Error),
-    /// An operand on `nr` pages (1 or 2: [`Segments::nr_pages`]), whose indices in
-    /// [`VecLayout::pages`] are the first `nr` of `pages`, in order.
+    /// An operand on one page or two ([`Segments::nr_pages`]), whose indices in
+    /// [`VecLayout::pages`] are the first [`Segments::nr_pages`] of `pages`, in order.
     At {
         seg: Segments,
         write: bool,
         fault: Error,
         pages: [usize; 2],
-        nr: usize,
     },
 }
 
@@ -857,9 +853,9 @@ enum Slot {
 /// # Invariants
 ///
 /// Once laid out, the slots are those of the operands of `self.ops`, two per operation. A
-/// [`Slot::At`] has `nr == seg.nr_pages()` page indices, all below `self.pages.nr`: the first
-/// is that of the page at `seg.page`, the second that of the next page. Its pages are written if
-/// it is written.
+/// [`Slot::At`] has two page indices, both below `self.pages.nr`: the first is that of the page
+/// at `seg.page`, the second that of the next page if `seg.nr_pages() == 2`, else the first
+/// again. Its pages are written if it is written.
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -923,17 +919,17 @@ impl<'o> VecLayout<'o> {
         mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX],
     ) -> Option<()> {
         for (slot, mem) in self.slots.iter().zip(mem.iter_mut()) {
-            let (seg, pages, nr) = match slot {
-                Slot::At { seg, pages, nr, .. } => (seg, pages, nr),
+            let (seg, pages) = match slot {
+                Slot::At { seg, pages, .. } => (seg, pages),
                 Slot::Invalid(_) => return None,
                 Slot::Empty => {
                     *mem = None;
                     continue;
                 }
             };
-            let indices = pages.get(..*nr)?;
-            let page = |k: usize| *ptrs.get(*indices.get(k)?)?;
-            let (pieces, n) = seg.pieces(page(0)?, page(1))?;
+            let page = |index: usize| *ptrs.get(index)?;
+            // The second page is only used if the operand goes on to it.
+            let (pieces, n) = seg.pieces(page(pages[0])?, page(pages[1]))?;
             // SAFETY: By the type invariants, the first piece is on the page at `seg.page`, the
             // rest (if any) on the next one, at offsets and lengths inside those pages
             // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads, and
@@ -989,18 +985,17 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         }
         let layout = self.layout;
         for slot in layout.slots.iter() {
-            let (write, fault, pages, nr) = match *slot {
+            let (seg, write, fault, pages) = match *slot {
                 Slot::At {
+                    seg,
                     write,
                     fault,
                     pages,
-                    nr,
-                    ..
-                } => (write, fault, pages, nr),
+                } => (seg, write, fault, pages),
                 Slot::Invalid(fault) => return Err(fault),
                 Slot::Empty => continue,
             };
-            for &index in pages.iter().take(nr) {
+            for &index in pages.iter().take(seg.nr_pages()) {
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
                 // the caller faults it in without the lock, and tries again.
                 if !self.pin_page(index, write, fault, unshare, how)? {
@@ -1074,15 +1069,15 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         let layout = self.layout;
         for slot in layout.slots.iter().take(2 * ran.min(VEC_LEN_MAX)) {
             let Slot::At {
+                seg,
                 write: true,
                 pages,
-                nr,
                 ..
             } = *slot
             else {
                 continue;
             };
-            for &index in pages.iter().take(nr) {
+            for &index in pages.iter().take(seg.nr_pages()) {
                 if let Some(Some(PinnedPage::Write(pin))) = self.pins.get_mut(index) {
                     pin.set_dirty();
                 }
@@ -2811,12 +2806,11 @@ mod tests {
         }
         let at = |i: usize| match &layout.slots[i] {
             Slot::At {
+                seg,
                 write,
                 fault,
                 pages,
-                nr,
-                ..
-            } => Some((*write, *fault, pages.get(..*nr))),
+            } => Some((*write, *fault, pages.get(..seg.nr_pages()))),
             _ => None,
         };
         assert_eq!(at(0), Some((true, EFAULT, Some(&[0, 1][..]))));
@@ -2824,6 +2818,8 @@ mod tests {
         assert_eq!(at(2), Some((true, EFAULT, Some(&[2][..]))));
         assert_eq!(at(4), Some((true, EFAULT, Some(&[4][..]))));
         assert_eq!(at(6), Some((true, EFAULT, Some(&[4][..]))));
+        // An operand on one page has that page's index twice.
+        assert!(matches!(layout.slots[4], Slot::At { pages: [4, 4], .. }));
         // An add has one operand.
         for i in [3, 5, 7] {
             assert_eq!(at(i), None);
