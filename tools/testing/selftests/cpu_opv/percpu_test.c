@@ -1230,11 +1230,6 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 		signals += w->signals;
 	}
 	ok = check_paths(r, &st) && ok;
-	missed = mode == MODE_INJECT && (!st.rseq_aborts || !signals);
-	if (missed && (last_try || !ok || atomic_load(&r->errors))) {
-		fail(r, "injection did not abort anything");
-		ok = false;
-	}
 	if ((mode == MODE_MIGRATE && !r->churns) ||
 	    (mode == MODE_HOTPLUG && !r->hotplugs)) {
 		fail(r, "no churn");
@@ -1245,6 +1240,13 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 		ok = false;
 	}
 	ok = ok && !atomic_load(&r->errors);
+	/* Aborting nothing fails the last try, or a run that failed anyway. */
+	missed = mode == MODE_INJECT && (!st.rseq_aborts || !signals);
+	retry = ok && missed && !last_try;
+	if (missed && !retry) {
+		fail(r, "injection did not abort anything");
+		ok = false;
+	}
 
 	snprintf(head, sizeof(head),
 		 "percpu struct=%s mode=%s threads=%d iterations=%ld time_ms=%llu",
@@ -1255,7 +1257,6 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 		 steals, peeks, full, r->churns, r->hotplugs, signals,
 		 atomic_load(&r->errors));
 	percpu_op_stats_print(head, &st, tail);
-	retry = ok && missed && !last_try;
 	if (retry)
 		ksft_print_msg("%s %s: injection did not abort anything, again\n",
 			       s->name, mode_names[mode]);
