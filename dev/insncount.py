@@ -123,6 +123,41 @@ def inclusive(trace):
     return incl, calls
 
 
+def jump_cache(trace, rounds=3):
+    """QEMU TCG's jump-cache lookups of one call, and how many of them
+    miss once the call repeats.
+
+    QEMU chains a translated block straight to the next one only when the
+    branch stays on the guest page the block starts on; a branch to another
+    page, a return or an indirect branch looks the next block up in a
+    per-vCPU cache of 4096 entries, indexed by a hash of the guest address
+    (tb_jmp_cache_hash_func() in QEMU 7.2's include/exec/tb-hash.h), and
+    goes to QEMU's hash table when the entry holds another block. Two hot
+    blocks of a call whose addresses hash alike evict each other on every
+    call: the misses are what the code's placement adds to the call's time
+    under TCG (about 25 ns each here), and differ between two builds of the
+    same code. Counted from the trace: a transition to another page, or a
+    return (the stack pointer rises by 8, not to the next instruction).
+    """
+    def slot(pc):
+        tmp = pc ^ (pc >> 6)
+        return ((tmp >> 6) & 0xfc0) | (tmp & 0x3f)
+
+    targets = []
+    for (a, sa), (b, sb) in zip(trace, trace[1:]):
+        if a >> 12 != b >> 12 or (not 0 < b - a <= 15 and sb == sa + 8):
+            targets.append(b)
+    cache = {}
+    misses = 0
+    for _ in range(rounds):
+        misses = 0
+        for t in targets:
+            if cache.get(slot(t)) != t:
+                misses += 1
+                cache[slot(t)] = t
+    return len(targets), misses
+
+
 def main():
     gdb.execute("set pagination off")
     gdb.execute("set confirm off")
@@ -178,6 +213,12 @@ def main():
                                      totals[k][0] / base))
     print("(x getppid: the shortest call of each kind; a longer one faulted its")
     print("pages in first)")
+    print()
+    print("QEMU TCG jump cache, per call repeated (see jump_cache() in")
+    print("dev/insncount.py): lookups, and misses that the code's placement causes")
+    for k in want:
+        lookups, misses = jump_cache(min(traces[k], key=len))
+        print("  %-14s %5d lookups %4d misses" % (k, lookups, misses))
     for k in want[1:]:
         # The shortest call: a longer one faulted its pages in first.
         trace = min(traces[k], key=len)

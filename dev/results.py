@@ -174,6 +174,22 @@ def print_notes(path, label):
         pass
 
 
+def bench_csv(lines):
+    """The rows of cpu_opv_bench's CSV, between its markers in @lines."""
+    begin, end = "--- cpu_opv_bench csv begin ---", "--- cpu_opv_bench csv end ---"
+    block = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
+    # The first line of the block names the columns.
+    return list(csv.DictReader(block))
+
+
+def read_lines(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
 def bench(path):
     """The benchmark counts as one test: it passes if it ran to the end.
 
@@ -187,15 +203,8 @@ def bench(path):
     percpu_drain_bench, after it in the same log, counts by drain().
     """
     total = Tally()
-    try:
-        with open(path, errors="replace") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        lines = []
-    begin, end = "--- cpu_opv_bench csv begin ---", "--- cpu_opv_bench csv end ---"
-    block = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
-    # The first line of the block names the columns.
-    rows = list(csv.DictReader(block))
+    lines = read_lines(path)
+    rows = bench_csv(lines)
     # The benchmark's own hygiene check: figures from a kernel with
     # instrumentation on in the measured path are not figures.
     hygiene = [l for l in lines if l.startswith(("Clocksource:", "Instrumentation in", "Compiled in,"))]
@@ -217,6 +226,52 @@ def bench(path):
         print(f"bench: FAILED (no complete run in {path})")
         total.failed = 1
     total.add(drain(lines, path))
+    return total
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def layouts(bench_path, specs):
+    """The floors over layouts of the same code (dev/bench-layouts).
+
+    Under QEMU TCG a path's time depends on where its code lies (QEMU's
+    jump cache, see dev/bench-layouts): one kernel is one sample of the
+    layouts. Each floor is judged here on the median of its value over the
+    benchmark kernel's run (@bench_path) and the runs of the shifted copies
+    (@specs, LABEL=FILE), with the range. Each shifted run counts as one
+    test, as the benchmark does: cpu_opv_bench checks every loop it times.
+    """
+    total = Tally()
+    runs = [("+0x0", bench_csv(read_lines(bench_path)))]
+    for spec in specs:
+        label, _, path = spec.partition("=")
+        lines = read_lines(path)
+        rows = bench_csv(lines)
+        if rows and "guest: cpu_opv_bench exit status 0" in lines:
+            print(f"bench layout {label}: 1 passed, 0 failed, 0 skipped")
+            total.passed += 1
+            runs.append((label, rows))
+        else:
+            print(f"bench layout {label}: FAILED (no complete run in {path})")
+            total.failed += 1
+    floors = {}
+    for label, rows in runs:
+        for row in rows:
+            if row["section"] == "floor" and row["result"] != "n/a":
+                floors.setdefault(row["name"], []).append((label, row))
+    for name, seen in floors.items():
+        first = seen[0][1]
+        values = [float(row["ratio"]) for _, row in seen]
+        m, limit = median(values), float(first["limit"])
+        met = m <= limit if first["config"] == "<=" else m >= limit
+        each = " ".join(f"{label} {float(row['ratio']):.2f}" for label, row in seen)
+        print(f"bench floor over {len(seen)} layouts: {first['label']}: median {m:.3f} "
+              f"[{min(values):.3f}..{max(values):.3f}] (limit {first['limit']}): "
+              f"{'met' if met else 'MISSED'} ({each})")
     return total
 
 
@@ -334,6 +389,9 @@ def main():
                     help="also print the '# ' lines of that plain TAP stream (measurements)")
     ap.add_argument("--bench", action="append", default=[],
                     help="output of the benchmark boot: cpu_opv_bench, then percpu_drain_bench")
+    ap.add_argument("--layout", action="append", default=[], metavar="LABEL=FILE",
+                    help="cpu_opv_bench on a shifted copy of the benchmark kernel "
+                    "(dev/bench-layouts): the floors over layouts, with the --bench run")
     ap.add_argument("--irqoff", action="append", default=[], metavar="[LABEL=]FILE",
                     help="output of cpu_opv_bench -I")
     ap.add_argument("--breakdown", action="append", default=[],
@@ -360,6 +418,8 @@ def main():
         total.add(plain_tap(path, label))
     for path in args.bench:
         total.add(bench(path))
+    if args.layout:
+        total.add(layouts(args.bench[0] if args.bench else "", args.layout))
     for spec in args.irqoff:
         label, path = labelled(spec, "irqoff")
         total.add(irqoff(path, label))
