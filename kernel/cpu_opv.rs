@@ -734,7 +734,7 @@ impl PinnedPage {
     }
 
     /// Its address in the kernel's direct map.
-    fn direct_map(&self) -> Option<*mut u8> {
+    fn direct_map(&self) -> Option<NonNull<u8>> {
         match self {
             Self::Read(p) => p.direct_map(0),
             Self::Write(p) => p.direct_map(0),
@@ -1096,8 +1096,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             *ptr = pin
                 .as_ref()
                 .filter(|pin| pin.is_write() || !page.written)
-                .and_then(PinnedPage::direct_map)
-                .and_then(NonNull::new);
+                .and_then(PinnedPage::direct_map);
         }
         // SAFETY: Each address is the direct map of page `i`, which `self` pins (type invariants),
         // for writing if the page is written (the filter above): the pin keeps the page, and the
@@ -1541,7 +1540,7 @@ fn map_page<'t>(
         }
         *allowed = Some((vma, write));
     }
-    entry.direct_map().and_then(NonNull::new)
+    entry.direct_map()
 }
 
 /// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or

@@ -233,17 +233,18 @@ impl<const N: usize, A: Access> PinnedPages<N, A> {
         })
     }
 
-    /// The kernel virtual address of page `i`, in the kernel's direct map.
+    /// The kernel virtual address of page `i`, in the kernel's direct map; `None` if there is no
+    /// page `i`.
     ///
     /// On 64-bit kernels, every page is in the direct map (there is no highmem), so the address
     /// is valid for as long as the page is pinned, and needs no `kmap_local_page()`. Accesses
     /// through it race with user space, which may access the same memory concurrently:
     /// callers use volatile or byte-copy accesses, never references.
     #[cfg(not(CONFIG_HIGHMEM))]
-    pub fn direct_map(&self, i: usize) -> Option<*mut u8> {
+    pub fn direct_map(&self, i: usize) -> Option<NonNull<u8>> {
         let page = *self.pinned().get(i)?;
         // SAFETY: By the type invariants, `page` is a pinned, hence valid, page.
-        Some(unsafe { bindings::page_address(page) }.cast())
+        NonNull::new(unsafe { bindings::page_address(page) }.cast())
     }
 
     /// The pinned page pointers.
