@@ -843,6 +843,18 @@ enum Slot {
     },
 }
 
+impl Slot {
+    /// The indices in [`VecLayout::pages`] of the pages the operand is on, in order; none for no
+    /// operand, an empty one or one whose range is not valid.
+    fn page_indices(&self) -> &[usize] {
+        match self {
+            // `nr_pages()` is 1 or 2: the fallback to both indices is never taken.
+            Self::At { seg, pages, .. } => pages.get(..seg.nr_pages()).unwrap_or(pages),
+            Self::Empty | Self::Invalid(_) => &[],
+        }
+    }
+}
+
 /// The operands of a vector, laid out on their pages.
 ///
 /// Operands often share a page (the fields of one structure, a counter and its neighbour): each
@@ -985,17 +997,12 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         }
         let layout = self.layout;
         for slot in layout.slots.iter() {
-            let (seg, write, fault, pages) = match *slot {
-                Slot::At {
-                    seg,
-                    write,
-                    fault,
-                    pages,
-                } => (seg, write, fault, pages),
+            let (write, fault) = match *slot {
+                Slot::At { write, fault, .. } => (write, fault),
                 Slot::Invalid(fault) => return Err(fault),
                 Slot::Empty => continue,
             };
-            for &index in pages.iter().take(seg.nr_pages()) {
+            for &index in slot.page_indices() {
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
                 // the caller faults it in without the lock, and tries again.
                 if !self.pin_page(index, write, fault, unshare, how)? {
@@ -1068,16 +1075,10 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
     fn set_dirty(&mut self, ran: usize) {
         let layout = self.layout;
         for slot in layout.slots.iter().take(2 * ran.min(VEC_LEN_MAX)) {
-            let Slot::At {
-                seg,
-                write: true,
-                pages,
-                ..
-            } = *slot
-            else {
+            if !matches!(slot, Slot::At { write: true, .. }) {
                 continue;
-            };
-            for &index in pages.iter().take(seg.nr_pages()) {
+            }
+            for &index in slot.page_indices() {
                 if let Some(Some(PinnedPage::Write(pin))) = self.pins.get_mut(index) {
                     pin.set_dirty();
                 }
@@ -2804,24 +2805,20 @@ mod tests {
             assert_eq!((page.addr, page.written), (addr, written));
         }
         let at = |i: usize| match &layout.slots[i] {
-            Slot::At {
-                seg,
-                write,
-                fault,
-                pages,
-            } => Some((*write, *fault, pages.get(..seg.nr_pages()))),
+            slot @ Slot::At { write, fault, .. } => Some((*write, *fault, slot.page_indices())),
             _ => None,
         };
-        assert_eq!(at(0), Some((true, EFAULT, Some(&[0, 1][..]))));
-        assert_eq!(at(1), Some((false, EAGAIN, Some(&[2, 3][..]))));
-        assert_eq!(at(2), Some((true, EFAULT, Some(&[2][..]))));
-        assert_eq!(at(4), Some((true, EFAULT, Some(&[4][..]))));
-        assert_eq!(at(6), Some((true, EFAULT, Some(&[4][..]))));
+        assert_eq!(at(0), Some((true, EFAULT, &[0, 1][..])));
+        assert_eq!(at(1), Some((false, EAGAIN, &[2, 3][..])));
+        assert_eq!(at(2), Some((true, EFAULT, &[2][..])));
+        assert_eq!(at(4), Some((true, EFAULT, &[4][..])));
+        assert_eq!(at(6), Some((true, EFAULT, &[4][..])));
         // An operand on one page has that page's index twice.
         assert!(matches!(layout.slots[4], Slot::At { pages: [4, 4], .. }));
-        // An add has one operand.
+        // An add has one operand: no page.
         for i in [3, 5, 7] {
             assert_eq!(at(i), None);
+            assert!(layout.slots[i].page_indices().is_empty());
         }
 
         // A range that wraps around the address space is its operand's fault, for the pinned path
