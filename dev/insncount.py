@@ -138,6 +138,10 @@ def jump_cache(trace, rounds=3):
     under TCG (about 25 ns each here), and differ between two builds of the
     same code. Counted from the trace: a transition to another page, or a
     return (the stack pointer rises by 8, not to the next instruction).
+    A lower bound, and an approximation: QEMU decides by the page the
+    block starts on, not that of the branch; indirect calls and jumps
+    within a page, and the lookups of the entry point and of the user-space
+    return address (outside the trace), are not counted.
     """
     def slot(pc):
         tmp = pc ^ (pc >> 6)

@@ -214,7 +214,8 @@ def bench(path):
     for row in rows:
         if row["section"] == "floor":
             rng = (f" [{row['lo']}..{row['hi']} over {row['n']}]" if row.get("n") else "")
-            print(f"bench floor: {row['label']}: {row['ratio']}{rng} (limit {row['limit']}): "
+            print(f"bench floor, the kernel as built: {row['label']}: {row['ratio']}{rng} "
+                  f"(limit {row['limit']}): "
                   f"{row['result']}")
     if dirty:
         print(f"bench: FAILED (instrumentation on in the measured path, {path})")
@@ -244,6 +245,8 @@ def layouts(bench_path, specs):
     benchmark kernel's run (@bench_path) and the runs of the shifted copies
     (@specs, LABEL=FILE), with the range. Each shifted run counts as one
     test, as the benchmark does: cpu_opv_bench checks every loop it times.
+    The run of the kernel as built is counted, and its exit status and
+    hygiene checked, by bench().
     """
     total = Tally()
     runs = [("+0x0", bench_csv(read_lines(bench_path)))]

@@ -25,7 +25,7 @@ use crate::{
     },
     page::{PAGE_SHIFT, PAGE_SIZE},
 };
-use core::{mem::MaybeUninit, ptr::NonNull};
+use core::mem::MaybeUninit;
 
 /// The size of the range of addresses that one last-level page table maps (`PMD_SIZE`, which is
 /// not a constant everywhere: powerpc's book3s64 picks it at boot).
@@ -311,7 +311,7 @@ impl<'a> Pte<'a> {
     /// concurrently: callers use volatile or byte-copy accesses, never references. On 64-bit
     /// kernels, every page is in the direct map; it does not exist with `CONFIG_HIGHMEM`.
     #[cfg(not(CONFIG_HIGHMEM))]
-    pub fn direct_map(&self) -> Option<NonNull<u8>> {
+    pub fn direct_map(&self) -> Option<core::ptr::NonNull<u8>> {
         // SAFETY: Pure function of the value of the entry.
         if !unsafe { bindings::pte_present(self.pte) } || self.vma.is_secretmem() {
             return None;
@@ -326,6 +326,6 @@ impl<'a> Pte<'a> {
             return None;
         }
         // SAFETY: As above, `page` is valid.
-        NonNull::new(unsafe { bindings::page_address(page) }.cast())
+        core::ptr::NonNull::new(unsafe { bindings::page_address(page) }.cast())
     }
 }
