@@ -135,9 +135,10 @@ def jump_cache(trace, rounds=3):
     goes to QEMU's hash table when the entry holds another block. Two hot
     blocks of a call whose addresses hash alike evict each other on every
     call: the misses are what the code's placement adds to the call's time
-    under TCG (about 25 ns each here), and differ between two builds of the
-    same code. Counted from the trace: a transition to another page, or a
-    return (the stack pointer rises by 8, not to the next instruction).
+    under TCG (about 27 ns each here, dev/results/perf-changes.txt), and
+    differ between two builds of the same code. Counted from the trace: a
+    transition to another page, or a return (the stack pointer rises by 8,
+    not to the next instruction).
     A lower bound, and an approximation: QEMU decides by the page the
     block starts on, not that of the branch; indirect calls and jumps
     within a page, and the lookups of the entry point and of the user-space

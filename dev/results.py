@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import re
+import statistics
 import sys
 
 # What a healthy kernel never prints. Each match fails the run.
@@ -174,9 +175,9 @@ def print_notes(path, label):
         pass
 
 
-def bench_csv(lines):
-    """The rows of cpu_opv_bench's CSV, between its markers in @lines."""
-    begin, end = "--- cpu_opv_bench csv begin ---", "--- cpu_opv_bench csv end ---"
+def csv_rows(lines, program):
+    """The rows of @program's CSV, between its markers in @lines."""
+    begin, end = f"--- {program} csv begin ---", f"--- {program} csv end ---"
     block = lines[lines.index(begin) + 1:lines.index(end)] if begin in lines and end in lines else []
     # The first line of the block names the columns.
     return list(csv.DictReader(block))
@@ -204,7 +205,7 @@ def bench(path):
     """
     total = Tally()
     lines = read_lines(path)
-    rows = bench_csv(lines)
+    rows = csv_rows(lines, "cpu_opv_bench")
     # The benchmark's own hygiene check: figures from a kernel with
     # instrumentation on in the measured path are not figures.
     hygiene = [l for l in lines if l.startswith(("Clocksource:", "Instrumentation in", "Compiled in,"))]
@@ -230,12 +231,6 @@ def bench(path):
     return total
 
 
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
 def layouts(bench_path, specs):
     """The floors over layouts of the same code (dev/bench-layouts).
 
@@ -249,11 +244,11 @@ def layouts(bench_path, specs):
     hygiene checked, by bench().
     """
     total = Tally()
-    runs = [("+0x0", bench_csv(read_lines(bench_path)))]
+    runs = [("+0x0", csv_rows(read_lines(bench_path), "cpu_opv_bench"))]
     for spec in specs:
         label, _, path = spec.partition("=")
         lines = read_lines(path)
-        rows = bench_csv(lines)
+        rows = csv_rows(lines, "cpu_opv_bench")
         if rows and "guest: cpu_opv_bench exit status 0" in lines:
             print(f"bench layout {label}: 1 passed, 0 failed, 0 skipped")
             total.passed += 1
@@ -266,10 +261,10 @@ def layouts(bench_path, specs):
         for row in rows:
             if row["section"] == "floor" and row["result"] != "n/a":
                 floors.setdefault(row["name"], []).append((label, row))
-    for name, seen in floors.items():
+    for seen in floors.values():
         first = seen[0][1]
         values = [float(row["ratio"]) for _, row in seen]
-        m, limit = median(values), float(first["limit"])
+        m, limit = statistics.median(values), float(first["limit"])
         met = m <= limit if first["config"] == "<=" else m >= limit
         each = " ".join(f"{label} {float(row['ratio']):.2f}" for label, row in seen)
         print(f"bench floor over {len(seen)} layouts: {first['label']}: median {m:.3f} "
@@ -302,10 +297,8 @@ def drain(lines, path):
         total.failed = 1
         return total
     part = lines[start + 1:end]
-    begin, stop = "--- percpu_drain_bench csv begin ---", "--- percpu_drain_bench csv end ---"
-    block = part[part.index(begin) + 1:part.index(stop)] if begin in part and stop in part else []
     figures = {}
-    for row in csv.DictReader(block):
+    for row in csv_rows(part, "percpu_drain_bench"):
         if row["section"] in DRAIN_RATIOS:
             figures.setdefault(row["label"], []).append(
                 f"{DRAIN_RATIOS[row['section']]} {row['value']} [{row['lo']}..{row['hi']}]")
@@ -325,11 +318,7 @@ def irqoff(path, label="irqoff"):
     both the local and a remote CPU, which cpu_opv_bench -I checks.
     """
     total = Tally()
-    try:
-        with open(path, errors="replace") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        lines = []
+    lines = read_lines(path)
     for line in lines:
         if line.startswith(("remote ", "local ")):
             print(f"{label} {line}")
