@@ -65,6 +65,9 @@ def rs_stages(final):
     f = F(final)
 
     # Patch 19: without the vectors that run through locked page tables (26).
+    f.rep("""//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
+//! only here or as in C):""", """//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`], which runs only here or as in
+//! C):""")
     f.rep("        walk::PteTables,\n")
     f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
     f.cut("/// Runs the vector laid out in `layout` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
@@ -112,9 +115,7 @@ def rs_stages(final):
     f.rep("        irqoff::record(stamp);\n", "")
     f.rep("|| (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())",
           "|| smp::call_on_idle_cpu(cpu, &mut handler).is_ok()")
-    f.cut("/// How long each vector keeps interrupts off, recorded for debugging.", "/// The system call, with its arguments in Rust types.", keep_end=True)
-    f.cut("    /// The one duration `log` keeps for `cpu`, if it keeps exactly one.", "        Ok(())\n    }\n")
-    f.rep("    }\n\n}\n", "    }\n}\n")
+    f.cut("// How long each vector keeps interrupts off, recorded for debugging.", "/// The system call, with its arguments in Rust types.", keep_end=True)
     out["D"] = f.t
 
     # Patch 17: without the trace events (18).
@@ -205,6 +206,7 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
     out["C"] = f.t
 
     # Patch 16: without the offline fallback (17).
+    f.cut("//!\n//! F) An offline target", "\nuse core::{", keep_end=True)
     f.rep("""//!    running there meanwhile. An offline target CPU runs nothing: the vector then runs here,
 //!    with CPU hotplug held off only for as long as the vector runs. Wherever it runs, a
 //!    vector runs under its target CPU's [`VectorLock`], which serialises the vectors for a CPU.
@@ -260,6 +262,8 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
     out["B"] = f.t
 
     # Patch 15: without the short vectors that run in the caller's mm (16).
+    f.rep("""//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`], which runs only here or as in
+//! C):""", "//! B) The caller's own CPU ([`dispatch`]):")
     f.cut("//! Most vectors are shorter than that:", "//! The interpreter never sleeps", keep_end=True)
     f.rep("""//! has been done before (or, in the caller's mm, fails before the vector has written anything).
 """, """//! has been done before.
@@ -357,6 +361,7 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     out["M"] = f.t
 
     # Patch 14: without the engine (15).
+    f.cut("//!\n//! # Ordering\n", "\nuse core::{", keep_end=True)
     f.rep("// An operand is on at most two pages.\nconst _: () = assert!(DATA_LEN_MAX as usize <= PAGE_SIZE);\n\n")
     i = f.t.index("//! 4. [`VecLayout`], then [`PinnedVec`]")
     j = f.t.index("//! Every argument error is reported")

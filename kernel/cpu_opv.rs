@@ -56,6 +56,141 @@
 //!
 //! Every argument error is reported before any user memory is touched, so a refused call
 //! changes nothing in the caller's memory.
+//!
+//! # Ordering
+//!
+//! What the system call promises rests on one claim: once a vector for CPU 1 has stored to a
+//! word, no rseq critical section that loaded the word before that store commits on CPU 1 after
+//! it, and the vector sees every commit made on CPU 1 before it runs. The scenarios below show
+//! how each way of running a vector keeps it, in the manner of `kernel/sched/membarrier.c`. `x`
+//! is a per-CPU word of CPU 1; `T` is a thread of the caller's process, whose rseq critical
+//! sections load `x` and commit a store to it.
+//!
+//! A) A busy target, in an IPI ([`dispatch`]):
+//!
+//! ```text
+//!     CPU 0 (caller)                        CPU 1 (target), running T
+//!
+//!                                           T, in a critical section: r1 = x     a
+//!     cpu_opv(x += 1, cpu 1):
+//!       send the IPI, wait for it           IPI handler, T interrupted:
+//!                                             smp_mb(); rseq event for T         b
+//!                                             vector lock; x = x + 1; unlock     c
+//!                                           return to user space:
+//!                                             T is in the critical section,
+//!                                             so it resumes at its abort_ip      d
+//!       the IPI is done: return
+//!                                           (T's commit, x = r1 + 1: never)
+//! ```
+//!
+//! (b) and (c) run in one interrupt of T: T runs no instruction in between, and it goes back to
+//! user space only through (d), where the event of (b) is evaluated. A critical section that
+//! loaded `x` before (c) therefore restarts and loads it again; a commit T made before the IPI
+//! came is before (c) in CPU 1's program order, and the vector sees it. (b) is what
+//! membarrier's own `ipi_rseq()` does. The cross-CPU call orders the caller's stores before the
+//! handler, and the handler's before the caller's return.
+//!
+//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
+//! only here or as in C):
+//!
+//! ```text
+//!     CPU 1 (caller and target)
+//!
+//!     T, in a critical section: r1 = x                                         a
+//!     T is switched out: rseq event for T                                      b
+//!     the caller runs: cpu_opv(x += 1, cpu 1):
+//!       interrupts off; the current CPU is 1                                  c
+//!       vector lock; x = x + 1; unlock                                         d
+//!       interrupts on
+//!     T runs again: back in user space, it resumes at its abort_ip             e
+//! ```
+//!
+//! Every task of CPU 1 other than the caller was switched out at some (b), which raises the
+//! event that (e) evaluates. Interrupts go off before the CPU is compared (c), so the caller
+//! cannot migrate, nor CPU 1 switch tasks, until the vector has run (d). The caller itself is
+//! in a system call, not in a critical section, which makes none.
+//!
+//! C) An idle target, without an IPI (`sched_call_on_idle_cpu()`):
+//!
+//! ```text
+//!     CPU 0 (caller)                        CPU 1 (target)
+//!
+//!                                           T, in a critical section: r1 = x     a
+//!                                           T is switched out: rseq event for
+//!                                             T; rq->curr = idle; rq unlock      b
+//!     cpu_opv(x += 1, cpu 1):
+//!       rq lock of CPU 1                    c
+//!       rq->curr is CPU 1's idle task:
+//!         interrupts are off;
+//!         vector lock; x = x + 1; unlock    d
+//!       rq unlock of CPU 1                  e
+//!                                           __schedule(): rq lock                f
+//!                                             rq->curr = T; rq unlock
+//!                                           T, back in user space, resumes at
+//!                                             its abort_ip                       g
+//! ```
+//!
+//! Only CPU 1's own `__schedule()` changes its `rq->curr`, under the runqueue lock: from (c)
+//! to (e) no task runs on CPU 1. (b) pairs with (c): what ran on CPU 1 before it went idle,
+//! commits included, is visible to (d). (e) pairs with (f): (d) is visible to whatever runs on
+//! CPU 1 next. T, switched out at (b), aborts at (g) wherever it runs again. Interrupt handlers
+//! may run on CPU 1 meanwhile, as in D.
+//!
+//! D) Two vectors for one CPU ([`VectorLock`]):
+//!
+//! ```text
+//!     CPU 0 (caller P, CPU 1 idle)          CPU 1 (idle)           CPU 2 (caller Q)
+//!
+//!     rq lock of CPU 1                                             CPU 1 was busy when
+//!     vector lock of CPU 1                                           Q looked: IPI
+//!     P's vector                            IPI handler:
+//!                                             vector lock: waits
+//!     vector unlock                           Q's vector
+//! ```
+//!
+//! The runqueue lock keeps tasks off CPU 1, not its interrupts. The vector lock of CPU 1 is
+//! taken by every vector for CPU 1, wherever it runs, with interrupts off: each vector sees the
+//! one before it whole, and none of it is seen half done by the next.
+//!
+//! E) The release operations, for threads on other CPUs:
+//!
+//! ```text
+//!     CPU 1: a vector                       CPU 2: a reader, in user space
+//!     memcpy(s, v), add_release(head, 1)
+//!
+//!     s = v                                 r1 = load-acquire(head)
+//!     smp_mb()                              r2 = s
+//!     head = head + 1
+//!
+//!                     BUG_ON(r1 == the new head && r2 != v)
+//! ```
+//!
+//! A vector is atomic with respect to CPU 1 only: a thread on another CPU can see it half done.
+//! A `*_RELEASE` operation makes its store come after every access of the operations before
+//! it (a full barrier, so the loads of the compares too), for readers that load it with
+//! acquire semantics.
+//!
+//! F) An offline target ([`call_or_run_offline`]):
+//!
+//! ```text
+//!     CPU 0 (caller)                        CPU 1 (target)
+//!
+//!                                           T, in a critical section: r1 = x     a
+//!                                           going offline: T migrates (rseq
+//!                                             event for T); CPU 1 is down,
+//!                                             cpus_write_unlock()                b
+//!     cpu_opv(x += 1, cpu 1):
+//!       IPI: -ENXIO
+//!       cpus_read_lock()                    c
+//!       IPI again: -ENXIO
+//!       interrupts off;
+//!       vector lock; x = x + 1; unlock      d
+//!       cpus_read_unlock()                  e
+//!                                           cpu_up(): cpus_write_lock()          f
+//! ```
+//!
+//! An offline CPU runs nothing, and from (c) to (e) it cannot come online. (b) pairs with (c)
+//! and (e) with (f), as the runqueue lock's do in C; T aborts wherever it runs again.
 
 use core::{
     marker::PhantomData,
@@ -2103,154 +2238,11 @@ mod trace {
     }
 }
 
-/// How long each vector keeps interrupts off, recorded for debugging.
-///
-/// With `CONFIG_CPU_OPV_DEBUG_IRQOFF`, every CPU keeps the durations of the last [`SAMPLES`]
-/// vectors it ran, from the start of the handler that runs a vector (rseq abort included) to its
-/// end, in nanoseconds. `/sys/kernel/debug/cpu_opv/irqoff_ns` shows them, one `<cpu> <ns>` line
-/// each; writing anything to it clears them.
-///
-/// A CPU writes only its own slots, with interrupts off, so the slots need no lock: the atomics
-/// are relaxed and only keep concurrent readers of the file well-defined. A read or a clear while
-/// vectors run may see a vector's sample without its count, or the reverse.
-///
-/// Without the option, [`start`] and [`record`] are empty and [`Stamp`] is zero-sized: the
-/// statistic costs nothing.
-///
-/// [`SAMPLES`]: irqoff::SAMPLES
-/// [`start`]: irqoff::start
-/// [`record`]: irqoff::record
-/// [`Stamp`]: irqoff::Stamp
+// How long each vector keeps interrupts off, recorded for debugging. The file is a crate root:
+// its modules' paths are relative to `kernel/`.
 #[cfg(CONFIG_CPU_OPV_DEBUG_IRQOFF)]
-mod irqoff {
-    use kernel::{
-        cpu::{nr_cpu_ids, CpuId},
-        debugfs::{File, Reader, Writer},
-        fmt,
-        prelude::*,
-        sync::{
-            atomic::{Atomic, Relaxed},
-            SetOnce,
-        },
-        time::{Instant, Monotonic},
-        uaccess::UserSliceReader,
-    };
-
-    /// Number of durations each CPU keeps.
-    pub(super) const SAMPLES: usize = 1024;
-
-    /// The durations of all CPUs.
-    pub(super) struct Log {
-        /// [`SAMPLES`] slots per possible CPU, in CPU order, in nanoseconds.
-        ns: VVec<Atomic<u32>>,
-        /// Per possible CPU, the number of vectors recorded since the last clear. The next
-        /// duration goes to the slot of this number modulo [`SAMPLES`].
-        count: VVec<Atomic<u32>>,
-    }
-
-    impl Log {
-        /// An empty log for `cpus` CPUs.
-        pub(super) fn new(cpus: usize) -> Result<Self> {
-            let slots = cpus.checked_mul(SAMPLES).ok_or(ENOMEM)?;
-            let mut ns = VVec::with_capacity(slots, GFP_KERNEL)?;
-            let mut count = VVec::with_capacity(cpus, GFP_KERNEL)?;
-            for _ in 0..slots {
-                ns.push(Atomic::new(0), GFP_KERNEL)?;
-            }
-            for _ in 0..cpus {
-                count.push(Atomic::new(0), GFP_KERNEL)?;
-            }
-            Ok(Self { ns, count })
-        }
-
-        /// Records `ns` as the duration of the vector just run by `cpu`.
-        pub(super) fn record(&self, cpu: usize, ns: u32) {
-            let Some(count) = self.count.get(cpu) else {
-                return;
-            };
-            let n = count.load(Relaxed);
-            if let Some(slot) = self.ns.get(cpu * SAMPLES + n as usize % SAMPLES) {
-                slot.store(ns, Relaxed);
-                count.store(n.wrapping_add(1), Relaxed);
-            }
-        }
-
-        /// The durations `cpu` keeps, in no particular order.
-        pub(super) fn samples(&self, cpu: usize) -> impl Iterator<Item = u32> + '_ {
-            let kept = self
-                .count
-                .get(cpu)
-                .map_or(0, |count| (count.load(Relaxed) as usize).min(SAMPLES));
-            self.ns
-                .iter()
-                .skip(cpu * SAMPLES)
-                .take(kept)
-                .map(|slot| slot.load(Relaxed))
-        }
-
-        /// Forgets every duration.
-        pub(super) fn clear(&self) {
-            for count in self.count.iter() {
-                count.store(0, Relaxed);
-            }
-        }
-    }
-
-    impl Writer for Log {
-        fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            for cpu in 0..self.count.len() {
-                for ns in self.samples(cpu) {
-                    writeln!(f, "{cpu} {ns}")?;
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl Reader for Log {
-        fn read_from_slice(&self, _reader: &mut UserSliceReader) -> Result {
-            self.clear();
-            Ok(())
-        }
-    }
-
-    /// The debugfs file that owns the log.
-    struct Debugfs {
-        /// `/sys/kernel/debug/cpu_opv/irqoff_ns`.
-        log: Pin<KBox<File<Log>>>,
-    }
-
-    /// Set once, at boot, by [`init`]; empty if that failed.
-    static DEBUGFS: SetOnce<Debugfs> = SetOnce::new();
-
-    /// Allocates the log and creates its debugfs file.
-    pub(super) fn init() -> Result {
-        let log = Log::new(nr_cpu_ids() as usize)?;
-        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
-        let log = KBox::pin_init(dir.read_write_file(c"irqoff_ns", log), GFP_KERNEL)?;
-        DEBUGFS.populate(Debugfs { log });
-        Ok(())
-    }
-
-    /// When a vector started to run.
-    pub(super) struct Stamp(Instant<Monotonic>);
-
-    /// Notes the start of a vector.
-    #[inline]
-    pub(super) fn start() -> Stamp {
-        Stamp(Instant::now())
-    }
-
-    /// Records how long the vector started at `stamp` took. Called with interrupts off, on the
-    /// CPU that ran it.
-    #[inline]
-    pub(super) fn record(stamp: Stamp) {
-        let ns = u32::try_from(stamp.0.elapsed().as_nanos()).unwrap_or(u32::MAX);
-        if let Some(debugfs) = DEBUGFS.as_ref() {
-            debugfs.log.record(CpuId::current().as_u32() as usize, ns);
-        }
-    }
-}
+#[path = "cpu_opv/irqoff.rs"]
+mod irqoff;
 
 /// Without `CONFIG_CPU_OPV_DEBUG_IRQOFF`: nothing is recorded.
 #[cfg(not(CONFIG_CPU_OPV_DEBUG_IRQOFF))]
@@ -2288,146 +2280,10 @@ fn debugfs_dir() -> Option<&'static kernel::debugfs::Dir> {
     DIR.as_ref()
 }
 
-/// Debug-only knobs that make the races of [`execute`] and [`dispatch`] testable.
-///
-/// With `CONFIG_CPU_OPV_DEBUG_DELAY`, in `/sys/kernel/debug/cpu_opv/` (all 0 at boot):
-///
-/// - `lock_delay_us`: every vector waits this long before it takes the mmap read lock (after
-///   faulting its operands in, when it did: the window in which the range can be remapped
-///   before it is pinned); `lock_waiting` counts the vectors waiting there.
-/// - `dispatch_delay_us`: every vector waits this long after pinning and before it is sent to its
-///   CPU, with the mmap read lock held (the window in which only the pins and locks of
-///   [`execute`] keep the operands from changing under the vector); `dispatch_waiting` counts
-///   the vectors waiting there. While it is set, no vector runs in the caller's mm: all take the
-///   pinned path, whose window this is.
-/// - `vector_delay_us` (at most 1000): the vector spins this long between its operations, with
-///   interrupts off.
-/// - `ipi_only_tid`: the vectors of this thread go by IPI even to an idle CPU.
-///
-/// Tests widen the windows to make their races with copy-on-write, munmap, CPU hotplug or
-/// another vector deterministic instead of lucky, and wait for a waiting count to become non-zero
-/// instead of guessing how long a call takes to get there.
+// Debug-only knobs that make the races of `execute()` and `dispatch()` testable.
 #[cfg(CONFIG_CPU_OPV_DEBUG_DELAY)]
-mod debug {
-    use kernel::{
-        debugfs::File,
-        prelude::*,
-        sync::{
-            atomic::{Atomic, Relaxed},
-            SetOnce,
-        },
-        time::{
-            delay::{fsleep, udelay},
-            Delta,
-        },
-    };
-
-    /// A delay point: its knob and the count of vectors waiting in it, set once at boot by
-    /// [`init`].
-    struct Point {
-        delay_us: SetOnce<Pin<KBox<File<Atomic<u32>>>>>,
-        waiting: SetOnce<Pin<KBox<File<Atomic<u32>>>>>,
-    }
-
-    impl Point {
-        const fn new() -> Self {
-            Self {
-                delay_us: SetOnce::new(),
-                waiting: SetOnce::new(),
-            }
-        }
-
-        /// Creates the files `knob` and `count`.
-        fn init(&self, knob: &'static CStr, count: &'static CStr) -> Result {
-            let dir = super::debugfs_dir().ok_or(ENOMEM)?;
-            let file = dir.read_only_file(count, Atomic::new(0u32));
-            self.waiting.populate(KBox::pin_init(file, GFP_KERNEL)?);
-            let file = dir.read_write_file(knob, Atomic::new(0u32));
-            self.delay_us.populate(KBox::pin_init(file, GFP_KERNEL)?);
-            Ok(())
-        }
-
-        /// Sleeps for the configured delay, if any, counted as waiting meanwhile.
-        fn wait(&self) {
-            let us = self.delay_us.as_ref().map_or(0, |file| file.load(Relaxed));
-            if us == 0 {
-                return;
-            }
-            let waiting = self.waiting.as_ref();
-            if let Some(waiting) = waiting {
-                waiting.add(1, Relaxed);
-            }
-            fsleep(Delta::from_micros(i64::from(us)));
-            if let Some(waiting) = waiting {
-                waiting.fetch_sub(1, Relaxed);
-            }
-        }
-    }
-
-    /// Before the mmap read lock.
-    static LOCK: Point = Point::new();
-
-    /// Between pinning and dispatch.
-    static DISPATCH: Point = Point::new();
-
-    /// Within a vector, between its operations: interrupts are off, so this one spins.
-    static VECTOR: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
-
-    /// The thread (its ID; 0: none) whose vectors skip the idle path and go by IPI.
-    static IPI_ONLY: SetOnce<Pin<KBox<File<Atomic<u32>>>>> = SetOnce::new();
-
-    /// The longest delay within a vector, in microseconds: it keeps interrupts off.
-    const VECTOR_DELAY_MAX_US: u32 = 1000;
-
-    /// Creates the knobs and counts of the delay points.
-    pub(super) fn init() -> Result {
-        LOCK.init(c"lock_delay_us", c"lock_waiting")?;
-        DISPATCH.init(c"dispatch_delay_us", c"dispatch_waiting")?;
-        let dir = super::debugfs_dir().ok_or(ENOMEM)?;
-        let file = dir.read_write_file(c"vector_delay_us", Atomic::new(0u32));
-        VECTOR.populate(KBox::pin_init(file, GFP_KERNEL)?);
-        let file = dir.read_write_file(c"ipi_only_tid", Atomic::new(0u32));
-        IPI_ONLY.populate(KBox::pin_init(file, GFP_KERNEL)?);
-        Ok(())
-    }
-
-    /// Whether the current thread's vectors must go by IPI, even to an idle CPU: so that a
-    /// test can have a vector run on an idle CPU, in an IPI, while another thread's vector for
-    /// that CPU runs on the idle path.
-    pub(super) fn ipi_only() -> bool {
-        let tid = IPI_ONLY.as_ref().map_or(0, |file| file.load(Relaxed));
-        tid != 0 && i64::from(tid) == i64::from(kernel::current!().pid())
-    }
-
-    /// Whether vectors must take the pinned path: while the dispatch delay is set, which widens
-    /// a window (between pinning and dispatch) that only that path has.
-    pub(super) fn pinned_only() -> bool {
-        DISPATCH
-            .delay_us
-            .as_ref()
-            .is_some_and(|file| file.load(Relaxed) != 0)
-    }
-
-    /// Waits before the mmap read lock. Called from process context, with no lock held.
-    pub(super) fn delay_lock() {
-        LOCK.wait();
-    }
-
-    /// Waits between pinning and dispatch. Called from process context.
-    pub(super) fn delay_dispatch() {
-        DISPATCH.wait();
-    }
-
-    /// Spins between two operations of a vector, for the configured time (at most
-    /// [`VECTOR_DELAY_MAX_US`]), to widen the window in which another vector for the same CPU
-    /// would see half of this one, were they not serialised. Called with interrupts off.
-    pub(super) fn delay_in_vector() {
-        let us = VECTOR.as_ref().map_or(0, |file| file.load(Relaxed));
-        if us != 0 {
-            udelay(Delta::from_micros(i64::from(us.min(VECTOR_DELAY_MAX_US))));
-        }
-    }
-}
+#[path = "cpu_opv/debug.rs"]
+mod debug;
 
 /// Without `CONFIG_CPU_OPV_DEBUG_DELAY`: no delay.
 #[cfg(not(CONFIG_CPU_OPV_DEBUG_DELAY))]
@@ -3086,44 +2942,5 @@ mod tests {
         assert_eq!(cpu_opv(null, 0, 0, 2), Ok(4));
         assert_eq!(cpu_opv(null, 0, 0, 3), Err(EINVAL));
         assert_eq!(cpu_opv(null, -1, -1, 1), Ok(6));
-    }
-
-    /// The one duration `log` keeps for `cpu`, if it keeps exactly one.
-    ///
-    /// A loop rather than `Iterator::eq()`, whose monomorphised symbol is too long for kallsyms.
-    #[cfg(CONFIG_CPU_OPV_DEBUG_IRQOFF)]
-    fn single_sample(log: &irqoff::Log, cpu: usize) -> Option<u32> {
-        let mut samples = log.samples(cpu);
-        let first = samples.next()?;
-        samples.next().is_none().then_some(first)
-    }
-
-    #[cfg(CONFIG_CPU_OPV_DEBUG_IRQOFF)]
-    #[test]
-    fn irqoff_log_keeps_the_last_samples_per_cpu() -> Result {
-        use irqoff::{Log, SAMPLES};
-
-        let log = Log::new(2)?;
-        assert_eq!(log.samples(0).count(), 0);
-        let n = SAMPLES as u32 + 10;
-        for ns in 0..n {
-            log.record(1, ns);
-        }
-        log.record(0, 7);
-        assert_eq!(single_sample(&log, 0), Some(7));
-        // CPU 1 keeps the last SAMPLES durations: 10 to n - 1, each once.
-        assert_eq!(log.samples(1).count(), SAMPLES);
-        assert_eq!(log.samples(1).min(), Some(10));
-        assert_eq!(log.samples(1).max(), Some(n - 1));
-        let sum: u64 = log.samples(1).map(u64::from).sum();
-        assert_eq!(sum, (10..u64::from(n)).sum::<u64>());
-        // A CPU the log has no room for is ignored.
-        log.record(2, 1);
-        assert_eq!(log.samples(2).count(), 0);
-        log.clear();
-        assert_eq!(log.samples(0).count() + log.samples(1).count(), 0);
-        log.record(1, 3);
-        assert_eq!(single_sample(&log, 1), Some(3));
-        Ok(())
     }
 }
