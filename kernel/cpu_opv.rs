@@ -84,11 +84,13 @@
 //! ```
 //!
 //! (b) and (c) run in one interrupt of T: T runs no instruction in between, and it goes back to
-//! user space only through (d), where the event of (b) is evaluated. A critical section that
-//! loaded `x` before (c) therefore restarts and loads it again; a commit T made before the IPI
-//! came is before (c) in CPU 1's program order, and the vector sees it. (b) is what
-//! membarrier's own `ipi_rseq()` does. The cross-CPU call orders the caller's stores before the
-//! handler, and the handler's before the caller's return.
+//! user space only through (d), where the event of (b) is evaluated with interrupts off, as the
+//! last step before the return. A critical section that loaded `x` before (c) therefore
+//! restarts and loads it again; a commit T made before the IPI came is before (c) in CPU 1's
+//! program order, and the vector sees it. (b) is what membarrier's own `ipi_rseq()` does. If
+//! CPU 1 runs its idle task or a kernel thread when the IPI comes, (b) does nothing: the tasks
+//! it switched out get their event when they are switched in, as in B. The cross-CPU call
+//! orders the caller's stores before the handler, and the handler's before the caller's return.
 //!
 //! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
 //! only here or as in C):
@@ -97,18 +99,22 @@
 //!     CPU 1 (caller and target)
 //!
 //!     T, in a critical section: r1 = x                                         a
-//!     T is switched out: rseq event for T                                      b
+//!     T is interrupted, then switched out                                      b
 //!     the caller runs: cpu_opv(x += 1, cpu 1):
-//!       interrupts off; the current CPU is 1                                  c
+//!       interrupts off; the current CPU is 1                                   c
 //!       vector lock; x = x + 1; unlock                                         d
 //!       interrupts on
-//!     T runs again: back in user space, it resumes at its abort_ip             e
+//!     T is switched in: rseq event for T; back in user space, it resumes at
+//!       its abort_ip                                                           e
 //! ```
 //!
-//! Every task of CPU 1 other than the caller was switched out at some (b), which raises the
-//! event that (e) evaluates. Interrupts go off before the CPU is compared (c), so the caller
-//! cannot migrate, nor CPU 1 switch tasks, until the vector has run (d). The caller itself is
-//! in a system call, not in a critical section, which makes none.
+//! A task in a critical section can only have entered the kernel by an interrupt or an
+//! exception, which marks it (`rseq.event.user_irq`) until it returns to user space (b).
+//! `context_switch()` raises the event for the task it switches in, on this CPU or any other,
+//! and (e) evaluates it before the task runs another instruction in user space. Interrupts go
+//! off before the CPU is compared (c), so the caller cannot migrate, nor CPU 1 switch tasks,
+//! until the vector has run (d). The caller is in a system call, so not in a critical section
+//! (rseq allows no system call there).
 //!
 //! C) An idle target, without an IPI (`sched_call_on_idle_cpu()`):
 //!
@@ -116,8 +122,8 @@
 //!     CPU 0 (caller)                        CPU 1 (target)
 //!
 //!                                           T, in a critical section: r1 = x     a
-//!                                           T is switched out: rseq event for
-//!                                             T; rq->curr = idle; rq unlock      b
+//!                                           T is interrupted, switched out:
+//!                                             rq->curr = idle; rq unlock         b
 //!     cpu_opv(x += 1, cpu 1):
 //!       rq lock of CPU 1                    c
 //!       rq->curr is CPU 1's idle task:
@@ -125,7 +131,7 @@
 //!         vector lock; x = x + 1; unlock    d
 //!       rq unlock of CPU 1                  e
 //!                                           __schedule(): rq lock                f
-//!                                             rq->curr = T; rq unlock
+//!                                             rq->curr = T; rseq event for T
 //!                                           T, back in user space, resumes at
 //!                                             its abort_ip                       g
 //! ```
@@ -133,8 +139,8 @@
 //! Only CPU 1's own `__schedule()` changes its `rq->curr`, under the runqueue lock: from (c)
 //! to (e) no task runs on CPU 1. (b) pairs with (c): what ran on CPU 1 before it went idle,
 //! commits included, is visible to (d). (e) pairs with (f): (d) is visible to whatever runs on
-//! CPU 1 next. T, switched out at (b), aborts at (g) wherever it runs again. Interrupt handlers
-//! may run on CPU 1 meanwhile, as in D.
+//! CPU 1 next. T gets its event when it is switched in, at (f) or on any other CPU, and aborts
+//! at (g). Interrupt handlers may run on CPU 1 meanwhile, as in D.
 //!
 //! D) Two vectors for one CPU ([`VectorLock`]):
 //!
@@ -155,7 +161,7 @@
 //! E) The release operations, for threads on other CPUs:
 //!
 //! ```text
-//!     CPU 1: a vector                       CPU 2: a reader, in user space
+//!     the CPU that runs a vector for CPU 1  CPU 2: a reader, in user space
 //!     memcpy(s, v), add_release(head, 1)
 //!
 //!     s = v                                 r1 = load-acquire(head)
@@ -176,8 +182,8 @@
 //!     CPU 0 (caller)                        CPU 1 (target)
 //!
 //!                                           T, in a critical section: r1 = x     a
-//!                                           going offline: T migrates (rseq
-//!                                             event for T); CPU 1 is down,
+//!                                           going offline: T is pushed to
+//!                                             another CPU; CPU 1 is down,
 //!                                             cpus_write_unlock()                b
 //!     cpu_opv(x += 1, cpu 1):
 //!       IPI: -ENXIO
@@ -190,7 +196,8 @@
 //! ```
 //!
 //! An offline CPU runs nothing, and from (c) to (e) it cannot come online. (b) pairs with (c)
-//! and (e) with (f), as the runqueue lock's do in C; T aborts wherever it runs again.
+//! and (e) with (f), as a lock's release and acquire do. T gets its event when it is switched
+//! in on its new CPU, and aborts there.
 
 use core::{
     marker::PhantomData,
