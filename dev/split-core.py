@@ -81,9 +81,9 @@ def rs_stages(final):
 """, """ an access whose fault the call must report), it continues below under that lock.
 """)
     f.cut("    if in_mm.is_none() && !debug::pinned_only() {\n        // Any other vector, through the page table", "        in_mm = Some(guard);\n    }\n")
-    f.cut("    /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept", "    /// Through the kernel's direct map of the pinned operands", keep_end=True)
-    f.rep("Memory::Pinned(mem) | Memory::Locked(mem) => Some(run(ops, mem)),", "Memory::Pinned(mem) => Some(run(ops, mem)),")
-    f.rep("Memory::InMm | Memory::Locked(_) => false,", "Memory::InMm => false,")
+    f.cut("    /// Through the kernel's direct map of the pages of the operands ([`run`]), kept mapped by the", "    /// Through the kernel's direct map of the pinned operands", keep_end=True)
+    f.rep("Memory::None(vec) | Memory::Pinned(vec) | Memory::Locked(vec) => Some(run(vec)),", "Memory::None(vec) | Memory::Pinned(vec) => Some(run(vec)),")
+    f.rep("Memory::InMm(_) | Memory::Locked(_) => false,", "Memory::InMm(_) => false,")
     f.rep("""/// vector did not run: [`Memory::InMm`] or [`Memory::Locked`] for a CPU that runs another task,
 /// or that is offline, or a vector that [`run_in_mm`] did not run (nothing was written). Called
 /// with the mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from
@@ -148,7 +148,7 @@ def rs_stages(final):
         }
 """, """        drop(serialised);
 """)
-    f.rep("""            Memory::None | Memory::Pinned(_) => {
+    f.rep("""            Memory::None(_) | Memory::Pinned(_) => {
                 let offline;
                 (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
                 if offline {
@@ -156,7 +156,7 @@ def rs_stages(final):
                 }
                 true
             }
-""", """            Memory::None | Memory::Pinned(_) => {
+""", """            Memory::None(_) | Memory::Pinned(_) => {
                 call_or_run_offline(cpu, &mut handler)?;
                 true
             }
@@ -234,15 +234,15 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """)
     f.rep("""            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
             // not for a vector that must run in the caller's mm.
-            Memory::InMm => false,
-            Memory::None | Memory::Pinned(_) => {
+            Memory::InMm(_) => false,
+            Memory::None(_) | Memory::Pinned(_) => {
                 call_or_run_offline(cpu, &mut handler)?;
                 true
             }
 """, """            // The handler would run in the task that an IPI interrupts: not for a vector that
             // must run in the caller's mm.
-            Memory::InMm => false,
-            Memory::None | Memory::Pinned(_) => {
+            Memory::InMm(_) => false,
+            Memory::None(_) | Memory::Pinned(_) => {
                 match smp::call_function_single(cpu, &mut handler) {
                     // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
                     Err(e) if e == ENXIO => return Err(EINVAL),
@@ -270,19 +270,19 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """)
     f.rep("    uaccess::{self, PagefaultDisabled, UserPtr, UserSlice},\n", "    uaccess::{UserPtr, UserSlice},\n")
     f.cut("    /// Whether the vector can run through the caller's own page tables", "        true\n    }\n")
-    f.rep("""        self.iter().any(|op| op.len() > 0)
+    f.rep("""        self.ops.iter().take(self.len).flatten()
     }
 
 }
-""", """        self.iter().any(|op| op.len() > 0)
+""", """        self.ops.iter().take(self.len).flatten()
     }
 }
 """)
     f.cut("/// Reads the user word of `width` at `addr`", "/// Checks that cpu_opv may access the memory", keep_end=True)
     f.cut("/// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm,", "/// The operands are pinned under the mmap read lock", keep_end=True)
-    f.rep("""        let ran = dispatch(ops, Memory::None, cpu)?;
-        return Ok(ran.unwrap_or(0) as isize);
-""", """        return Ok(dispatch(ops, Memory::None, cpu)? as isize);
+    f.rep("""    let ran = dispatch(Memory::None(&mapped), cpu)?;
+    Ok(ran.unwrap_or(0) as isize)
+""", """    Ok(dispatch(Memory::None(&mapped), cpu)? as isize)
 """)
     f.cut("    // A vector of word operands that stores once, at its end,", "        in_mm = Some(guard);\n    }\n")
     start = """            let guard = match in_mm.take() {
@@ -299,37 +299,35 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
     arm = f.t[i + len(start) : j]
     arm = "".join(line[8:] if line.strip() else line for line in arm.splitlines(True))
     f.t = f.t[:i] + arm + "            let guard = lock_checked(mm, ops)?;\n" + f.t[j + len(end) :]
-    f.rep("let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);",
-          "let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?;")
+    f.rep("let ret = dispatch(Memory::Pinned(&mapped), cpu)?.unwrap_or(0);",
+          "let ret = dispatch(Memory::Pinned(&mapped), cpu)?;")
     f.rep("""    /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
     /// CPU, in its mm.
-    InMm,
+    InMm(&'a OpVec),
 """)
     f.rep("""/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned, or `None` if the
 /// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
 /// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
-fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
+fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
 """, """/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned. Called with the
 /// mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
-fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
+fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
     let mut ret = 0;
 """)
-    f.rep("""            Memory::None => Some(run(ops, &Default::default())),
+    f.rep("""            Memory::None(vec) | Memory::Pinned(vec) => Some(run(vec)),
             // Only ever called in the caller's mm, on its CPU: see below.
-            Memory::InMm => run_in_mm(ops),
-            Memory::Pinned(mem) => Some(run(ops, mem)),
-""", """            Memory::None => run(ops, &Default::default()),
-            Memory::Pinned(mem) => run(ops, mem),
+            Memory::InMm(ops) => run_in_mm(ops),
+""", """            Memory::None(vec) | Memory::Pinned(vec) => run(vec),
 """)
     f.rep("""    let ran = local
         || smp::call_on_idle_cpu(cpu, &mut handler).is_ok()
         || match memory {
             // The handler would run in the task that an IPI interrupts: not for a vector that
             // must run in the caller's mm.
-            Memory::InMm => false,
-            Memory::None | Memory::Pinned(_) => {
+            Memory::InMm(_) => false,
+            Memory::None(_) | Memory::Pinned(_) => {
                 match smp::call_function_single(cpu, &mut handler) {
                     // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
                     Err(e) if e == ENXIO => return Err(EINVAL),

@@ -21,7 +21,10 @@
 //! 4. [`VecLayout`], then [`PinnedVec`]: the user pages the operands live on (at most two each,
 //!    see [`Segments`], at the untagged address), laid out once, then each pinned once with
 //!    `FOLL_PIN` for the access it needs, unpinned on drop.
-//! 5. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
+//! 5. [`MappedVec`]: the operations over their operands' memory, each operand's type saying
+//!    whether it is read ([`Mem`]) or written ([`MemMut`], an add's [`Word`]): what the
+//!    interpreter ([`run`]) runs, and nothing else.
+//! 6. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
 //!    memory that cpu_opv refuses ([`check_policy`]), then its pages are pinned without
 //!    faulting, so that they are what the range maps while the lock is held; read operands
 //!    must be on pages that no copy-on-write fault can replace ([`cow_unstable`]). A page that
@@ -653,12 +656,6 @@ impl OpVec {
         self.ops.iter().take(self.len).flatten()
     }
 
-    /// Whether any operation accesses memory: an empty vector, or one whose operations are all
-    /// zero-length compares and copies, accesses none.
-    fn accesses_memory(&self) -> bool {
-        self.iter().any(|op| op.len() > 0)
-    }
-
     /// Whether the vector can run through the caller's own page tables ([`run_in_mm`]): every
     /// operand it accesses is a naturally aligned word, and at most one operation writes, the
     /// last one that accesses memory.
@@ -1056,11 +1053,11 @@ impl<'o> VecLayout<'o> {
         self.pages.as_slice()
     }
 
-    /// Maps the memory of the operands into `mem`, slot by slot, for the interpreter: the memory
-    /// of page `i` of [`VecLayout::pages`] is at `ptrs[i]` (in the kernel's direct map). The
-    /// memory borrows `keeper`, which keeps the pages where they are. `None`, with `mem` in no
-    /// particular state, if an operand's range is not valid or one of its pages has no address:
-    /// then the vector cannot run.
+    /// Maps the operations of the vector over the memory of their operands into `out`, for the
+    /// interpreter: the memory of page `i` of [`VecLayout::pages`] is at `ptrs[i]` (in the
+    /// kernel's direct map). The memory borrows `keeper`, which keeps the pages where they are.
+    /// `None`, with `out` in no particular state, if an operand's range is not valid or one of
+    /// its pages has no address: then the vector cannot run.
     ///
     /// # Safety
     ///
@@ -1070,26 +1067,38 @@ impl<'o> VecLayout<'o> {
         &self,
         ptrs: &[Option<NonNull<u8>>; PAGES_MAX],
         _keeper: &'a K,
-        mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX],
-    ) -> Option<()> {
-        for (slot, mem) in self.slots.iter().zip(mem.iter_mut()) {
-            let (seg, pages) = match slot {
-                Slot::At { seg, pages, .. } => (seg, pages),
-                Slot::Invalid(_) => return None,
-                Slot::Empty => {
-                    *mem = None;
-                    continue;
-                }
-            };
-            let page = |index: usize| *ptrs.get(index)?;
-            // The second page is only used if the operand goes on to it.
-            let (pieces, n) = seg.pieces(page(pages[0])?, page(pages[1]))?;
-            // SAFETY: By the type invariants, the first piece is on the page at `seg.page`, the
-            // rest (if any) on the next one, at offsets and lengths inside those pages
-            // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads, and
-            // for writes if the page is written, which it is if the operand is, for `'a`.
-            *mem = Some(unsafe { Mem::new(pieces, n) });
+        out: &mut MappedVec<'a>,
+    ) -> Option<()>
+    where
+        'o: 'a,
+    {
+        // The memory of the operand laid out in `slot`.
+        let mem = |slot: &Slot| match slot {
+            Slot::Empty => Some(Mem::EMPTY),
+            Slot::Invalid(_) => None,
+            Slot::At { seg, pages, .. } => {
+                let page = |index: usize| *ptrs.get(index)?;
+                // The second page is only used if the operand goes on to it.
+                let pieces = seg.pieces(page(pages[0])?, page(pages[1]))?;
+                // SAFETY: By the type invariants, the first piece is on the page at `seg.page`,
+                // the rest (if any) on the next one, at offsets and lengths inside those pages
+                // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads,
+                // and for writes if the page is written, which it is if the operand is, for `'a`.
+                Some(unsafe { Mem::new(pieces) })
+            }
+        };
+        for (pair, out) in self.slots.chunks_exact(2).zip(out.operands_mut()) {
+            if let [first, second] = pair {
+                out.write([mem(first)?, mem(second)?]);
+            }
         }
+        // SAFETY: By the type invariants, the slots are those of the operands of `self.ops`, in
+        // order, two an operation, each laid out as long as its operand (an operand of no bytes
+        // in `Slot::Empty`): their memory was just set, valid as `MappedVec` requires. The
+        // operand of an add is a word aligned to its width (`Op::new()`), which is a divisor of
+        // `PAGE_SIZE`: its offset in its page is aligned too, and the word ends on that page, so
+        // its memory is one piece at the page's address (aligned to `PAGE_SIZE`) plus that offset.
+        unsafe { out.set_ops(self.ops) };
         Some(())
     }
 }
@@ -1228,10 +1237,10 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         }
     }
 
-    /// Maps the operands' memory into `mem`, as the interpreter accesses it, slot by slot (in
-    /// place: the array is too large to be returned for free). `None` if a page is not pinned
+    /// Maps the operations over the operands' memory into `out`, as the interpreter runs them (in
+    /// place: the vector is too large to be returned for free). `None` if a page is not pinned
     /// for the access its operands need, which it is once [`PinnedVec::pin`] pinned them all.
-    fn map<'a>(&'a self, mem: &mut [Option<Mem<'a>>; 2 * VEC_LEN_MAX]) -> Option<()> {
+    fn map<'a>(&'a self, out: &mut MappedVec<'a>) -> Option<()> {
         let mut ptrs = [None; PAGES_MAX];
         for ((ptr, pin), page) in ptrs.iter_mut().zip(&self.pins).zip(self.layout.pages()) {
             // A written page pinned for reading only (never, once `pin()` pinned them all) is not
@@ -1244,16 +1253,20 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         // SAFETY: Each address is the direct map of page `i`, which `self` pins (type invariants),
         // for writing if the page is written (the filter above): the pin keeps the page, and the
         // address valid, while `self` is borrowed.
-        unsafe { self.layout.map(&ptrs, self, mem) }
+        unsafe { self.layout.map(&ptrs, self, out) }
     }
 }
 
-/// The memory of one operand, as the interpreter accesses it: up to two pieces, in order.
+/// The pieces of an operand's memory, `(address, length)`, and how many of them there are (at
+/// most 2), as [`Segments::pieces`] gives them.
+type Pieces = ([(*mut u8, usize); 2], usize);
+
+/// The memory of one operand that the interpreter reads: up to two pieces, in order.
 ///
 /// # Invariants
 ///
-/// Each of the first `n` pieces `(ptr, len)` is valid for reads of `len` bytes, and for writes
-/// if the operand is written, for `'a`.
+/// `self.n <= 2`, and each of the first `self.n` pieces `(ptr, len)` is valid for reads of `len`
+/// bytes for `'a`.
 ///
 /// The memory is user memory: threads of the caller's process on other CPUs may read and write
 /// it at any time, which Rust's memory model would call a data race for ordinary accesses. It
@@ -1267,6 +1280,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
 ///
 /// never through references, nor with Rust's `copy` functions, whose semantics assume that no
 /// one else accesses the memory.
+#[derive(Clone, Copy)]
 struct Mem<'a> {
     pieces: [(*mut u8, usize); 2],
     n: usize,
@@ -1280,15 +1294,22 @@ struct Mem<'a> {
 // space accesses concurrently.
 unsafe impl Sync for Mem<'_> {}
 
-impl Mem<'_> {
-    /// Describes operand memory.
+impl<'a> Mem<'a> {
+    /// The memory of an operand of no bytes, or of none: no piece.
+    // INVARIANT: No piece to be valid.
+    const EMPTY: Self = Self {
+        pieces: [(core::ptr::null_mut(), 0); 2],
+        n: 0,
+        _lifetime: PhantomData,
+    };
+
+    /// The memory of an operand in `pieces` (at most two are used).
     ///
     /// # Safety
     ///
-    /// Each of the first `n` pieces must be valid for reads (and writes, if the operand is
-    /// written) of its length for the lifetime of the result, and `n <= 2`.
-    unsafe fn new(pieces: [(*mut u8, usize); 2], n: usize) -> Self {
-        // INVARIANT: The caller guarantees validity.
+    /// Each of the pieces must be valid for reads of its length for `'a`.
+    unsafe fn new((pieces, n): Pieces) -> Self {
+        // INVARIANT: At most two, and the caller guarantees validity.
         Self {
             pieces,
             n: n.min(2),
@@ -1299,6 +1320,11 @@ impl Mem<'_> {
     /// The valid pieces.
     fn pieces(&self) -> &[(*mut u8, usize)] {
         self.pieces.get(..self.n).unwrap_or(&[])
+    }
+
+    /// Its length, in bytes.
+    fn len(&self) -> usize {
+        self.pieces().iter().map(|&(_, len)| len).sum()
     }
 
     /// The address of a naturally aligned word of `width`, if the operand is exactly one: such
@@ -1313,6 +1339,158 @@ impl Mem<'_> {
             }
             _ => None,
         }
+    }
+}
+
+/// The memory of one operand that the interpreter writes (and may read), in a [`MappedVec`].
+///
+/// # Invariants
+///
+/// Each of the pieces of `self.0` is also valid for writes of its length for `'a`.
+struct MemMut<'m, 'a>(&'m Mem<'a>);
+
+/// The word of an add: naturally aligned, read and written single-copy atomically.
+///
+/// # Invariants
+///
+/// `self.ptr` is aligned to `self.width` and valid for reads and writes of `self.width` bytes
+/// for `'a` (user memory: see [`Mem`]).
+struct Word<'a> {
+    ptr: *mut u8,
+    width: Width,
+    _lifetime: PhantomData<&'a ()>,
+}
+
+/// An operation of a vector over the memory of its operands, as the interpreter runs it
+/// ([`MappedVec::iter`]): which operand is read and which is written is in the type.
+enum MappedOp<'m, 'a> {
+    /// Whether `a` and `b` hold the same bytes is `kind`'s answer, or the vector stops.
+    Compare {
+        kind: Compare,
+        a: &'m Mem<'a>,
+        b: &'m Mem<'a>,
+    },
+    /// Copies `src` to `dst`, after a full barrier for [`Ordering::Release`].
+    Memcpy {
+        dst: MemMut<'m, 'a>,
+        src: &'m Mem<'a>,
+        order: Ordering,
+    },
+    /// Adds `count` to `word`, wrapping, its store after a full barrier for
+    /// [`Ordering::Release`].
+    Add {
+        word: Word<'a>,
+        count: i64,
+        order: Ordering,
+    },
+}
+
+/// The vector of no operation, that a new [`MappedVec`] holds.
+static NO_OPS: OpVec = OpVec {
+    ops: [const { None }; VEC_LEN_MAX],
+    len: 0,
+};
+
+/// The operations of a vector and the memory of their operands: what [`run`] interprets, one
+/// [`MappedOp`] at a time ([`MappedVec::iter`]).
+///
+/// # Invariants
+///
+/// For the `i`-th operation of `self.ops`, `self.mem[i]` is initialised, and holds the memory
+/// of its first and its second operand ([`Op::operands`]; [`Mem::EMPTY`] for an operand of no
+/// bytes, or for none), each as long as the operand, valid for reads for `'a`, and for writes if
+/// the operation writes the operand. The memory of the word of an add is one piece, aligned to
+/// its width.
+struct MappedVec<'a> {
+    ops: &'a OpVec,
+    /// Not initialised beyond the operations: a new `MappedVec` is made on every call, and
+    /// zeroing the array cost more than filling it.
+    mem: [MaybeUninit<[Mem<'a>; 2]>; VEC_LEN_MAX],
+}
+
+impl<'a> MappedVec<'a> {
+    /// No operation yet: filled in place (it is too large to be returned for free).
+    fn new() -> Self {
+        // INVARIANT: No operation at all.
+        Self {
+            ops: &NO_OPS,
+            mem: [const { MaybeUninit::uninit() }; VEC_LEN_MAX],
+        }
+    }
+
+    /// Where the memory of the operands of each operation goes, in order: to be set before
+    /// [`MappedVec::set_ops`].
+    fn operands_mut(&mut self) -> &mut [MaybeUninit<[Mem<'a>; 2]>; VEC_LEN_MAX] {
+        &mut self.mem
+    }
+
+    /// Makes `self` the vector `ops` over the memory of their operands set so far.
+    ///
+    /// # Safety
+    ///
+    /// For each operation `i` of `ops`, `self.mem[i]` must have been set to the memory of its
+    /// operands as the type invariants say, the word of each add included.
+    unsafe fn set_ops(&mut self, ops: &'a OpVec) {
+        // INVARIANT: The caller guarantees the memory of every operand.
+        self.ops = ops;
+    }
+
+    /// Makes `self`, a new `MappedVec`, the vector `ops` if none of its operations accesses
+    /// memory (an empty vector, or one of compares and copies of no bytes); `None` otherwise.
+    fn map_without_memory(&mut self, ops: &'a OpVec) -> Option<()> {
+        for (op, mem) in ops.iter().zip(self.mem.iter_mut()) {
+            if op.len() > 0 {
+                return None;
+            }
+            mem.write([Mem::EMPTY; 2]);
+        }
+        // SAFETY: Every operand is of no bytes, and its memory was just set to `Mem::EMPTY`, as
+        // long as it. An add is never of no bytes.
+        unsafe { self.set_ops(ops) };
+        Some(())
+    }
+
+    /// Its operations, in order, each over the memory of its operands.
+    fn iter(&self) -> impl Iterator<Item = MappedOp<'_, 'a>> {
+        self.ops.iter().zip(&self.mem).map(|(op, mem)| {
+            // SAFETY: By the type invariants, the memory of the operands of every operation is
+            // initialised.
+            let [first, second] = unsafe { mem.assume_init_ref() };
+            if let Op::Add { width, .. } = *op {
+                debug_assert_eq!(first.word(width), Some(first.pieces[0].0));
+            }
+            match *op {
+                Op::Compare { kind, .. } => MappedOp::Compare {
+                    kind,
+                    a: first,
+                    b: second,
+                },
+                Op::Memcpy { order, .. } => MappedOp::Memcpy {
+                    // INVARIANT: A copy writes its first operand, whose memory is valid for writes
+                    // (type invariants).
+                    dst: MemMut(first),
+                    src: second,
+                    order,
+                },
+                Op::Add {
+                    count,
+                    width,
+                    order,
+                    ..
+                } => MappedOp::Add {
+                    // INVARIANT: By the type invariants, the memory of the word of an add is one
+                    // piece, aligned to `width`, valid for reads and writes. Checked above where
+                    // debug assertions are on.
+                    word: Word {
+                        ptr: first.pieces[0].0,
+                        width,
+                        _lifetime: PhantomData,
+                    },
+                    count,
+                    order,
+                },
+            }
+        })
     }
 }
 
@@ -1358,14 +1536,7 @@ fn word_width(len: usize) -> Option<Width> {
 
 /// Walks two operands of the same length piece by piece, calling `f(a, b, n)` on each stretch
 /// of `n` bytes that is contiguous in both. Stops early when `f` returns `false`.
-fn for_each_stretch(
-    a: Option<&Mem<'_>>,
-    b: Option<&Mem<'_>>,
-    mut f: impl FnMut(*mut u8, *mut u8, usize) -> bool,
-) {
-    let (Some(a), Some(b)) = (a, b) else {
-        return;
-    };
+fn for_each_stretch(a: &Mem<'_>, b: &Mem<'_>, mut f: impl FnMut(*mut u8, *mut u8, usize) -> bool) {
     let mut ai = a.pieces().iter().copied();
     let mut bi = b.pieces().iter().copied();
     let (mut ca, mut cb) = (ai.next(), bi.next());
@@ -1387,13 +1558,13 @@ fn for_each_stretch(
     }
 }
 
-/// Whether the `len`-byte operands `a` and `b` hold the same bytes.
-fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
-    if let Some(width) = word_width(len) {
-        if let (Some(pa), Some(pb)) = (a.and_then(|m| m.word(width)), b.and_then(|m| m.word(width)))
-        {
-            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
-            // they are accessed with volatile loads, as the `Mem` invariants require.
+/// Whether the operands `a` and `b`, of one length, hold the same bytes.
+fn compare(a: &Mem<'_>, b: &Mem<'_>) -> bool {
+    if let Some(width) = word_width(a.len()) {
+        if let (Some(pa), Some(pb)) = (a.word(width), b.word(width)) {
+            // SAFETY: `Mem::word` returned aligned words of `width` bytes, each the only piece of
+            // a valid operand; they are accessed with volatile loads, as the `Mem` invariants
+            // require.
             return unsafe { read_word(pa, width) == read_word(pb, width) };
         }
     }
@@ -1413,81 +1584,65 @@ fn compare(a: Option<&Mem<'_>>, b: Option<&Mem<'_>>, len: usize) -> bool {
     equal
 }
 
-/// Copies the `len`-byte operand `src` to `dst`.
+/// Copies the operand `src` to `dst`, of the same length.
 ///
 /// Overlapping ranges give unspecified contents (as for `memcpy()`), inside the ranges only.
-fn copy(dst: Option<&Mem<'_>>, src: Option<&Mem<'_>>, len: usize, order: Ordering) {
+fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
     if order == Ordering::Release {
         barrier::smp_mb(barrier::ordering::Full);
     }
-    if let Some(width) = word_width(len) {
-        if let (Some(pd), Some(ps)) = (
-            dst.and_then(|m| m.word(width)),
-            src.and_then(|m| m.word(width)),
-        ) {
-            // SAFETY: `Mem::word` returned aligned words of `len` bytes inside valid operands;
-            // the destination operand is written, so valid for writes. Volatile accesses, as
-            // the `Mem` invariants require.
+    if let Some(width) = word_width(src.len()) {
+        if let (Some(pd), Some(ps)) = (dst.0.word(width), src.word(width)) {
+            // SAFETY: `Mem::word` returned aligned words of `width` bytes, each the only piece of
+            // a valid operand, the destination's valid for writes too (`MemMut`). Volatile
+            // accesses, as the `Mem` invariants require.
             unsafe { write_word(pd, width, read_word(ps, width)) };
             return;
         }
     }
-    for_each_stretch(dst, src, |pd, ps, n| {
-        // SAFETY: `pd` is valid for writes and `ps` for reads of `n` bytes, and they are
-        // accessed with the C `memmove()`, as the `Mem` invariants require for memory that user
-        // space may access concurrently; `memmove()` allows the two ranges to overlap.
+    for_each_stretch(dst.0, src, |pd, ps, n| {
+        // SAFETY: `pd` is valid for writes (a stretch of `dst`: `MemMut`) and `ps` for reads of
+        // `n` bytes, and they are accessed with the C `memmove()`, as the `Mem` invariants
+        // require for memory that user space may access concurrently; `memmove()` allows the two
+        // ranges to overlap.
         unsafe { bindings::memmove(pd.cast(), ps.cast(), n) };
         true
     });
 }
 
-/// Adds `count`, truncated to `width`, to the word of operand `p`, wrapping.
-fn add(p: Option<&Mem<'_>>, count: i64, width: Width, order: Ordering) {
-    let Some(ptr) = p.and_then(|m| m.word(width)) else {
-        // Validation made ADD operands naturally aligned words: unreachable.
-        return;
-    };
-    // SAFETY: `Mem::word` returned an aligned word inside a valid, written operand, accessed
-    // with a volatile load and store, as the `Mem` invariants require.
+/// Adds `count`, truncated to the word's width, to `word`, wrapping.
+fn add(word: Word<'_>, count: i64, order: Ordering) {
+    // SAFETY: By the type invariants, `word.ptr` is aligned to `word.width` and valid for reads
+    // and writes of it, accessed with a volatile load and store, as for `Mem`.
     unsafe {
-        let val = read_word(ptr, width).wrapping_add(count as u64);
+        let val = read_word(word.ptr, word.width).wrapping_add(count as u64);
         if order == Ordering::Release {
             barrier::smp_mb(barrier::ordering::Full);
         }
-        write_word(ptr, width, val);
+        write_word(word.ptr, word.width, val);
     }
 }
 
-/// Interprets `ops` over the operand memory `mem` (two slots per operation, see [`VecLayout`]).
+/// Interprets the operations of `vec` over the memory of their operands.
 ///
 /// Returns 0 when every operation ran, or the index + 1 of the compare that stopped the
 /// vector. Runs with interrupts off: no sleeping, no allocation, no lock, no fault.
-fn run(ops: &OpVec, mem: &[Option<Mem<'_>>; 2 * VEC_LEN_MAX]) -> usize {
-    for (i, (op, pair)) in ops.iter().zip(mem.chunks_exact(2)).enumerate() {
-        let (first, second) = match pair {
-            [a, b] => (a.as_ref(), b.as_ref()),
-            _ => (None, None),
-        };
+fn run(vec: &MappedVec<'_>) -> usize {
+    for (i, op) in vec.iter().enumerate() {
         if i > 0 {
             debug::delay_in_vector();
         }
         // Each operation's accesses happen after the previous operation's, also as seen by
         // the compiler (the v9 ABI promises a compiler barrier between operations).
         compiler_fence(CompilerOrdering::SeqCst);
-        match *op {
-            Op::Compare { kind, len, .. } => {
-                let equal = compare(first, second, len.bytes());
-                if equal != (kind == Compare::Eq) {
+        match op {
+            MappedOp::Compare { kind, a, b } => {
+                if compare(a, b) != (kind == Compare::Eq) {
                     return i + 1;
                 }
             }
-            Op::Memcpy { len, order, .. } => copy(first, second, len.bytes(), order),
-            Op::Add {
-                count,
-                width,
-                order,
-                ..
-            } => add(first, count, width, order),
+            MappedOp::Memcpy { dst, src, order } => copy(dst, src, order),
+            MappedOp::Add { word, count, order } => add(word, count, order),
         }
     }
     0
@@ -1651,15 +1806,15 @@ fn run_locked(
         };
         *ptr = Some(mapped);
     }
-    let mut mem = Default::default();
+    let mut mapped = MappedVec::new();
     // SAFETY: Each address is the direct map of page `i`, mapped by a present entry of `tables`
     // for the access its operands need (`map_page()`: for writing if the page is written). The
     // page stays mapped, hence valid, while the tables are locked, which they are until `tables`
     // is dropped: the memory borrows it. An operand whose range is not valid fails the map.
-    if unsafe { layout.map(&ptrs, &tables, &mut mem) }.is_none() {
+    if unsafe { layout.map(&ptrs, &tables, &mut mapped) }.is_none() {
         return Ok(None);
     }
-    dispatch(layout.ops, Memory::Locked(&mem), cpu)
+    dispatch(Memory::Locked(&mapped), cpu)
 }
 
 /// The direct-map address of the page at `addr`, through its entry in `tables`, if the entry
@@ -1808,6 +1963,16 @@ fn cow_unstable(pinned: &PinnedVec<'_, '_>, guard: &MmapReadGuard<'_>) -> Option
     any.then_some(unshare)
 }
 
+/// Runs `ops`, whose operations access no memory (an empty vector: a fence for the rseq
+/// critical sections of `cpu`): nothing to pin, and no mmap lock.
+#[inline(never)]
+fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
+    let mut mapped = MappedVec::new();
+    mapped.map_without_memory(ops).ok_or(EINVAL)?;
+    let ran = dispatch(Memory::None(&mapped), cpu)?;
+    Ok(ran.unwrap_or(0) as isize)
+}
+
 /// Runs the validated vector `ops` on `cpu`.
 ///
 /// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
@@ -1826,11 +1991,8 @@ fn cow_unstable(pinned: &PinnedVec<'_, '_>, guard: &MmapReadGuard<'_>) -> Option
 /// vectors' lock ([`VectorLock`]) only around the execution of the vector, which neither faults
 /// nor sleeps: nothing a caller controls can hold them for long.
 fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
-    if !ops.accesses_memory() {
-        // No memory to access (an empty vector: a fence for the rseq critical sections of
-        // `cpu`): nothing to pin, and no mmap lock.
-        let ran = dispatch(ops, Memory::None, cpu)?;
-        return Ok(ran.unwrap_or(0) as isize);
+    if ops.iter().all(|op| op.len() == 0) {
+        return execute_without_memory(ops, cpu);
     }
     let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
@@ -1841,7 +2003,7 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let mut in_mm = None;
     if ops.runs_in_mm() && !debug::pinned_only() {
         let guard = lock_checked(mm, ops)?;
-        if let Some(ret) = dispatch(ops, Memory::InMm, cpu)? {
+        if let Some(ret) = dispatch(Memory::InMm(ops), cpu)? {
             return Ok(ret as isize);
         }
         in_mm = Some(guard);
@@ -1913,14 +2075,14 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
                 continue;
             }
             debug::delay_dispatch();
-            let mut mem = Default::default();
-            if pinned.map(&mut mem).is_none() {
+            let mut mapped = MappedVec::new();
+            if pinned.map(&mut mapped).is_none() {
                 // Never: `pin()` returned an invalid operand's fault, and pinned every page for
                 // the access its operands need, each in the direct map (without `CONFIG_HIGHMEM`,
                 // which cpu_opv's 64-bit kernels do not have, no page address is null).
                 return Err(EFAULT);
             }
-            let ret = dispatch(layout.ops, Memory::Pinned(&mem), cpu)?.unwrap_or(0);
+            let ret = dispatch(Memory::Pinned(&mapped), cpu)?.unwrap_or(0);
             drop(guard);
             let ran = if ret == 0 { ops.iter().count() } else { ret };
             pinned.set_dirty(ran);
@@ -1930,20 +2092,20 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     Err(EAGAIN)
 }
 
-/// How the operations of a vector reach its memory.
+/// A vector to run, and how its operations reach their memory.
 #[derive(Clone, Copy)]
 enum Memory<'a, 'm> {
     /// No operation accesses memory.
-    None,
+    None(&'a MappedVec<'m>),
     /// Through the caller's page tables ([`run_in_mm`]): the vector can only run on the caller's
     /// CPU, in its mm.
-    InMm,
-    /// Through the kernel's direct map of the pages of the operands, slot by slot ([`run`]), kept
-    /// mapped by the page tables locked in [`run_locked`]: like [`Memory::InMm`], the vector can
-    /// only run on the caller's CPU.
-    Locked(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
-    /// Through the kernel's direct map of the pinned operands, slot by slot ([`run`]): anywhere.
-    Pinned(&'a [Option<Mem<'m>>; 2 * VEC_LEN_MAX]),
+    InMm(&'a OpVec),
+    /// Through the kernel's direct map of the pages of the operands ([`run`]), kept mapped by the
+    /// page tables locked in [`run_locked`]: like [`Memory::InMm`], the vector can only run on
+    /// the caller's CPU.
+    Locked(&'a MappedVec<'m>),
+    /// Through the kernel's direct map of the pinned operands ([`run`]): anywhere.
+    Pinned(&'a MappedVec<'m>),
 }
 
 /// Runs the vector on `cpu`, its operands' memory reached as `memory` says: here if `cpu` is the
@@ -1953,7 +2115,7 @@ enum Memory<'a, 'm> {
 /// or that is offline, or a vector that [`run_in_mm`] did not run (nothing was written). Called
 /// with the mmap read lock held if `memory` is not [`Memory::None`], and with `cpu` from
 /// [`target_cpu`].
-fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
+fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
     // The caller's identity, for the handler to compare with the task it interrupts.
     let caller = Task::current_raw() as usize;
@@ -1983,10 +2145,9 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
         // all of which are possible CPUs.
         let serialised = unsafe { VectorLock::lock(cpu, irq_off) };
         ret = match memory {
-            Memory::None => Some(run(ops, &Default::default())),
+            Memory::None(vec) | Memory::Pinned(vec) | Memory::Locked(vec) => Some(run(vec)),
             // Only ever called in the caller's mm, on its CPU: see below.
-            Memory::InMm => run_in_mm(ops),
-            Memory::Pinned(mem) | Memory::Locked(mem) => Some(run(ops, mem)),
+            Memory::InMm(ops) => run_in_mm(ops),
         };
         drop(serialised);
         irqoff::record(stamp);
@@ -2010,8 +2171,8 @@ fn dispatch(ops: &OpVec, memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<us
             // The handler would run in the task that an IPI interrupts, or for an offline CPU:
             // not for a vector that must run in the caller's mm, nor one whose page tables stay
             // locked here while another CPU runs it.
-            Memory::InMm | Memory::Locked(_) => false,
-            Memory::None | Memory::Pinned(_) => {
+            Memory::InMm(_) | Memory::Locked(_) => false,
+            Memory::None(_) | Memory::Pinned(_) => {
                 let offline;
                 (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
                 if offline {
@@ -2700,10 +2861,62 @@ mod tests {
         let mut ptrs = [None; PAGES_MAX];
         ptrs[0] = NonNull::new(page.as_mut_ptr());
         let keeper = ();
-        let mut mem = Default::default();
+        let mut mapped = MappedVec::new();
         // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
-        // the buffer lives, which is longer than `mem` (declared after it).
-        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_none());
+        // the buffer lives, which is longer than `mapped` (declared after it).
+        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn the_word_of_an_add_is_mapped_as_one_aligned_piece() -> Result {
+        if PAGE_SIZE != 4096 {
+            // The addresses below are laid out for 4 KiB pages.
+            return Ok(());
+        }
+        // An add of each width, side by side up to the end of a page, where a word that was not
+        // aligned would cross into the next page: `MappedVec` relies on the layout to map each
+        // into one aligned piece.
+        let ops = [(1, 0x10ff1), (2, 0x10ff2), (4, 0x10ff4), (8, 0x10ff8)];
+        let vec = ops.map(|(len, addr)| raw(ADD, len, addr, 1, 0, 0));
+        let vec = OpVec::new(&vec).expect("valid vector");
+        let mut layout = VecLayout::new(&vec);
+        layout.lay_out();
+        assert_eq!(layout.pages().len(), 1);
+        // A power-of-two kmalloc() is aligned to its size: the buffer stands for a page.
+        let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        let base = page.as_mut_ptr();
+        let mut ptrs = [None; PAGES_MAX];
+        ptrs[0] = NonNull::new(base);
+        let keeper = ();
+        {
+            let mut mapped = MappedVec::new();
+            // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
+            // the buffer lives, which is longer than `mapped` (declared after it).
+            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_some());
+            let mut n = 0;
+            for (op, &(len, addr)) in mapped.iter().zip(&ops) {
+                let word = match op {
+                    MappedOp::Add { word, .. } => Some(word),
+                    _ => None,
+                };
+                assert!(word.is_some());
+                let Some(word) = word else { continue };
+                assert_eq!(word.ptr, base.wrapping_add(addr as usize & 0xfff));
+                assert_eq!(word.width.bytes(), len as usize);
+                assert_eq!(word.ptr as usize % len as usize, 0);
+                n += 1;
+            }
+            assert_eq!(n, 4);
+            assert_eq!(run(&mapped), 0);
+        }
+        // Each add added 1 to its word, and nothing else changed.
+        let sum = |bytes: &[u8]| bytes.iter().map(|&b| usize::from(b)).sum::<usize>();
+        for (len, addr) in ops {
+            let off = addr as usize & 0xfff;
+            assert_eq!(page.get(off..off + len as usize).map(sum), Some(1));
+        }
+        assert_eq!(sum(&page), 4);
         Ok(())
     }
 
@@ -2735,13 +2948,20 @@ mod tests {
         assert!(ptrs.iter().take(3).all(Option::is_some));
         let keeper = ();
         {
-            let mut mem = Default::default();
+            let mut mapped = MappedVec::new();
             // SAFETY: Each address is that of a buffer of a page, valid for reads and writes while
-            // the buffers live, which is longer than `mem` (declared after them).
-            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_some());
-            assert_eq!(mem[0].as_ref().map(|m| m.pieces().len()), Some(1));
-            assert_eq!(mem[1].as_ref().map(|m| m.pieces().len()), Some(2));
-            assert_eq!(run(&ops, &mem), 0);
+            // the buffers live, which is longer than `mapped` (declared after them).
+            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_some());
+            // The copy, from two pieces into one, and no other operation.
+            let pieces = |op: Option<MappedOp<'_, '_>>| match op {
+                Some(MappedOp::Memcpy { dst, src, .. }) => {
+                    Some((dst.0.pieces().len(), src.pieces().len()))
+                }
+                _ => None,
+            };
+            assert_eq!(pieces(mapped.iter().next()), Some((1, 2)));
+            assert_eq!(mapped.iter().count(), 1);
+            assert_eq!(run(&mapped), 0);
         }
         let want: [u8; 16] = core::array::from_fn(|i| if i < 8 { 1 } else { 2 });
         assert_eq!(dst.get(0x100..0x110), Some(&want[..]));
@@ -2752,9 +2972,9 @@ mod tests {
 
         // A page without an address: the vector cannot run.
         ptrs[1] = None;
-        let mut mem = Default::default();
+        let mut mapped = MappedVec::new();
         // SAFETY: As above.
-        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mem) }.is_none());
+        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_none());
         Ok(())
     }
 
@@ -2783,27 +3003,51 @@ mod tests {
             v
         }
 
-        /// The operand at `off` of `len` bytes, on the two buffers as on two pages.
-        fn mem(&mut self, off: usize, len: usize) -> Option<Mem<'_>> {
+        /// The operand at `off` of `len` bytes, on the two buffers as on two pages; `None` for
+        /// no byte.
+        fn mem(&mut self, off: usize, len: usize) -> Option<View<'_>> {
             let seg = Segments::new(off as u64, len).ok()??;
             let [first, next] = &mut self.0;
-            let (pieces, n) = seg.pieces(
+            let pieces = seg.pieces(
                 NonNull::new(first.as_mut_ptr())?,
                 NonNull::new(next.as_mut_ptr()),
             )?;
-            // SAFETY: The pieces lie inside the two buffers, a page each (`Segments::pieces()`),
-            // which `self` owns and the result borrows.
-            Some(unsafe { Mem::new(pieces, n) })
+            // INVARIANT: The pieces lie inside the two buffers, a page each
+            // (`Segments::pieces()`), which `self` owns and the result borrows mutably.
+            Some(View {
+                pieces,
+                _borrow: PhantomData,
+            })
         }
     }
 
-    /// Runs a one-operation vector over `a` (first operand) and `b` (second operand).
-    fn run_one(op: RawOp, a: Option<Mem<'_>>, b: Option<Mem<'_>>) -> usize {
+    /// The pieces of an operand in buffers of a test.
+    ///
+    /// # Invariants
+    ///
+    /// The pieces are valid for reads and writes of their length for `'a`.
+    struct View<'a> {
+        pieces: Pieces,
+        _borrow: PhantomData<&'a mut [u8]>,
+    }
+
+    /// Runs a one-operation vector over `a` (first operand) and `b` (second operand): `None` for
+    /// an operand of no byte, or none.
+    fn run_one(op: RawOp, a: Option<View<'_>>, b: Option<View<'_>>) -> usize {
         let ops = OpVec::new(&[op]).expect("valid op");
-        let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-        mem[0] = a;
-        mem[1] = b;
-        run(&ops, &mem)
+        let mem = |view: Option<View<'_>>| {
+            view.map_or(Mem::EMPTY, |view| {
+                // SAFETY: By the type invariants of `View`, the pieces are valid for reads and
+                // writes while the views' borrows last, which is longer than this call.
+                unsafe { Mem::new(view.pieces) }
+            })
+        };
+        let mut mapped = MappedVec::new();
+        mapped.operands_mut()[0].write([mem(a), mem(b)]);
+        // SAFETY: The memory of the operands of the only operation was just set, and the tests
+        // give an add an aligned word in one piece.
+        unsafe { mapped.set_ops(&ops) };
+        run(&mapped)
     }
 
     const OFFSETS: [usize; 6] = [0, 1, 7, 8, 4088, 4095];
@@ -2915,22 +3159,24 @@ mod tests {
             });
             let ops = OpVec::new(&ops).expect("valid vector");
             let base = words.0[0].as_mut_ptr();
-            let mut mem: [Option<Mem<'_>>; 2 * VEC_LEN_MAX] = Default::default();
-            for i in 0..4 {
-                let (first, second) = if i == fail {
-                    (48, Some(56))
+            // The 8-byte word at `off` of the first buffer.
+            // SAFETY: Words inside the first buffer, valid for reads and writes while `words`
+            // lives, which is longer than `mapped`.
+            let word =
+                |off: usize| unsafe { Mem::new(([(base.wrapping_add(off), 8), (base, 0)], 1)) };
+            let mut mapped = MappedVec::new();
+            for (i, out) in mapped.operands_mut().iter_mut().enumerate() {
+                out.write(if i == fail {
+                    [word(48), word(56)]
                 } else {
-                    (8 * i, None)
-                };
-                // SAFETY: Offsets of 8-byte words inside the first buffer.
-                mem[2 * i] = Some(unsafe { Mem::new([(base.add(first), 8), (base, 0)], 1) });
-                mem[2 * i + 1] = second.map(|o| {
-                    // SAFETY: As above.
-                    unsafe { Mem::new([(base.add(o), 8), (base, 0)], 1) }
+                    [word(8 * i), Mem::EMPTY]
                 });
             }
+            // SAFETY: The memory of the operands of every operation was just set: aligned words.
+            unsafe { mapped.set_ops(&ops) };
+            assert_eq!(mapped.iter().count(), 4);
             let before = words.flat();
-            assert_eq!(run(&ops, &mem), fail + 1);
+            assert_eq!(run(&mapped), fail + 1);
             let after = words.flat();
             for i in 0..4 {
                 if i != fail {
