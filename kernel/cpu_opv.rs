@@ -1003,10 +1003,10 @@ impl Slot {
 ///
 /// # Invariants
 ///
-/// Once laid out, the slots are those of the operands of `self.ops`, two per operation. A
-/// [`Slot::At`] has two page indices, both below `self.pages.nr`: the first is that of the page
-/// at `seg.page`, the second that of the next page if `seg.nr_pages() == 2`, else the first
-/// again. Its pages are written if it is written.
+/// The slots are those of the operands of `self.ops`, two per operation. A [`Slot::At`] has two
+/// page indices, both below `self.pages.nr`: the first is that of the page at `seg.page`, the
+/// second that of the next page if `seg.nr_pages() == 2`, else the first again. Its pages are
+/// written if it is written.
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -1017,12 +1017,12 @@ struct VecLayout<'o> {
 }
 
 impl<'o> VecLayout<'o> {
-    /// Not laid out yet: laid out in place by [`VecLayout::lay_out`] (it is too large to be
-    /// returned for free).
-    fn new(ops: &'o OpVec) -> Self {
-        // INVARIANT: No slot refers to a page.
+    /// The layout of no operation: laid out in place by [`VecLayout::lay_out`] (it is too
+    /// large to be returned for free).
+    fn new() -> Self {
+        // INVARIANT: No operation, and no slot refers to a page.
         Self {
-            ops,
+            ops: &NO_OPS,
             pages: VecPages {
                 pages: [VecPage {
                     addr: 0,
@@ -1034,18 +1034,21 @@ impl<'o> VecLayout<'o> {
         }
     }
 
-    /// Lays the operands of the vector out on their pages. Nothing is pinned. Called once, on a
-    /// new `VecLayout`.
-    fn lay_out(&mut self) {
-        for (op, pair) in self.ops.iter().zip(self.slots.chunks_exact_mut(2)) {
+    /// Lays the operands of `ops` out on their pages, as the layout of `ops`. Nothing is
+    /// pinned. Called once, on a new `VecLayout`.
+    fn lay_out(&mut self, ops: &'o OpVec) {
+        for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)) {
             for (operand, slot) in op.operands().into_iter().zip(pair) {
                 if let Some((operand, len, write)) = operand {
-                    // INVARIANT: `VecPages::slot()` lays the operand out on pages in use, marked
-                    // written if it is.
+                    // `VecPages::slot()` lays the operand out on pages in use, marked written if
+                    // it is.
                     *slot = self.pages.slot(&operand, len, write);
                 }
             }
         }
+        // INVARIANT: The slots of the operands of `ops` were just laid out, those of a new layout
+        // without an operand are `Slot::Empty`.
+        self.ops = ops;
     }
 
     /// The pages the operands are on.
@@ -1056,13 +1059,13 @@ impl<'o> VecLayout<'o> {
     /// Maps the operations of the vector over the memory of their operands into `out`, for the
     /// interpreter: the memory of page `i` of [`VecLayout::pages`] is at `ptrs[i]` (in the
     /// kernel's direct map). The memory borrows `keeper`, which keeps the pages where they are.
-    /// `None`, with `out` in no particular state, if an operand's range is not valid or one of
-    /// its pages has no address: then the vector cannot run.
+    /// `None`, with `out` holding no operation, if an operand's range is not valid or one of its
+    /// pages has no address: then the vector cannot run.
     ///
     /// # Safety
     ///
-    /// Each `ptrs[i]` that is not `None` must be valid for reads of `PAGE_SIZE` bytes, and for
-    /// writes if page `i` is written, for `'a`.
+    /// Each `ptrs[i]` that is not `None` must be aligned to `PAGE_SIZE` and valid for reads of
+    /// `PAGE_SIZE` bytes, and for writes if page `i` is written, for `'a`.
     unsafe fn map<'a, K: ?Sized>(
         &self,
         ptrs: &[Option<NonNull<u8>>; PAGES_MAX],
@@ -1082,8 +1085,8 @@ impl<'o> VecLayout<'o> {
                 let pieces = seg.pieces(page(pages[0])?, page(pages[1]))?;
                 // SAFETY: By the type invariants, the first piece is on the page at `seg.page`,
                 // the rest (if any) on the next one, at offsets and lengths inside those pages
-                // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads,
-                // and for writes if the page is written, which it is if the operand is, for `'a`.
+                // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads
+                // for `'a`.
                 Some(unsafe { Mem::new(pieces) })
             }
         };
@@ -1094,10 +1097,13 @@ impl<'o> VecLayout<'o> {
         }
         // SAFETY: By the type invariants, the slots are those of the operands of `self.ops`, in
         // order, two an operation, each laid out as long as its operand (an operand of no bytes
-        // in `Slot::Empty`): their memory was just set, valid as `MappedVec` requires. The
-        // operand of an add is a word aligned to its width (`Op::new()`), which is a divisor of
-        // `PAGE_SIZE`: its offset in its page is aligned too, and the word ends on that page, so
-        // its memory is one piece at the page's address (aligned to `PAGE_SIZE`) plus that offset.
+        // in `Slot::Empty`): their memory was just set, valid for reads (above), and for writes
+        // where the operation writes the operand, since its pages are then written, and the
+        // caller guarantees those valid for writes. The operand of an add is a word aligned to
+        // its width (`Op::new()`, on the tagged address; untagging only clears or extends high
+        // bits), which divides `PAGE_SIZE`: its offset in its page is aligned too and the word
+        // ends on that page, so its memory is one piece at the page's address, which the caller
+        // guarantees aligned to `PAGE_SIZE`, plus that offset.
         unsafe { out.set_ops(self.ops) };
         Some(())
     }
@@ -1250,9 +1256,10 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
                 .filter(|pin| pin.is_write() || !page.written)
                 .and_then(PinnedPage::direct_map);
         }
-        // SAFETY: Each address is the direct map of page `i`, which `self` pins (type invariants),
-        // for writing if the page is written (the filter above): the pin keeps the page, and the
-        // address valid, while `self` is borrowed.
+        // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to
+        // `PAGE_SIZE`: cpu_opv is 64-bit only, without highmem), which `self` pins (type
+        // invariants), for writing if the page is written (the filter above): the pin keeps the
+        // page, and the address valid, while `self` is borrowed.
         unsafe { self.layout.map(&ptrs, self, out) }
     }
 }
@@ -1346,7 +1353,7 @@ impl<'a> Mem<'a> {
 ///
 /// # Invariants
 ///
-/// Each of the pieces of `self.0` is also valid for writes of its length for `'a`.
+/// Each of the pieces of `self.0.pieces()` is also valid for writes of its length for `'a`.
 struct MemMut<'m, 'a>(&'m Mem<'a>);
 
 /// The word of an add: naturally aligned, read and written single-copy atomically.
@@ -1419,8 +1426,10 @@ impl<'a> MappedVec<'a> {
     }
 
     /// Where the memory of the operands of each operation goes, in order: to be set before
-    /// [`MappedVec::set_ops`].
+    /// [`MappedVec::set_ops`]. `self` holds no operation until then.
     fn operands_mut(&mut self) -> &mut [MaybeUninit<[Mem<'a>; 2]>; VEC_LEN_MAX] {
+        // INVARIANT: No operation: any slot may be overwritten, or left uninitialised.
+        self.ops = &NO_OPS;
         &mut self.mem
     }
 
@@ -1435,10 +1444,11 @@ impl<'a> MappedVec<'a> {
         self.ops = ops;
     }
 
-    /// Makes `self`, a new `MappedVec`, the vector `ops` if none of its operations accesses
-    /// memory (an empty vector, or one of compares and copies of no bytes); `None` otherwise.
+    /// Makes `self` the vector `ops` if none of its operations accesses memory (an empty vector,
+    /// or one of compares and copies of no bytes); `None`, with `self` holding no operation,
+    /// otherwise.
     fn map_without_memory(&mut self, ops: &'a OpVec) -> Option<()> {
-        for (op, mem) in ops.iter().zip(self.mem.iter_mut()) {
+        for (op, mem) in ops.iter().zip(self.operands_mut()) {
             if op.len() > 0 {
                 return None;
             }
@@ -1807,8 +1817,9 @@ fn run_locked(
         *ptr = Some(mapped);
     }
     let mut mapped = MappedVec::new();
-    // SAFETY: Each address is the direct map of page `i`, mapped by a present entry of `tables`
-    // for the access its operands need (`map_page()`: for writing if the page is written). The
+    // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to `PAGE_SIZE`:
+    // cpu_opv is 64-bit only, without highmem), mapped by a present entry of `tables` for the
+    // access its operands need (`map_page()`: for writing if the page is written). The
     // page stays mapped, hence valid, while the tables are locked, which they are until `tables`
     // is dropped: the memory borrows it. An operand whose range is not valid fails the map.
     if unsafe { layout.map(&ptrs, &tables, &mut mapped) }.is_none() {
@@ -1968,6 +1979,7 @@ fn cow_unstable(pinned: &PinnedVec<'_, '_>, guard: &MmapReadGuard<'_>) -> Option
 #[inline(never)]
 fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let mut mapped = MappedVec::new();
+    // Never `None`: the caller checked that no operation accesses memory.
     mapped.map_without_memory(ops).ok_or(EINVAL)?;
     let ran = dispatch(Memory::None(&mapped), cpu)?;
     Ok(ran.unwrap_or(0) as isize)
@@ -2009,8 +2021,8 @@ fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
         in_mm = Some(guard);
     }
     // Laid out once; pinned in place at each attempt.
-    let mut layout = VecLayout::new(ops);
-    layout.lay_out();
+    let mut layout = VecLayout::new();
+    layout.lay_out(ops);
     if in_mm.is_none() && !debug::pinned_only() {
         // Any other vector, through the page tables that map its operands, which check the policy
         // on the way: the whole check only runs if the vector did not run.
@@ -2814,8 +2826,8 @@ mod tests {
             raw(ADD, 8, 0x30010, 1, 0, 0),
         ])
         .expect("valid vector");
-        let mut layout = VecLayout::new(&ops);
-        layout.lay_out();
+        let mut layout = VecLayout::new();
+        layout.lay_out(&ops);
         // Each page once, written if any operand on it is: the source's second page is only read.
         let want = [
             (0x10000, true),
@@ -2852,8 +2864,8 @@ mod tests {
             raw(MEMCPY, 16, 0x30010, u64::MAX - 7, 0, 1),
         ])
         .expect("valid vector");
-        let mut layout = VecLayout::new(&ops);
-        layout.lay_out();
+        let mut layout = VecLayout::new();
+        layout.lay_out(&ops);
         assert_eq!(layout.pages().len(), 1);
         assert!(matches!(layout.slots[3], Slot::Invalid(e) if e == EAGAIN));
         // It cannot be mapped, whatever its valid operands' pages are: the vector cannot run.
@@ -2870,41 +2882,43 @@ mod tests {
 
     #[test]
     fn the_word_of_an_add_is_mapped_as_one_aligned_piece() -> Result {
-        if PAGE_SIZE != 4096 {
-            // The addresses below are laid out for 4 KiB pages.
-            return Ok(());
-        }
-        // An add of each width, side by side up to the end of a page, where a word that was not
-        // aligned would cross into the next page: `MappedVec` relies on the layout to map each
-        // into one aligned piece.
-        let ops = [(1, 0x10ff1), (2, 0x10ff2), (4, 0x10ff4), (8, 0x10ff8)];
-        let vec = ops.map(|(len, addr)| raw(ADD, len, addr, 1, 0, 0));
+        // An add of each width, side by side up to the end of a page (of any size), where a word
+        // that was not aligned would cross into the next page: `MappedVec` relies on the layout
+        // to map each into one piece, aligned to its width.
+        let end = 0x100000 + PAGE_SIZE;
+        let ops = [(1u32, end - 15), (2, end - 14), (4, end - 12), (8, end - 8)];
+        let vec = ops.map(|(len, addr)| raw(ADD, len, addr as u64, 1, 0, 0));
         let vec = OpVec::new(&vec).expect("valid vector");
-        let mut layout = VecLayout::new(&vec);
-        layout.lay_out();
+        let mut layout = VecLayout::new();
+        layout.lay_out(&vec);
         assert_eq!(layout.pages().len(), 1);
-        // A power-of-two kmalloc() is aligned to its size: the buffer stands for a page.
+        // A buffer of a page stands for the page: `VecLayout::map()` wants it aligned as one.
         let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let base = page.as_mut_ptr();
+        assert_eq!(base as usize % PAGE_SIZE, 0);
         let mut ptrs = [None; PAGES_MAX];
         ptrs[0] = NonNull::new(base);
         let keeper = ();
         {
             let mut mapped = MappedVec::new();
-            // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
-            // the buffer lives, which is longer than `mapped` (declared after it).
+            // SAFETY: The address is that of a buffer of a page, aligned to `PAGE_SIZE` (checked
+            // above), valid for reads and writes while the buffer lives, which is longer than
+            // `mapped` (declared after it).
             assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_some());
             let mut n = 0;
-            for (op, &(len, addr)) in mapped.iter().zip(&ops) {
+            for ((op, mem), &(len, addr)) in mapped.iter().zip(&mapped.mem).zip(&ops) {
+                let want = base.wrapping_add(addr % PAGE_SIZE);
+                // SAFETY: The map succeeded: the memory of the operands of each operation is set.
+                let [first, second] = unsafe { mem.assume_init_ref() };
+                let width = Width::new(len).expect("a width");
+                // The memory itself, one aligned piece, and nothing for the second operand.
+                assert_eq!(first.word(width), Some(want));
+                assert_eq!(second.pieces().len(), 0);
                 let word = match op {
                     MappedOp::Add { word, .. } => Some(word),
                     _ => None,
                 };
-                assert!(word.is_some());
-                let Some(word) = word else { continue };
-                assert_eq!(word.ptr, base.wrapping_add(addr as usize & 0xfff));
-                assert_eq!(word.width.bytes(), len as usize);
-                assert_eq!(word.ptr as usize % len as usize, 0);
+                assert!(word.is_some_and(|word| word.ptr == want && word.width == width));
                 n += 1;
             }
             assert_eq!(n, 4);
@@ -2913,7 +2927,7 @@ mod tests {
         // Each add added 1 to its word, and nothing else changed.
         let sum = |bytes: &[u8]| bytes.iter().map(|&b| usize::from(b)).sum::<usize>();
         for (len, addr) in ops {
-            let off = addr as usize & 0xfff;
+            let off = addr % PAGE_SIZE;
             assert_eq!(page.get(off..off + len as usize).map(sum), Some(1));
         }
         assert_eq!(sum(&page), 4);
@@ -2929,8 +2943,8 @@ mod tests {
         // Sixteen bytes copied from the end of one page and the start of the next to a third
         // page, which three buffers stand for.
         let ops = OpVec::new(&[raw(MEMCPY, 16, 0x20100, 0x10ff8, 0, 0)]).expect("valid vector");
-        let mut layout = VecLayout::new(&ops);
-        layout.lay_out();
+        let mut layout = VecLayout::new();
+        layout.lay_out(&ops);
         let mut dst = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let mut src = [
             KVec::from_elem(1u8, PAGE_SIZE, GFP_KERNEL)?,
@@ -3042,10 +3056,17 @@ mod tests {
                 unsafe { Mem::new(view.pieces) }
             })
         };
+        let (a, b) = (mem(a), mem(b));
+        if let Some(Op::Add { width, .. }) = ops.iter().next() {
+            if a.word(*width).is_none() {
+                // Not the memory of an add: no result the tests expect.
+                return usize::MAX;
+            }
+        }
         let mut mapped = MappedVec::new();
-        mapped.operands_mut()[0].write([mem(a), mem(b)]);
-        // SAFETY: The memory of the operands of the only operation was just set, and the tests
-        // give an add an aligned word in one piece.
+        mapped.operands_mut()[0].write([a, b]);
+        // SAFETY: The memory of the operands of the only operation was just set, and that of the
+        // word of an add is one aligned piece (checked above).
         unsafe { mapped.set_ops(&ops) };
         run(&mapped)
     }
