@@ -270,11 +270,11 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """)
     f.rep("    uaccess::{self, PagefaultDisabled, UserPtr, UserSlice},\n", "    uaccess::{UserPtr, UserSlice},\n")
     f.cut("    /// Whether the vector can run through the caller's own page tables", "        true\n    }\n")
-    f.rep("""        self.ops.iter().take(self.len).flatten()
+    f.rep("""            .filter_map(Option::as_ref)
     }
 
 }
-""", """        self.ops.iter().take(self.len).flatten()
+""", """            .filter_map(Option::as_ref)
     }
 }
 """)

@@ -406,16 +406,19 @@ impl DataLen {
 }
 
 /// The width of the memory word an arithmetic operation updates.
+///
+/// Each discriminant is the base-2 logarithm of the width in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Width {
     /// 1 byte.
-    U8,
+    U8 = 0,
     /// 2 bytes.
-    U16,
+    U16 = 1,
     /// 4 bytes.
-    U32,
+    U32 = 2,
     /// 8 bytes.
-    U64,
+    U64 = 3,
 }
 
 impl Width {
@@ -432,12 +435,8 @@ impl Width {
 
     /// The width in bytes.
     fn bytes(self) -> usize {
-        match self {
-            Self::U8 => 1,
-            Self::U16 => 2,
-            Self::U32 => 4,
-            Self::U64 => 8,
-        }
+        // The discriminant is at most 3 (type definition): no overflow.
+        1 << (self as u8)
     }
 }
 
@@ -653,7 +652,13 @@ impl OpVec {
 
     /// The operations, in order.
     fn iter(&self) -> impl Iterator<Item = &Op> {
-        self.ops.iter().take(self.len).flatten()
+        // `filter_map()` rather than `flatten()`, whose state costs more on every step: the
+        // first `self.len` are all `Some` (type invariants).
+        self.ops
+            .get(..self.len)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(Option::as_ref)
     }
 
     /// Whether the vector can run through the caller's own page tables ([`run_in_mm`]): every
@@ -1038,11 +1043,11 @@ impl<'o> VecLayout<'o> {
     /// pinned. Called once, on a new `VecLayout`.
     fn lay_out(&mut self, ops: &'o OpVec) {
         for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)) {
-            for (operand, slot) in op.operands().into_iter().zip(pair) {
+            for (operand, slot) in op.operands().iter().zip(pair) {
                 if let Some((operand, len, write)) = operand {
                     // `VecPages::slot()` lays the operand out on pages in use, marked written if
                     // it is.
-                    *slot = self.pages.slot(&operand, len, write);
+                    *slot = self.pages.slot(operand, *len, *write);
                 }
             }
         }
@@ -1090,7 +1095,8 @@ impl<'o> VecLayout<'o> {
                 Some(unsafe { Mem::new(pieces) })
             }
         };
-        for (pair, out) in self.slots.chunks_exact(2).zip(out.operands_mut()) {
+        let slots = self.slots.chunks_exact(2).take(self.ops.len);
+        for (pair, out) in slots.zip(out.operands_mut()) {
             if let [first, second] = pair {
                 out.write([mem(first)?, mem(second)?]);
             }
@@ -1661,6 +1667,7 @@ fn run(vec: &MappedVec<'_>) -> usize {
 /// Reads the user word of `width` at `addr`, zero-extended, through the current task's page
 /// tables, without faulting (`nofault`): `None` if it would fault (or `addr` is not aligned for
 /// `width`).
+#[inline]
 fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Option<u64> {
     let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
     let val = match width {
@@ -1675,6 +1682,7 @@ fn read_user_word(addr: u64, width: Width, nofault: &PagefaultDisabled) -> Optio
 /// Writes the low `width` bytes of `val` to the user word at `addr`, through the current task's
 /// page tables, without faulting (`nofault`): `None`, and nothing written, if it would fault (or
 /// `addr` is not aligned for `width`).
+#[inline]
 fn write_user_word(addr: u64, width: Width, val: u64, nofault: &PagefaultDisabled) -> Option<()> {
     let ptr = UserPtr::from_addr(usize::try_from(addr).ok()?);
     // The casts truncate on purpose.
@@ -1874,7 +1882,7 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     // array of per-CPU data), which is then looked up once. The lock keeps the ranges stable.
     let mut allowed: Option<(usize, usize, bool)> = None;
     for op in ops.iter() {
-        for (operand, len, write) in op.operands().into_iter().flatten() {
+        for &(operand, len, write) in op.operands().iter().filter_map(Option::as_ref) {
             let Ok(Some(seg)) = Segments::of(&operand, len) else {
                 continue;
             };
