@@ -92,9 +92,9 @@ def rs_stages(final):
 /// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 """)
-    f.rep("""            // not for a vector that must run in the caller's mm, nor one whose page tables stay
-            // locked here while another CPU runs it.
-""", """            // not for a vector that must run in the caller's mm.
+    f.rep("""                // CPU: not for a vector that must run in the caller's mm, nor one whose page
+                // tables stay locked here while another CPU runs it.
+""", """                // CPU: not for a vector that must run in the caller's mm.
 """)
     f.rep("""    // Process context, with the mmap read lock held, and for `Memory::Locked` the page table
     // locks (spinlocks): a trace event may be emitted there.
@@ -113,8 +113,8 @@ def rs_stages(final):
     f.rep("            debug::delay_dispatch();\n", "")
     f.rep("        let stamp = irqoff::start();\n", "")
     f.rep("        irqoff::record(stamp);\n", "")
-    f.rep("|| (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())",
-          "|| smp::call_on_idle_cpu(cpu, &mut handler).is_ok()")
+    f.rep("(!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())",
+          "smp::call_on_idle_cpu(cpu, &mut handler).is_ok()")
     f.cut("// How long each vector keeps interrupts off, recorded for debugging.", "/// The system call, with its arguments in Rust types.", keep_end=True)
     out["D"] = f.t
 
@@ -123,9 +123,8 @@ def rs_stages(final):
     f.rep("    for attempt in 1..=MAX_ATTEMPTS {\n", "    for _ in 0..MAX_ATTEMPTS {\n")
     f.rep("                trace::retry(attempt, trace::Retry::Unshare);\n")
     f.rep("                    trace::retry(attempt, trace::Retry::Remapped);\n")
-    f.rep("""    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
-    // an IPI from one in the caller, on the target CPU (local) or for it (idle; offline is told
-    // apart after the call).
+    f.rep("""    // Where the vector ran, for `cpu_opv_dispatch`: on the target CPU in an IPI, or in the caller,
+    // on the target CPU (local) or for it (idle; offline is told apart after the call).
     let mut mode = trace::Mode::Ipi;
     let mut hotplug = false;
     let mut irqoff_ns = 0;
@@ -133,14 +132,20 @@ def rs_stages(final):
     f.rep("""        // The clock is read only while `cpu_opv_dispatch` is enabled.
         let traced = trace::dispatch_enabled().then(Instant::<Monotonic>::now);
 """)
-    f.rep("""            rseq::abort_current_critical_section(irq_off);
-        } else if CpuId::current() == cpu {
-            mode = trace::Mode::Local;
-        } else {
-            mode = trace::Mode::Idle;
-        }
-""", """            rseq::abort_current_critical_section(irq_off);
-        }
+    f.rep("""        mode = trace::Mode::Local;
+        run_vector(&irq_off, false);
+""", """        run_vector(&irq_off, false);
+""")
+    f.rep("""            let interrupted = Task::current_raw() as usize != caller;
+            if !interrupted {
+                mode = if CpuId::current() == cpu {
+                    trace::Mode::Local
+                } else {
+                    trace::Mode::Idle
+                };
+            }
+            run_vector(irq_off, interrupted);
+""", """            run_vector(irq_off, Task::current_raw() as usize != caller);
 """)
     f.rep("""        drop(serialised);
         if let Some(start) = traced {
@@ -148,18 +153,18 @@ def rs_stages(final):
         }
 """, """        drop(serialised);
 """)
-    f.rep("""            Memory::None(_) | Memory::Pinned(_) => {
-                let offline;
-                (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
-                if offline {
-                    mode = trace::Mode::Offline;
+    f.rep("""                Memory::None(_) | Memory::Pinned(_) => {
+                    let offline;
+                    (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
+                    if offline {
+                        mode = trace::Mode::Offline;
+                    }
+                    true
                 }
-                true
-            }
-""", """            Memory::None(_) | Memory::Pinned(_) => {
-                call_or_run_offline(cpu, &mut handler)?;
-                true
-            }
+""", """                Memory::None(_) | Memory::Pinned(_) => {
+                    call_or_run_offline(cpu, &mut handler)?;
+                    true
+                }
 """)
     f.rep("""    if !ran {
         return Ok(None);
@@ -227,29 +232,33 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """, """/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned, or `None` if the
 /// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
 """)
-    f.rep("""        // aborts their critical sections already), or for an idle or offline `cpu`, which runs
-        // no task at all.
-""", """        // aborts their critical sections already), or for an idle `cpu`, which runs no task at
-        // all.
+    f.rep("""            // vector's memory: abort it. Unless it is the caller itself: for an idle or offline
+            // `cpu`, which runs no task at all, or on `cpu`, if the caller moved there meanwhile.
+""", """            // vector's memory: abort it. Unless it is the caller itself: for an idle `cpu`, which
+            // runs no task at all, or on `cpu`, if the caller moved there meanwhile.
 """)
-    f.rep("""            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
-            // not for a vector that must run in the caller's mm.
-            Memory::InMm(_) => false,
-            Memory::None(_) | Memory::Pinned(_) => {
-                call_or_run_offline(cpu, &mut handler)?;
-                true
-            }
-""", """            // The handler would run in the task that an IPI interrupts: not for a vector that
-            // must run in the caller's mm.
-            Memory::InMm(_) => false,
-            Memory::None(_) | Memory::Pinned(_) => {
-                match smp::call_function_single(cpu, &mut handler) {
-                    // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
-                    Err(e) if e == ENXIO => return Err(EINVAL),
-                    other => other?,
+    f.rep("""    // that would wake it up. Otherwise it goes to `cpu` by IPI, or runs here if `cpu` is offline.
+""", """    // that would wake it up. Otherwise it goes to `cpu` by IPI.
+""")
+    f.rep("""                // The handler would run in the task that an IPI interrupts, or for an offline
+                // CPU: not for a vector that must run in the caller's mm.
+                Memory::InMm(_) => false,
+                Memory::None(_) | Memory::Pinned(_) => {
+                    call_or_run_offline(cpu, &mut handler)?;
+                    true
                 }
-                true
-            }
+""", """                // The handler would run in the task that an IPI interrupts: not for a vector
+                // that must run in the caller's mm.
+                Memory::InMm(_) => false,
+                Memory::None(_) | Memory::Pinned(_) => {
+                    match smp::call_function_single(cpu, &mut handler) {
+                        // An offline `cpu` runs nothing: refused, as a CPU the caller may not
+                        // use is.
+                        Err(e) if e == ENXIO => return Err(EINVAL),
+                        other => other?,
+                    }
+                    true
+                }
 """)
     f.cut("/// Runs `handler` on `cpu` in an IPI or, if `cpu` is offline, here, keeping it from coming online", "/// The lock that serialises the vectors for one CPU", keep_end=True)
     f.rep("""/// or for its own caller), or the caller, for an idle or an offline target. The runqueue lock
@@ -321,40 +330,30 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
             Memory::InMm(ops) => run_in_mm(ops),
 """, """            Memory::None(vec) | Memory::Pinned(vec) => run(vec),
 """)
-    f.rep("""    let ran = local
-        || smp::call_on_idle_cpu(cpu, &mut handler).is_ok()
-        || match memory {
-            // The handler would run in the task that an IPI interrupts: not for a vector that
-            // must run in the caller's mm.
-            Memory::InMm(_) => false,
-            Memory::None(_) | Memory::Pinned(_) => {
-                match smp::call_function_single(cpu, &mut handler) {
-                    // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
-                    Err(e) if e == ENXIO => return Err(EINVAL),
-                    other => other?,
-                }
-                true
-            }
+    start = "    let ran = local || {\n"
+    end = "    Ok(Some(ret))\n}\n"
+    i = f.t.index(start)
+    j = f.t.index(end, i) + len(end)
+    f.t = f.t[:i] + """    if !local {
+        // The caller's identity, for the handler to compare with the task it interrupts.
+        let caller = Task::current_raw() as usize;
+        let mut handler = |irq_off: &LocalInterruptDisabled| {
+            // The task this interrupts on `cpu` may be in an rseq critical section on the
+            // vector's memory: abort it. Unless it is the caller itself: for an idle `cpu`, which
+            // runs no task at all, or on `cpu`, if the caller moved there meanwhile.
+            run_vector(irq_off, Task::current_raw() as usize != caller);
         };
-    // A vector that `run_in_mm()` did not run has written nothing.
-    let Some(ret) = ret else {
-        return Ok(None);
-    };
-    if !ran {
-        return Ok(None);
-    }
-    Ok(Some(ret))
-}
-""", """    if !local && smp::call_on_idle_cpu(cpu, &mut handler).is_err() {
-        match smp::call_function_single(cpu, &mut handler) {
-            // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
-            Err(e) if e == ENXIO => return Err(EINVAL),
-            other => other?,
+        if smp::call_on_idle_cpu(cpu, &mut handler).is_err() {
+            match smp::call_function_single(cpu, &mut handler) {
+                // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
+                Err(e) if e == ENXIO => return Err(EINVAL),
+                other => other?,
+            }
         }
     }
     Ok(ret)
 }
-""")
+""" + f.t[j:]
     f.cut("    #[test]\n    fn vectors_that_run_in_the_callers_mm()", "    #[test]\n    fn vector_limits()", keep_end=True)
     out["M"] = f.t
 
@@ -391,7 +390,7 @@ use kernel::{
     prelude::*,
     rseq, smp,
     sync::barrier,
-    task::Task,
+    task::{CurrentTask, Task},
     uaccess::{UserPtr, UserSlice},
 };
 """, """use core::{
@@ -403,6 +402,7 @@ use kernel::{
     cpu::CpuId,
     current,
     prelude::*,
+    task::CurrentTask,
     uaccess::{UserPtr, UserSlice},
 };
 """)
@@ -426,8 +426,8 @@ const NR_OP_TYPES: u32 = bindings::cpu_op_type_NR_CPU_OPS;
 
 /// Copies `count` operations""")
     f.cut("/// The pages an operand lives on: its user address range, split at the page boundary.", "/// The system call, with its arguments in Rust types.", keep_end=True)
-    f.rep("/// The system call, with its arguments in Rust types.\n", """/// Runs the validated vector `ops` on `cpu`: not yet, `ENOSYS`.
-fn execute(_ops: &OpVec, _cpu: CpuId) -> Result<isize> {
+    f.rep("/// The system call, with its arguments in Rust types.\n", """/// Runs the validated vector `ops` of the caller on `cpu`: not yet, `ENOSYS`.
+fn execute(_task: &CurrentTask, _ops: &OpVec, _cpu: CpuId) -> Result<isize> {
     Err(ENOSYS)
 }
 

@@ -224,7 +224,7 @@ use kernel::{
     prelude::*,
     rseq, smp,
     sync::barrier,
-    task::Task,
+    task::{CurrentTask, Task},
     time::{Instant, Monotonic},
     uaccess::{self, PagefaultDisabled, UserPtr, UserSlice},
 };
@@ -710,10 +710,10 @@ fn copy_in(uptr: UserPtr, count: usize, ops: &mut OpVec) -> Result {
     ops.decode(raw.iter().map(|bytes| RawOp(*bytes)))
 }
 
-/// Validates the target CPU: in `0..nr_cpu_ids` and in the caller's affinity mask.
-fn target_cpu(cpu: i32) -> Result<CpuId> {
+/// Validates the target CPU: in `0..nr_cpu_ids` and in the affinity mask of `task`, the caller.
+fn target_cpu(task: &CurrentTask, cpu: i32) -> Result<CpuId> {
     let cpu = CpuId::from_i32(cpu).ok_or(EINVAL)?;
-    if !current!().cpus_allowed().test(cpu) {
+    if !task.cpus_allowed().test(cpu) {
         return Err(EINVAL);
     }
     Ok(cpu)
@@ -1993,7 +1993,7 @@ fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     Ok(ran.unwrap_or(0) as isize)
 }
 
-/// Runs the validated vector `ops` on `cpu`.
+/// Runs the validated vector `ops` of `task`, the caller, on `cpu`.
 ///
 /// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
 /// or an idle one, under the mmap read lock, after the same policy check; if it cannot (another
@@ -2010,11 +2010,10 @@ fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
 /// only taken, under it, when the target CPU is offline; an idle target's runqueue lock and the
 /// vectors' lock ([`VectorLock`]) only around the execution of the vector, which neither faults
 /// nor sleeps: nothing a caller controls can hold them for long.
-fn execute(ops: &OpVec, cpu: CpuId) -> Result<isize> {
+fn execute(task: &CurrentTask, ops: &OpVec, cpu: CpuId) -> Result<isize> {
     if ops.iter().all(|op| op.len() == 0) {
         return execute_without_memory(ops, cpu);
     }
-    let task = current!();
     let mm = task.mm().ok_or(EINVAL)?;
     // A vector of word operands that stores once, at its end, for the current CPU or an idle one,
     // runs in this task's mm, on this CPU, without pinning its operands. If it cannot (another
@@ -2137,29 +2136,19 @@ enum Memory<'a, 'm> {
 /// [`target_cpu`].
 fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut ret = Some(0);
-    // The caller's identity, for the handler to compare with the task it interrupts.
-    let caller = Task::current_raw() as usize;
-    // Where the vector ran, for `cpu_opv_dispatch`: the handler tells a run on the target CPU in
-    // an IPI from one in the caller, on the target CPU (local) or for it (idle; offline is told
-    // apart after the call).
+    // Where the vector ran, for `cpu_opv_dispatch`: on the target CPU in an IPI, or in the caller,
+    // on the target CPU (local) or for it (idle; offline is told apart after the call).
     let mut mode = trace::Mode::Ipi;
     let mut hotplug = false;
     let mut irqoff_ns = 0;
-    let mut handler = |irq_off: &LocalInterruptDisabled| {
+    // Runs the vector, with interrupts off, after aborting the rseq critical section of the task
+    // it interrupts if `abort`.
+    let mut run_vector = |irq_off: &LocalInterruptDisabled, abort: bool| {
         let stamp = irqoff::start();
         // The clock is read only while `cpu_opv_dispatch` is enabled.
         let traced = trace::dispatch_enabled().then(Instant::<Monotonic>::now);
-        // The task this interrupts on `cpu` may be in an rseq critical section on the vector's
-        // memory: abort it. Unless it is the caller itself, which is in this system call, not
-        // in a critical section: on `cpu` (the other tasks of `cpu` were scheduled out, which
-        // aborts their critical sections already), or for an idle or offline `cpu`, which runs
-        // no task at all.
-        if Task::current_raw() as usize != caller {
+        if abort {
             rseq::abort_current_critical_section(irq_off);
-        } else if CpuId::current() == cpu {
-            mode = trace::Mode::Local;
-        } else {
-            mode = trace::Mode::Idle;
         }
         // SAFETY: `cpu` came from `target_cpu()`, which found it in the caller's allowed CPUs,
         // all of which are possible CPUs.
@@ -2175,32 +2164,52 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
             irqoff_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
         }
     };
-    // The current CPU: the vector runs here, with interrupts off. They go off before the CPU is
-    // compared, so that the task cannot migrate in between.
+    // The current CPU: the vector runs here, in the caller, which is in this system call, not in
+    // an rseq critical section (the other tasks of this CPU were scheduled out, which aborts
+    // theirs already). Interrupts go off before the CPU is compared, so that the task cannot
+    // migrate in between.
     let irq_off = kernel::interrupt::local_interrupt_disable();
     let local = CpuId::current() == cpu;
     if local {
-        handler(&irq_off);
+        mode = trace::Mode::Local;
+        run_vector(&irq_off, false);
     }
     drop(irq_off);
     // An idle `cpu` runs no task until the handler returns: the vector runs here, without an IPI
-    // that would wake it up.
-    let ran = local
-        || (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
-        || match memory {
-            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
-            // not for a vector that must run in the caller's mm, nor one whose page tables stay
-            // locked here while another CPU runs it.
-            Memory::InMm(_) | Memory::Locked(_) => false,
-            Memory::None(_) | Memory::Pinned(_) => {
-                let offline;
-                (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
-                if offline {
-                    mode = trace::Mode::Offline;
-                }
-                true
+    // that would wake it up. Otherwise it goes to `cpu` by IPI, or runs here if `cpu` is offline.
+    let ran = local || {
+        // The caller's identity, for the handler to compare with the task it interrupts.
+        let caller = Task::current_raw() as usize;
+        let mut handler = |irq_off: &LocalInterruptDisabled| {
+            // The task this interrupts on `cpu` may be in an rseq critical section on the
+            // vector's memory: abort it. Unless it is the caller itself: for an idle or offline
+            // `cpu`, which runs no task at all, or on `cpu`, if the caller moved there meanwhile.
+            let interrupted = Task::current_raw() as usize != caller;
+            if !interrupted {
+                mode = if CpuId::current() == cpu {
+                    trace::Mode::Local
+                } else {
+                    trace::Mode::Idle
+                };
             }
+            run_vector(irq_off, interrupted);
         };
+        (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
+            || match memory {
+                // The handler would run in the task that an IPI interrupts, or for an offline
+                // CPU: not for a vector that must run in the caller's mm, nor one whose page
+                // tables stay locked here while another CPU runs it.
+                Memory::InMm(_) | Memory::Locked(_) => false,
+                Memory::None(_) | Memory::Pinned(_) => {
+                    let offline;
+                    (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
+                    if offline {
+                        mode = trace::Mode::Offline;
+                    }
+                    true
+                }
+            }
+    };
     // A vector that `run_in_mm()` did not run has written nothing.
     let Some(ret) = ret else {
         return Ok(None);
@@ -2530,10 +2539,11 @@ fn cpu_opv(uptr: UserPtr, cpuopcnt: i32, cpu: i32, flags: i32) -> Result<isize> 
         .ok()
         .filter(|&n| n <= VEC_LEN_MAX)
         .ok_or(EINVAL)?;
-    let cpu = target_cpu(cpu)?;
+    let task = current!();
+    let cpu = target_cpu(task, cpu)?;
     let mut ops = OpVec::empty();
     copy_in(uptr, count, &mut ops)?;
-    execute(&ops, cpu)
+    execute(task, &ops, cpu)
 }
 
 /// The `cpu_opv()` system call, called from its `SYSCALL_DEFINE4()` in `kernel/cpu_opv_sys.c`.

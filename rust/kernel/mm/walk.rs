@@ -69,10 +69,12 @@ impl MmapReadGuard<'_> {
             unsafe { bindings::folio_walk_end(&mut fw, vma.as_ptr()) };
             return None;
         }
-        // The part of the VMA in the range the table maps.
-        let range = addr & !(pmd_size() - 1);
-        let start = range.max(vma.start());
-        let end = range.saturating_add(pmd_size()).min(vma.end());
+        // The range the table maps, and the part of the VMA in it.
+        let size = pmd_size();
+        let range = addr & !(size - 1);
+        let range = range..range.saturating_add(size);
+        let start = range.start.max(vma.start());
+        let end = range.end.min(vma.end());
         // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level, so `fw.ptep` is
         // the entry of `addr` and the lock is held until `folio_walk_end()`. `addr` is in the VMA
         // and in the range, so in `start..end`.
@@ -80,6 +82,7 @@ impl MmapReadGuard<'_> {
             fw,
             vma,
             addr,
+            range,
             start,
             end,
         })
@@ -201,13 +204,14 @@ impl<const N: usize> Drop for PteTables<'_, N> {
 /// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma` at the page-aligned
 /// address `self.addr`, at the `FW_LEVEL_PTE` level: `self.fw.ptep` points at the entry of
 /// `self.addr` in the table, which is mapped and whose lock is held until `self` is dropped.
-/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`. `self.start..self.end` is
-/// the part of the VMA in the `PMD_SIZE`-aligned range that holds `self.addr`: the pages that the
-/// table maps in the VMA.
+/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`. `self.range` is the
+/// `PMD_SIZE`-aligned range that holds `self.addr`, and `self.start..self.end` the part of the VMA
+/// in it: the pages that the table maps in the VMA.
 struct PteTable<'a> {
     fw: bindings::folio_walk,
     vma: &'a VmaRef,
     addr: usize,
+    range: core::ops::Range<usize>,
     start: usize,
     end: usize,
 }
@@ -222,7 +226,7 @@ impl<'a> PteTable<'a> {
     /// Whether this table maps the page at `addr`, in any VMA.
     #[inline]
     fn covers(&self, addr: usize) -> bool {
-        (addr ^ self.addr) & !(pmd_size() - 1) == 0
+        self.range.contains(&addr)
     }
 
     /// The entry of the page at `addr`, if this table maps it in the same VMA.
@@ -311,6 +315,7 @@ impl<'a> Pte<'a> {
     /// concurrently: callers use volatile or byte-copy accesses, never references. On 64-bit
     /// kernels, every page is in the direct map; it does not exist with `CONFIG_HIGHMEM`.
     #[cfg(not(CONFIG_HIGHMEM))]
+    #[inline]
     pub fn direct_map(&self) -> Option<core::ptr::NonNull<u8>> {
         // SAFETY: Pure function of the value of the entry.
         if !unsafe { bindings::pte_present(self.pte) } || self.vma.is_secretmem() {
