@@ -92,13 +92,14 @@ def rs_stages(final):
 /// a vector that [`run_in_mm`] did not run (nothing was written). Called with the mmap read lock
 /// held if `memory` is not [`Memory::None`], and with `cpu` from [`target_cpu`].
 """)
-    f.rep("""                // CPU: not for a vector that must run in the caller's mm, nor one whose page
-                // tables stay locked here while another CPU runs it.
-""", """                // CPU: not for a vector that must run in the caller's mm.
+    f.rep("""            // not for a vector that must run in the caller's mm, nor one whose page tables stay
+            // locked here while another CPU runs it.
+""", """            // not for a vector that must run in the caller's mm.
 """)
-    f.rep("""    // Process context, with the mmap read lock held, and for `Memory::Locked` the page table
-    // locks (spinlocks): a trace event may be emitted there.
-""", """    // Process context, with only the mmap read lock held.
+    f.rep("""    // Process context, with the mmap read lock held but for `Memory::None`, and for
+    // `Memory::Locked` the page table locks (spinlocks): a trace event may be emitted there.
+""", """    // Process context, with the mmap read lock held but for `Memory::None`: a trace event may
+    // be emitted there.
 """)
     out["E"] = f.t
 
@@ -113,8 +114,18 @@ def rs_stages(final):
     f.rep("            debug::delay_dispatch();\n", "")
     f.rep("        let stamp = irqoff::start();\n", "")
     f.rep("        irqoff::record(stamp);\n", "")
-    f.rep("(!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())",
-          "smp::call_on_idle_cpu(cpu, &mut handler).is_ok()")
+    f.rep("""        || (!debug::ipi_only()
+            && smp::call_on_idle_cpu(cpu, &mut |irq_off: &LocalInterruptDisabled| {
+                mode = trace::Mode::Idle;
+                run_vector(irq_off, false);
+            })
+            .is_ok())
+""", """        || smp::call_on_idle_cpu(cpu, &mut |irq_off: &LocalInterruptDisabled| {
+            mode = trace::Mode::Idle;
+            run_vector(irq_off, false);
+        })
+        .is_ok()
+""")
     f.cut("// How long each vector keeps interrupts off, recorded for debugging.", "/// The system call, with its arguments in Rust types.", keep_end=True)
     out["D"] = f.t
 
@@ -136,16 +147,20 @@ def rs_stages(final):
         run_vector(&irq_off, false);
 """, """        run_vector(&irq_off, false);
 """)
-    f.rep("""            let interrupted = Task::current_raw() as usize != caller;
-            if !interrupted {
-                mode = if CpuId::current() == cpu {
-                    trace::Mode::Local
-                } else {
-                    trace::Mode::Idle
-                };
-            }
-            run_vector(irq_off, interrupted);
-""", """            run_vector(irq_off, Task::current_raw() as usize != caller);
+    f.rep("""            mode = trace::Mode::Idle;
+            run_vector(irq_off, false);
+""", """            run_vector(irq_off, false);
+""")
+    f.rep("""                    let interrupted = Task::current_raw() as usize != caller;
+                    if !interrupted {
+                        mode = if CpuId::current() == cpu {
+                            trace::Mode::Local
+                        } else {
+                            trace::Mode::Idle
+                        };
+                    }
+                    run_vector(irq_off, interrupted);
+""", """                    run_vector(irq_off, Task::current_raw() as usize != caller);
 """)
     f.rep("""        drop(serialised);
         if let Some(start) = traced {
@@ -153,23 +168,20 @@ def rs_stages(final):
         }
 """, """        drop(serialised);
 """)
-    f.rep("""                Memory::None(_) | Memory::Pinned(_) => {
-                    let offline;
-                    (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
-                    if offline {
-                        mode = trace::Mode::Offline;
-                    }
-                    true
+    f.rep("""                let offline;
+                (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
+                if offline {
+                    mode = trace::Mode::Offline;
                 }
-""", """                Memory::None(_) | Memory::Pinned(_) => {
-                    call_or_run_offline(cpu, &mut handler)?;
-                    true
-                }
+                true
+""", """                call_or_run_offline(cpu, &mut handler)?;
+                true
 """)
     f.rep("""    if !ran {
         return Ok(None);
     }
-    // Process context, with only the mmap read lock held.
+    // Process context, with the mmap read lock held but for `Memory::None`: a trace event may
+    // be emitted there.
     let pinned = matches!(memory, Memory::Pinned(_));
     trace::dispatch(cpu, mode, hotplug, pinned, irqoff_ns);
     Ok(Some(ret))
@@ -232,33 +244,28 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 """, """/// in an IPI (`EINVAL` if it is offline). Returns what the interpreter returned, or `None` if the
 /// vector did not run: [`Memory::InMm`] for a CPU that runs another task, or that is offline, or
 """)
-    f.rep("""            // vector's memory: abort it. Unless it is the caller itself: for an idle or offline
-            // `cpu`, which runs no task at all, or on `cpu`, if the caller moved there meanwhile.
-""", """            // vector's memory: abort it. Unless it is the caller itself: for an idle `cpu`, which
-            // runs no task at all, or on `cpu`, if the caller moved there meanwhile.
+    f.rep("""                    // the vector's memory: abort it. Unless it is the caller itself, which is in
+                    // this system call, not in a critical section: for an offline `cpu`, or on
+                    // `cpu` if the caller moved there meanwhile (the call then runs here).
+""", """                    // the vector's memory: abort it. Unless it is the caller itself, which is in
+                    // this system call, not in a critical section: on `cpu` if the caller moved
+                    // there meanwhile (the call then runs here).
 """)
-    f.rep("""    // that would wake it up. Otherwise it goes to `cpu` by IPI, or runs here if `cpu` is offline.
-""", """    // that would wake it up. Otherwise it goes to `cpu` by IPI.
+    f.rep("""            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
+            // not for a vector that must run in the caller's mm.
+            Memory::InMm(_) => false,
+""", """            // The handler would run in the task that an IPI interrupts: not for a vector that
+            // must run in the caller's mm.
+            Memory::InMm(_) => false,
 """)
-    f.rep("""                // The handler would run in the task that an IPI interrupts, or for an offline
-                // CPU: not for a vector that must run in the caller's mm.
-                Memory::InMm(_) => false,
-                Memory::None(_) | Memory::Pinned(_) => {
-                    call_or_run_offline(cpu, &mut handler)?;
-                    true
+    f.rep("""                call_or_run_offline(cpu, &mut handler)?;
+                true
+""", """                match smp::call_function_single(cpu, &mut handler) {
+                    // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
+                    Err(e) if e == ENXIO => return Err(EINVAL),
+                    other => other?,
                 }
-""", """                // The handler would run in the task that an IPI interrupts: not for a vector
-                // that must run in the caller's mm.
-                Memory::InMm(_) => false,
-                Memory::None(_) | Memory::Pinned(_) => {
-                    match smp::call_function_single(cpu, &mut handler) {
-                        // An offline `cpu` runs nothing: refused, as a CPU the caller may not
-                        // use is.
-                        Err(e) if e == ENXIO => return Err(EINVAL),
-                        other => other?,
-                    }
-                    true
-                }
+                true
 """)
     f.cut("/// Runs `handler` on `cpu` in an IPI or, if `cpu` is offline, here, keeping it from coming online", "/// The lock that serialises the vectors for one CPU", keep_end=True)
     f.rep("""/// or for its own caller), or the caller, for an idle or an offline target. The runqueue lock
@@ -330,25 +337,30 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<usize> {
             Memory::InMm(ops) => run_in_mm(ops),
 """, """            Memory::None(vec) | Memory::Pinned(vec) => run(vec),
 """)
-    start = "    let ran = local || {\n"
+    start = "    let ran = local\n"
     end = "    Ok(Some(ret))\n}\n"
     i = f.t.index(start)
     j = f.t.index(end, i) + len(end)
-    f.t = f.t[:i] + """    if !local {
-        // The caller's identity, for the handler to compare with the task it interrupts.
+    f.t = f.t[:i] + """    if !local
+        && smp::call_on_idle_cpu(cpu, &mut |irq_off: &LocalInterruptDisabled| {
+            run_vector(irq_off, false);
+        })
+        .is_err()
+    {
+        // The caller's identity, for the handler to compare with the task it interrupts (its
+        // address: a `usize` keeps the handler `Send`).
         let caller = Task::current_raw() as usize;
         let mut handler = |irq_off: &LocalInterruptDisabled| {
             // The task this interrupts on `cpu` may be in an rseq critical section on the
-            // vector's memory: abort it. Unless it is the caller itself: for an idle `cpu`, which
-            // runs no task at all, or on `cpu`, if the caller moved there meanwhile.
+            // vector's memory: abort it. Unless it is the caller itself, which is in this system
+            // call, not in a critical section: on `cpu` if the caller moved there meanwhile (the
+            // call then runs here).
             run_vector(irq_off, Task::current_raw() as usize != caller);
         };
-        if smp::call_on_idle_cpu(cpu, &mut handler).is_err() {
-            match smp::call_function_single(cpu, &mut handler) {
-                // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
-                Err(e) if e == ENXIO => return Err(EINVAL),
-                other => other?,
-            }
+        match smp::call_function_single(cpu, &mut handler) {
+            // An offline `cpu` runs nothing: refused, as a CPU the caller may not use is.
+            Err(e) if e == ENXIO => return Err(EINVAL),
+            other => other?,
         }
     }
     Ok(ret)

@@ -2141,8 +2141,9 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     let mut mode = trace::Mode::Ipi;
     let mut hotplug = false;
     let mut irqoff_ns = 0;
-    // Runs the vector, with interrupts off, after aborting the rseq critical section of the task
-    // it interrupts if `abort`.
+    // Runs the vector here, with interrupts off. If `abort`, it runs in an IPI on `cpu`, in a task
+    // other than the caller: that task's rseq critical section is aborted first, inside the
+    // interrupts-off time that the debug statistic measures.
     let mut run_vector = |irq_off: &LocalInterruptDisabled, abort: bool| {
         let stamp = irqoff::start();
         // The clock is read only while `cpu_opv_dispatch` is enabled.
@@ -2175,41 +2176,47 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
         run_vector(&irq_off, false);
     }
     drop(irq_off);
-    // An idle `cpu` runs no task until the handler returns: the vector runs here, without an IPI
-    // that would wake it up. Otherwise it goes to `cpu` by IPI, or runs here if `cpu` is offline.
-    let ran = local || {
-        // The caller's identity, for the handler to compare with the task it interrupts.
-        let caller = Task::current_raw() as usize;
-        let mut handler = |irq_off: &LocalInterruptDisabled| {
-            // The task this interrupts on `cpu` may be in an rseq critical section on the
-            // vector's memory: abort it. Unless it is the caller itself: for an idle or offline
-            // `cpu`, which runs no task at all, or on `cpu`, if the caller moved there meanwhile.
-            let interrupted = Task::current_raw() as usize != caller;
-            if !interrupted {
-                mode = if CpuId::current() == cpu {
-                    trace::Mode::Local
-                } else {
-                    trace::Mode::Idle
-                };
-            }
-            run_vector(irq_off, interrupted);
-        };
-        (!debug::ipi_only() && smp::call_on_idle_cpu(cpu, &mut handler).is_ok())
-            || match memory {
-                // The handler would run in the task that an IPI interrupts, or for an offline
-                // CPU: not for a vector that must run in the caller's mm, nor one whose page
-                // tables stay locked here while another CPU runs it.
-                Memory::InMm(_) | Memory::Locked(_) => false,
-                Memory::None(_) | Memory::Pinned(_) => {
-                    let offline;
-                    (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
-                    if offline {
-                        mode = trace::Mode::Offline;
+    // An idle `cpu` runs no task until the closure returns: the vector runs here, in the caller,
+    // without an IPI that would wake `cpu` up.
+    let ran = local
+        || (!debug::ipi_only()
+            && smp::call_on_idle_cpu(cpu, &mut |irq_off: &LocalInterruptDisabled| {
+                mode = trace::Mode::Idle;
+                run_vector(irq_off, false);
+            })
+            .is_ok())
+        || match memory {
+            // The handler would run in the task that an IPI interrupts, or for an offline CPU:
+            // not for a vector that must run in the caller's mm, nor one whose page tables stay
+            // locked here while another CPU runs it.
+            Memory::InMm(_) | Memory::Locked(_) => false,
+            Memory::None(_) | Memory::Pinned(_) => {
+                // The caller's identity, for the handler to compare with the task it interrupts
+                // (its address: a `usize` keeps the handler `Send`).
+                let caller = Task::current_raw() as usize;
+                let mut handler = |irq_off: &LocalInterruptDisabled| {
+                    // The task this interrupts on `cpu` may be in an rseq critical section on
+                    // the vector's memory: abort it. Unless it is the caller itself, which is in
+                    // this system call, not in a critical section: for an offline `cpu`, or on
+                    // `cpu` if the caller moved there meanwhile (the call then runs here).
+                    let interrupted = Task::current_raw() as usize != caller;
+                    if !interrupted {
+                        mode = if CpuId::current() == cpu {
+                            trace::Mode::Local
+                        } else {
+                            trace::Mode::Idle
+                        };
                     }
-                    true
+                    run_vector(irq_off, interrupted);
+                };
+                let offline;
+                (hotplug, offline) = call_or_run_offline(cpu, &mut handler)?;
+                if offline {
+                    mode = trace::Mode::Offline;
                 }
+                true
             }
-    };
+        };
     // A vector that `run_in_mm()` did not run has written nothing.
     let Some(ret) = ret else {
         return Ok(None);
@@ -2217,8 +2224,8 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
     if !ran {
         return Ok(None);
     }
-    // Process context, with the mmap read lock held, and for `Memory::Locked` the page table
-    // locks (spinlocks): a trace event may be emitted there.
+    // Process context, with the mmap read lock held but for `Memory::None`, and for
+    // `Memory::Locked` the page table locks (spinlocks): a trace event may be emitted there.
     let pinned = matches!(memory, Memory::Pinned(_));
     trace::dispatch(cpu, mode, hotplug, pinned, irqoff_ns);
     Ok(Some(ret))
@@ -2241,9 +2248,8 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
         Err(e) if e == ENXIO => {}
         other => return other.map(|()| (true, false)),
     }
-    // It stays offline and runs nothing: the vector runs here, with interrupts off. Interrupts
-    // go off before the handler looks at the CPU it runs on: the task cannot migrate in between,
-    // as it could while choosing a CPU for a cross-CPU call.
+    // It stays offline and runs nothing: the vector runs here, with interrupts off, as it would
+    // in an IPI.
     let irq_off = kernel::interrupt::local_interrupt_disable();
     handler(&irq_off);
     drop(irq_off);
@@ -2302,8 +2308,8 @@ impl Drop for VectorLock<'_> {
 /// are values the caller has at hand, so a disabled event computes nothing. Without
 /// `CONFIG_TRACEPOINTS` the functions are empty.
 ///
-/// No event is emitted with interrupts off: the handler that runs a vector only notes where it
-/// ran (and reads the clock while `cpu_opv_dispatch` is enabled), and `dispatch()` emits
+/// No event is emitted with interrupts off: the code that runs a vector only notes where it ran
+/// (and reads the clock while `cpu_opv_dispatch` is enabled), and `dispatch()` emits
 /// `cpu_opv_dispatch` once the vector is done.
 mod trace {
     use kernel::{
@@ -2412,7 +2418,7 @@ mod trace {
     }
 
     /// Whether `cpu_opv_dispatch` is enabled: a static branch, patched in only while it is, so
-    /// that the vector's handler reads the clock for it only then. Any context.
+    /// that the clock is read for it only then. Any context.
     #[cfg(CONFIG_TRACEPOINTS)]
     #[inline(always)]
     pub(super) fn dispatch_enabled() -> bool {

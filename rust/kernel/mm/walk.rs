@@ -69,15 +69,16 @@ impl MmapReadGuard<'_> {
             unsafe { bindings::folio_walk_end(&mut fw, vma.as_ptr()) };
             return None;
         }
-        // The range the table maps, and the part of the VMA in it.
+        // The range the table maps (`PMD_SIZE` is a power of two), and the part of the VMA in it.
         let size = pmd_size();
-        let range = addr & !(size - 1);
-        let range = range..range.saturating_add(size);
-        let start = range.start.max(vma.start());
-        let end = range.end.min(vma.end());
+        let first = addr & !(size - 1);
+        let range = first..=first | (size - 1);
+        let start = first.max(vma.start());
+        let end = first.saturating_add(size).min(vma.end());
         // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level, so `fw.ptep` is
-        // the entry of `addr` and the lock is held until `folio_walk_end()`. `addr` is in the VMA
-        // and in the range, so in `start..end`.
+        // the entry of `addr` and the lock is held until `folio_walk_end()`. `range` is the
+        // `PMD_SIZE`-aligned range that holds `addr`. `addr` is in the VMA and in the range, so in
+        // `start..end`.
         Some(PteTable {
             fw,
             vma,
@@ -211,7 +212,7 @@ struct PteTable<'a> {
     fw: bindings::folio_walk,
     vma: &'a VmaRef,
     addr: usize,
-    range: core::ops::Range<usize>,
+    range: core::ops::RangeInclusive<usize>,
     start: usize,
     end: usize,
 }
