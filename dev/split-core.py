@@ -8,9 +8,9 @@ The core is one system call split into the parts a reviewer reviews
 separately: 14 ABI, entry and validation; 15 the engine; 16 short vectors
 in the caller's mm; 17 the fallback for an offline CPU; 18 the trace
 events; 19 the debug options; and, after the tests and the documentation,
-26 the vectors that run through locked page tables (on patches 24 and 25's
+27 the vectors that run through locked page tables (on patches 24 to 26's
 abstractions). The files of the repository (kernel/cpu_opv.rs,
-kernel/cpu_opv_sys.c, include/linux/cpu_opv.h) are what patch 26 leaves
+kernel/cpu_opv_sys.c, include/linux/cpu_opv.h) are what patch 27 leaves
 (only kernel/cpu_opv.rs changes there); each earlier version is
 derived from the next one by taking out what its patch adds, as exact text
 edits that fail loudly when the text they expect is gone: after a change to
@@ -64,7 +64,7 @@ def rs_stages(final):
     out = {}
     f = F(final)
 
-    # Patch 19: without the vectors that run through locked page tables (26).
+    # Patch 19: without the vectors that run through locked page tables (27).
     f.rep("""//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
 //! only here or as in C):""", """//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`], which runs only here or as in
 //! C):""")
@@ -152,12 +152,9 @@ def rs_stages(final):
 """, """            run_vector(irq_off, false);
 """)
     f.rep("""                    let interrupted = Task::current_raw() as usize != caller;
-                    if !interrupted {
-                        mode = if CpuId::current() == cpu {
-                            trace::Mode::Local
-                        } else {
-                            trace::Mode::Idle
-                        };
+                    // The caller, on `cpu`: it moved there. Off it, `cpu` is offline (below).
+                    if !interrupted && CpuId::current() == cpu {
+                        mode = trace::Mode::Local;
                     }
                     run_vector(irq_off, interrupted);
 """, """                    run_vector(irq_off, Task::current_raw() as usize != caller);

@@ -1847,9 +1847,6 @@ fn map_page<'t>(
     allowed: &mut Option<(&'t VmaRef, bool)>,
 ) -> Option<NonNull<u8>> {
     let entry = tables.entry(addr)?;
-    if !entry.access_permitted(write) || (write && !entry.dirty()) {
-        return None;
-    }
     let vma = entry.vma();
     if !allowed.is_some_and(|(last, for_write)| core::ptr::eq(last, vma) && (for_write || !write)) {
         if refused(vma, write) {
@@ -1857,7 +1854,7 @@ fn map_page<'t>(
         }
         *allowed = Some((vma, write));
     }
-    entry.direct_map()
+    entry.direct_map(write)
 }
 
 /// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or
@@ -2200,12 +2197,9 @@ fn dispatch(memory: Memory<'_, '_>, cpu: CpuId) -> Result<Option<usize>> {
                     // this system call, not in a critical section: for an offline `cpu`, or on
                     // `cpu` if the caller moved there meanwhile (the call then runs here).
                     let interrupted = Task::current_raw() as usize != caller;
-                    if !interrupted {
-                        mode = if CpuId::current() == cpu {
-                            trace::Mode::Local
-                        } else {
-                            trace::Mode::Idle
-                        };
+                    // The caller, on `cpu`: it moved there. Off it, `cpu` is offline (below).
+                    if !interrupted && CpuId::current() == cpu {
+                        mode = trace::Mode::Local;
                     }
                     run_vector(irq_off, interrupted);
                 };

@@ -23,7 +23,7 @@ use crate::{
         virt::{flags, VmaRef},
         MmapReadGuard,
     },
-    page::{PAGE_SHIFT, PAGE_SIZE},
+    page::PAGE_SIZE,
 };
 use core::mem::MaybeUninit;
 
@@ -75,14 +75,13 @@ impl MmapReadGuard<'_> {
         let range = first..=first | (size - 1);
         let start = first.max(vma.start());
         let end = first.saturating_add(size).min(vma.end());
-        // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level, so `fw.ptep` is
-        // the entry of `addr` and the lock is held until `folio_walk_end()`. `range` is the
+        // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level for `addr`, so the
+        // table that maps `addr` is locked until `folio_walk_end()`. `range` is the
         // `PMD_SIZE`-aligned range that holds `addr`. `addr` is in the VMA and in the range, so in
         // `start..end`.
         Some(PteTable {
             fw,
             vma,
-            addr,
             range,
             start,
             end,
@@ -202,16 +201,14 @@ impl<const N: usize> Drop for PteTables<'_, N> {
 ///
 /// # Invariants
 ///
-/// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma` at the page-aligned
-/// address `self.addr`, at the `FW_LEVEL_PTE` level: `self.fw.ptep` points at the entry of
-/// `self.addr` in the table, which is mapped and whose lock is held until `self` is dropped.
+/// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma`, at the
+/// `FW_LEVEL_PTE` level: the table is mapped and its lock is held until `self` is dropped.
 /// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`. `self.range` is the
-/// `PMD_SIZE`-aligned range that holds `self.addr`, and `self.start..self.end` the part of the VMA
-/// in it: the pages that the table maps in the VMA.
+/// `PMD_SIZE`-aligned range that holds the address of the walk, and `self.start..self.end` the part
+/// of the VMA in it: the pages that the table maps in the VMA.
 struct PteTable<'a> {
     fw: bindings::folio_walk,
     vma: &'a VmaRef,
-    addr: usize,
     range: core::ops::RangeInclusive<usize>,
     start: usize,
     end: usize,
@@ -236,20 +233,10 @@ impl<'a> PteTable<'a> {
         if !self.maps(addr) {
             return None;
         }
-        let addr = addr & !(PAGE_SIZE - 1);
-        // Both addresses are in one table, which maps `PMD_SIZE` bytes (type invariants): the
-        // difference of their indices is well within `isize`.
-        let index = (addr >> PAGE_SHIFT).wrapping_sub(self.addr >> PAGE_SHIFT) as isize;
-        // SAFETY: By the type invariants, `ptep` points at the entry of `self.addr` in a mapped
-        // table. `addr` is mapped by the same table (the same `PMD_SIZE` range), so the entry
-        // `index` away from it is in the table too.
-        let ptep = unsafe { self.fw.__bindgen_anon_1.ptep.offset(index) };
-        // SAFETY: `ptep` is an entry of the table, which is mapped and locked.
-        let pte = unsafe { bindings::ptep_get(ptep) };
+        // INVARIANT: `addr` is in `self.start..self.end`.
         Some(Pte {
-            pte,
-            addr,
-            vma: self.vma,
+            table: self,
+            addr: addr & !(PAGE_SIZE - 1),
         })
     }
 }
@@ -262,53 +249,37 @@ impl Drop for PteTable<'_> {
     }
 }
 
-/// An entry of a table locked in [`PteTables`], as it was read: it does not change while the
-/// table is locked, which it is for `'a`, the borrow of the `PteTables`.
+/// The entry of a page in a table locked in [`PteTables`]: it does not change while the table is
+/// locked, which it is for `'a`, the borrow of the `PteTables`.
+///
+/// # Invariants
+///
+/// `self.addr` is page-aligned and in `self.table.start..self.table.end`: the table maps it, in
+/// its VMA.
 pub struct Pte<'a> {
-    pte: bindings::pte_t,
+    table: &'a PteTable<'a>,
     addr: usize,
-    vma: &'a VmaRef,
 }
 
 impl<'a> Pte<'a> {
     /// The VMA the entry maps the page in.
     #[inline]
     pub fn vma(&self) -> &'a VmaRef {
-        self.vma
+        self.table.vma
     }
 
-    /// Whether the current task may access the page through this entry, for writing if `write`,
-    /// as `get_user_pages()` lets it without `FOLL_FORCE`, and without a fault: the VMA allows
-    /// the access (`VM_READ`; `VM_WRITE`, and not a shadow stack, which only the CPU's shadow
-    /// stack operations write), and the entry is present, accessible to user space (not
-    /// `PROT_NONE`, nor made inaccessible for NUMA hinting), writable if `write`, and allowed by
-    /// the task's memory protection keys (`pte_access_permitted()`). The keys are the current
-    /// task's: the answer is only meaningful for its own mm.
-    #[inline]
-    pub fn access_permitted(&self, write: bool) -> bool {
-        let vm_flags = self.vma.flags();
-        let vma_allows = if write {
-            vm_flags & flags::WRITE != 0 && !self.vma.is_shadow_stack()
-        } else {
-            vm_flags & flags::READ != 0
-        };
-        // SAFETY: Pure functions of the value of the entry (and of the current task's keys).
-        vma_allows
-            && !unsafe { bindings::pte_protnone(self.pte) }
-            && unsafe { bindings::pte_access_permitted(self.pte, write) }
-    }
-
-    /// Whether the entry is dirty: the page was written through it since it was last cleaned,
-    /// so that it is written back (or kept, if anonymous) when it is unmapped, without more.
-    #[inline]
-    pub fn dirty(&self) -> bool {
-        // SAFETY: Pure function of the value of the entry.
-        unsafe { bindings::pte_dirty(self.pte) }
-    }
-
-    /// The address in the kernel's direct map of the page the entry maps, if it is present and a
-    /// normal page (see `vm_normal_page()`), not a `ZONE_DEVICE` page, and in the direct map: not
-    /// in a `memfd_secret()` mapping, whose pages are removed from it (GUP refuses them too).
+    /// The address in the kernel's direct map of the page, if the current task may access it
+    /// through this entry, for writing if `write`, as `get_user_pages()` lets it without
+    /// `FOLL_FORCE`, and without a fault; and, if `write`, the entry is dirty already (see
+    /// `folio_walk_user_page()`: a store through the direct map does not dirty it).
+    ///
+    /// The VMA must allow the access (`VM_READ`; `VM_WRITE`, and not a shadow stack, which only
+    /// the CPU's shadow stack operations write), and not be a `memfd_secret()` mapping, whose
+    /// pages are not in the direct map (GUP refuses them too). The entry must be present,
+    /// accessible to user space (not `PROT_NONE`, nor made inaccessible for NUMA hinting),
+    /// writable if `write`, allowed by the task's memory protection keys, and map a normal page
+    /// (see `vm_normal_page()`) that is not `ZONE_DEVICE`. The keys are the current task's: the
+    /// answer is only meaningful for its own mm.
     ///
     /// The page stays mapped while the table is locked, so the address is valid for `'a`, the
     /// borrow of the [`PteTables`] that locked it: callers tie what they make of it to that
@@ -317,21 +288,28 @@ impl<'a> Pte<'a> {
     /// kernels, every page is in the direct map; it does not exist with `CONFIG_HIGHMEM`.
     #[cfg(not(CONFIG_HIGHMEM))]
     #[inline]
-    pub fn direct_map(&self) -> Option<core::ptr::NonNull<u8>> {
-        // SAFETY: Pure function of the value of the entry.
-        if !unsafe { bindings::pte_present(self.pte) } || self.vma.is_secretmem() {
+    pub fn direct_map(&self, write: bool) -> Option<core::ptr::NonNull<u8>> {
+        let vma = self.table.vma;
+        let vm_flags = vma.flags();
+        let vma_allows = if write {
+            vm_flags & flags::WRITE != 0 && !vma.is_shadow_stack()
+        } else {
+            vm_flags & flags::READ != 0
+        };
+        if !vma_allows || vma.is_secretmem() {
             return None;
         }
-        // SAFETY: `self.vma` is a VMA whose mmap read lock is held (type invariants of
-        // `PteTable`), `self.addr` is in it and `self.pte` is its present entry, read under the
-        // table's lock, which is held for `'a`.
-        let page = unsafe { bindings::vm_normal_page(self.vma.as_ptr(), self.addr, self.pte) };
+        // SAFETY: By the type invariants of `PteTable`, `fw` is the state of a successful
+        // `folio_walk_start()` on `vma` at the `FW_LEVEL_PTE` level, not ended: the table is
+        // locked, for `'a`. By the type invariants of `Pte`, the table maps `self.addr`, in `vma`.
+        let page = unsafe {
+            bindings::folio_walk_user_page(&self.table.fw, vma.as_ptr(), self.addr, write)
+        };
+        if page.is_null() {
+            return None;
+        }
         // SAFETY: A page that a present entry maps is valid while the entry maps it, which it does
         // while the table is locked.
-        if page.is_null() || unsafe { bindings::is_zone_device_page(page) } {
-            return None;
-        }
-        // SAFETY: As above, `page` is valid.
         core::ptr::NonNull::new(unsafe { bindings::page_address(page) }.cast())
     }
 }
