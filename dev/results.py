@@ -218,6 +218,9 @@ def bench(path):
             print(f"bench floor, the kernel as built: {row['label']}: {row['ratio']}{rng} "
                   f"(limit {row['limit']}): "
                   f"{row['result']}")
+        elif row["section"] == "noise":
+            print(f"bench noise, the kernel as built: {row['label']}: {row['ratio']} "
+                  f"[{row['lo']}..{row['hi']} over {row['n']}]")
     if dirty:
         print(f"bench: FAILED (instrumentation on in the measured path, {path})")
         total.failed = 1
@@ -270,6 +273,19 @@ def layouts(bench_path, specs):
         print(f"bench floor over {len(seen)} layouts: {first['label']}: median {m:.3f} "
               f"[{min(values):.3f}..{max(values):.3f}] (limit {first['limit']}): "
               f"{'met' if met else 'MISSED'} ({each})")
+    # The floors' noise, where the benchmark measures it: the same statistic
+    # on a comparison in which nothing differs (the scaling of null syscalls
+    # by threads and by processes).
+    noise = {}
+    for label, rows in runs:
+        for row in rows:
+            if row["section"] == "noise":
+                noise.setdefault(row["name"], []).append((label, row))
+    for seen in noise.values():
+        values = [float(row["ratio"]) for _, row in seen]
+        each = " ".join(f"{label} {float(row['ratio']):.2f}" for label, row in seen)
+        print(f"bench noise over {len(seen)} layouts: {seen[0][1]['label']}: median "
+              f"{statistics.median(values):.3f} [{min(values):.3f}..{max(values):.3f}] ({each})")
     return total
 
 

@@ -1303,6 +1303,57 @@ static void print_worst_parts(void)
 	       (copy - copy16) / add);
 }
 
+/*
+ * What the scaling floor's statistic makes of noise alone: getppid's thread
+ * scaling over its own process scaling (null syscalls both, nothing shared),
+ * each sweep's worst ratio over n >= 2, their median and range. With more
+ * vCPUs than the host has cores, the host's scheduling moves it as much as
+ * it moves the floor.
+ */
+static struct {
+	double value, lo, hi;
+	int n;
+} scale_noise;
+
+static void compute_scale_noise(void)
+{
+	double v[MAX_SWEEPS];
+	int k, n, ns = 0;
+
+	for (k = 0; scale_n >= 2 && k < opt_sweeps; k++) {
+		double worst = 0;
+
+		for (n = 2; n <= scale_n; n++) {
+			double t = div_or_0(runs[0][0][n - 1][k], runs[0][0][0][k]);
+			double p = div_or_0(runs[1][0][n - 1][k], runs[1][0][0][k]);
+			double r = div_or_0(t, p);
+
+			if (n == 2 || r < worst)
+				worst = r;
+		}
+		v[ns++] = worst;
+	}
+	if (!ns)
+		return;
+	qsort(v, ns, sizeof(*v), cmp_double);
+	scale_noise.value = v[ns / 2];
+	scale_noise.lo = v[0];
+	scale_noise.hi = v[ns - 1];
+	scale_noise.n = ns;
+}
+
+#define SCALE_NOISE_LABEL "getppid / getppid scaling: threads over processes"
+
+static void print_scale_noise(void)
+{
+	if (!scale_noise.n)
+		return;
+	printf("scaling noise: the floor's statistic on null syscalls alone, nothing\n");
+	printf("shared (%s):\n", SCALE_NOISE_LABEL);
+	printf("%.2f [%.2f..%.2f over %d sweeps]\n", scale_noise.value,
+	       scale_noise.lo, scale_noise.hi, scale_noise.n);
+}
+
 static void print_irqoff(void)
 {
 	static const char * const kind[2] = { "remote", "local" };
@@ -1410,6 +1461,7 @@ static void print_table(void)
 			       f->at_most ? "<=" : ">=", f->limit);
 	}
 	print_worst_parts();
+	print_scale_noise();
 }
 
 static void print_csv(FILE *f)
@@ -1469,6 +1521,10 @@ static void print_csv(FILE *f)
 			fl->spread_n, fl->value, fl->limit, floor_result(fl),
 			fl->lo, fl->hi);
 	}
+	if (scale_noise.n)
+		fprintf(f, "noise,thread_scaling_noise,%s,>=,%d,,,,,,%.3f,,,%.3f,%.3f\n",
+			SCALE_NOISE_LABEL, scale_noise.n, scale_noise.value,
+			scale_noise.lo, scale_noise.hi);
 }
 
 /*
@@ -1648,6 +1704,7 @@ int main(int argc, char **argv)
 	measure_scaling();
 	read_word(CLOCKSOURCE, clock_end, sizeof(clock_end));
 	compute_floors();
+	compute_scale_noise();
 
 	print_table();
 	if (opt_csv) {
