@@ -4,13 +4,13 @@
 //!
 //! C header: [`include/linux/pagewalk.h`](srctree/include/linux/pagewalk.h)
 //!
-//! [`PteTables::entry`] finds the last-level page table that maps an address and takes its page
-//! table lock, as `folio_walk_start()` does. While that lock is held, no entry of
-//! the table changes, but for the accessed and dirty bits that the hardware sets: unmapping
-//! (`munmap()`, `MADV_DONTNEED`, reclaim), migration, write-protection (`fork()`, KSM,
-//! soft-dirty and userfaultfd tracking), NUMA hinting and copy-on-write all take it. A page that
-//! a present entry maps therefore stays mapped, hence allocated, until the lock is dropped,
-//! without a reference of its own.
+//! [`PteTables::lock`] finds the last-level page table that maps an address and takes its page
+//! table lock, as `folio_walk_start()` does; [`PteTables::entry`] then gives the entry of any
+//! page that a locked table maps. While that lock is held, no entry of the table changes, but for
+//! the accessed and dirty bits that the hardware sets: unmapping (`munmap()`, `MADV_DONTNEED`,
+//! reclaim), migration, write-protection (`fork()`, KSM, soft-dirty and userfaultfd tracking),
+//! NUMA hinting and copy-on-write all take it. A page that a present entry maps therefore stays
+//! mapped, hence allocated, until the lock is dropped, without a reference of its own.
 //!
 //! This is for short accesses to the contents of a few pages, by code that must not fault nor
 //! sleep and would otherwise pin them for the length of the access. The lock is a spinlock that
@@ -89,19 +89,22 @@ impl MmapReadGuard<'_> {
     }
 }
 
-/// Up to `N` last-level page tables of the current task's mm, locked.
+/// Up to `N` last-level page tables of an mm, locked: the current task's, for [`Pte::direct_map`]
+/// to mean anything.
 ///
 /// While they are, the present entries of the tables keep mapping the pages they map, with the
 /// access they allow (see the [module documentation](self)). Tables are locked with
-/// [`PteTables::lock`], which needs `&mut self`; their entries are read with
-/// [`PteTables::entry`], which only borrows `self`: whatever is derived from an entry (the
-/// address of its page in the direct map) borrows the `PteTables`, which cannot be dropped, so
-/// unlocked, while it is used.
+/// [`PteTables::lock`], which needs `&mut self`; their entries are found with
+/// [`PteTables::entry`], which only borrows `self`: an entry borrows the `PteTables`, which
+/// cannot be dropped, so unlocked, while it is used. The address of its page in the direct map
+/// ([`Pte::direct_map`]) is a raw pointer: its users tie it to that borrow.
 ///
 /// The first table locked waits for its lock; the others are only locked if their lock is free
 /// (`FW_TRYLOCK`), so that holding several cannot deadlock against a thread that takes the same
 /// locks in another order, nor against the lock of the first (two tables may share a lock). The
 /// tables stay locked until the `PteTables` is dropped, which unlocks them in the reverse order.
+/// This holds within one `PteTables`: a thread must not lock tables of the same mm in two at
+/// once (the second's first lock waits).
 ///
 /// # Invariants
 ///
@@ -143,8 +146,10 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// mapping, a huge page, or in a hugetlb VMA. Also `false` if its table cannot be locked
     /// without waiting (but for the first), if its lock is one held already (the table is locked
     /// for another VMA in the same range, or, without split page table locks, any table is
-    /// locked), or if `N` tables are locked already. (Only the entry
-    /// of the page the table is locked for is checked; [`PteTables::entry`] gives the others.)
+    /// locked; on powerpc's book3s64, whose tables are fragments of a page that share its lock,
+    /// a neighbouring table fails its trylock so), or if `N` tables are locked already. (Only the
+    /// entry of the page the table is locked for is checked; [`PteTables::entry`] gives the
+    /// others.)
     #[must_use]
     pub fn lock(&mut self, addr: usize) -> bool {
         if self.locked().iter().any(|table| table.maps(addr)) {
@@ -269,39 +274,33 @@ impl<'a> Pte<'a> {
     }
 
     /// The address in the kernel's direct map of the page, if the current task may access it
-    /// through this entry, for writing if `write`, as `get_user_pages()` lets it without
-    /// `FOLL_FORCE`, and without a fault; and, if `write`, the entry is dirty already (see
-    /// `folio_walk_user_page()`: a store through the direct map does not dirty it).
+    /// through this entry, for writing if `write`, without a fault, as `get_user_pages()` lets it
+    /// without `FOLL_FORCE`; and, if `write`, the entry is dirty already (a store through the
+    /// direct map does not dirty it). `folio_walk_user_page()` checks, in one call:
     ///
-    /// The VMA must allow the access (`VM_READ`; `VM_WRITE`, and not a shadow stack, which only
-    /// the CPU's shadow stack operations write), and not be a `memfd_secret()` mapping, whose
-    /// pages are not in the direct map (GUP refuses them too). The entry must be present,
-    /// accessible to user space (not `PROT_NONE`, nor made inaccessible for NUMA hinting),
-    /// writable if `write`, allowed by the task's memory protection keys, and map a normal page
-    /// (see `vm_normal_page()`) that is not `ZONE_DEVICE`. The keys are the current task's: the
-    /// answer is only meaningful for its own mm.
+    /// - the VMA: not `VM_IO` nor `VM_PFNMAP`, not a `memfd_secret()` mapping (whose pages are not
+    ///   in the direct map); `VM_READ`, or `VM_WRITE` and not a shadow stack (which only the
+    ///   CPU's shadow stack operations write);
+    /// - the entry: present, accessible to user space (not `PROT_NONE`, nor made inaccessible for
+    ///   NUMA hinting), writable if `write` (and then dirty), allowed by the task's memory
+    ///   protection keys, mapping a normal page (see `vm_normal_page()`) that is not
+    ///   `ZONE_DEVICE`. The keys are the current task's: the answer is only meaningful for its
+    ///   own mm.
     ///
-    /// The page stays mapped while the table is locked, so the address is valid for `'a`, the
-    /// borrow of the [`PteTables`] that locked it: callers tie what they make of it to that
-    /// lifetime. Accesses through it race with user space, which may access the same memory
-    /// concurrently: callers use volatile or byte-copy accesses, never references. On 64-bit
-    /// kernels, every page is in the direct map; it does not exist with `CONFIG_HIGHMEM`.
+    /// `None` unless all hold. The page stays mapped while the table is locked, so the address is
+    /// valid for `'a`, the borrow of the [`PteTables`] that locked it; the pointer does not carry
+    /// that lifetime: callers tie what they make of it to the borrow. Accesses through it race
+    /// with user space, which may access the same memory concurrently: callers use volatile or
+    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a
+    /// page may have no address in the direct map.
     #[cfg(not(CONFIG_HIGHMEM))]
     #[inline]
     pub fn direct_map(&self, write: bool) -> Option<core::ptr::NonNull<u8>> {
         let vma = self.table.vma;
-        let vm_flags = vma.flags();
-        let vma_allows = if write {
-            vm_flags & flags::WRITE != 0 && !vma.is_shadow_stack()
-        } else {
-            vm_flags & flags::READ != 0
-        };
-        if !vma_allows || vma.is_secretmem() {
-            return None;
-        }
         // SAFETY: By the type invariants of `PteTable`, `fw` is the state of a successful
         // `folio_walk_start()` on `vma` at the `FW_LEVEL_PTE` level, not ended: the table is
-        // locked, for `'a`. By the type invariants of `Pte`, the table maps `self.addr`, in `vma`.
+        // locked, for `'a`, and `vma` is a VMA of an mm whose mmap read lock is held for as long.
+        // By the type invariants of `Pte`, the table maps `self.addr`, in `vma`.
         let page = unsafe {
             bindings::folio_walk_user_page(&self.table.fw, vma.as_ptr(), self.addr, write)
         };
