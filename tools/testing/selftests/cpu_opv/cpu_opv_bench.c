@@ -1209,38 +1209,59 @@ static void latency_floor(struct floor *f, const char *num, const char *den)
 	free(v);
 }
 
-/* The worst thread scaling ratio (over n >= 2) of sweep @k. */
-static double sweep_scale(int k)
-{
-	double worst = 0;
+/* A scaling statistic: its median over the sweeps, their range and count. */
+struct sweeps {
+	double value, lo, hi;
 	int n;
+};
 
-	for (n = 2; n <= scale_n; n++) {
-		double *g = runs[0][0][0], *o = runs[0][1][0];
-		double r = div_or_0(div_or_0(runs[0][1][n - 1][k], o[k]),
-				    div_or_0(runs[0][0][n - 1][k], g[k]));
+/*
+ * The scaling of curve @a over that of curve @b (each a runs[p][opv]: its
+ * throughput at n over its own at 1): each sweep's worst ratio over n >= 2,
+ * their median and range.
+ */
+static struct sweeps scale_over(double (*a)[MAX_SWEEPS],
+				double (*b)[MAX_SWEEPS])
+{
+	struct sweeps s = { 0 };
+	double v[MAX_SWEEPS];
+	int k, n;
 
-		if (n == 2 || r < worst)
-			worst = r;
+	for (k = 0; scale_n >= 2 && k < opt_sweeps; k++) {
+		double worst = 0;
+
+		for (n = 2; n <= scale_n; n++) {
+			double r = div_or_0(div_or_0(a[n - 1][k], a[0][k]),
+					    div_or_0(b[n - 1][k], b[0][k]));
+
+			if (n == 2 || r < worst)
+				worst = r;
+		}
+		v[s.n++] = worst;
 	}
-	return worst;
+	if (s.n) {
+		qsort(v, s.n, sizeof(*v), cmp_double);
+		s.value = v[s.n / 2];
+		s.lo = v[0];
+		s.hi = v[s.n - 1];
+	}
+	return s;
 }
+
+/*
+ * What the scaling floor's statistic makes of noise alone: getppid's thread
+ * scaling over its own process scaling (null syscalls both, nothing shared).
+ * With more vCPUs than the host has cores, the host's scheduling moves it as
+ * much as it moves the floor.
+ */
+static struct sweeps scale_noise;
 
 static void compute_floors(void)
 {
-	double sweeps[MAX_SWEEPS], worst_scale = 0;
-	int k, ns = 0;
+	/* Scaling: cpu_opv's threads over getppid's. */
+	struct sweeps scale = scale_over(runs[0][1], runs[0][0]);
 
-	/*
-	 * Scaling: each sweep's worst ratio over n >= 2; the floor is their
-	 * median, the spread their range.
-	 */
-	for (k = 0; scale_n >= 2 && k < opt_sweeps; k++)
-		sweeps[ns++] = sweep_scale(k);
-	if (ns) {
-		qsort(sweeps, ns, sizeof(*sweeps), cmp_double);
-		worst_scale = sweeps[ns / 2];
-	}
+	scale_noise = scale_over(runs[0][0], runs[1][0]);
 	floors[0] = (struct floor){ .name = "local_add_vs_getppid",
 		.label = "local 1-add cpu_opv / getppid",
 		.value = div_or_0(median_of("opv_local_add"),
@@ -1263,15 +1284,15 @@ static void compute_floors(void)
 		.at_most = true, .limit = 3 };
 	floors[4] = (struct floor){ .name = "thread_scaling",
 		.label = "cpu_opv / getppid scaling: threads (worst n >= 2)",
-		.value = worst_scale, .at_most = false, .limit = 0.8 };
+		.value = scale.value, .at_most = false, .limit = 0.8 };
 	latency_floor(&floors[0], "opv_local_add", "getppid");
 	latency_floor(&floors[1], "migrate_idle", "opv_remote_add_idle");
 	latency_floor(&floors[2], "opv_remote_add_busy", "membarrier_busy");
 	latency_floor(&floors[3], "opv_local_worst", "opv_local_add");
-	if (ns && worst_scale) {
-		floors[4].lo = sweeps[0];
-		floors[4].hi = sweeps[ns - 1];
-		floors[4].spread_n = ns;
+	if (scale.n && scale.value) {
+		floors[4].lo = scale.lo;
+		floors[4].hi = scale.hi;
+		floors[4].spread_n = scale.n;
 	}
 }
 
@@ -1301,45 +1322,6 @@ static void print_worst_parts(void)
 	       worst / add, copy / add);
 	printf("the 4080 bytes more than a 16B copy of the same pages %.2f\n",
 	       (copy - copy16) / add);
-}
-
-/*
- * What the scaling floor's statistic makes of noise alone: getppid's thread
- * scaling over its own process scaling (null syscalls both, nothing shared),
- * each sweep's worst ratio over n >= 2, their median and range. With more
- * vCPUs than the host has cores, the host's scheduling moves it as much as
- * it moves the floor.
- */
-static struct {
-	double value, lo, hi;
-	int n;
-} scale_noise;
-
-static void compute_scale_noise(void)
-{
-	double v[MAX_SWEEPS];
-	int k, n, ns = 0;
-
-	for (k = 0; scale_n >= 2 && k < opt_sweeps; k++) {
-		double worst = 0;
-
-		for (n = 2; n <= scale_n; n++) {
-			double t = div_or_0(runs[0][0][n - 1][k], runs[0][0][0][k]);
-			double p = div_or_0(runs[1][0][n - 1][k], runs[1][0][0][k]);
-			double r = div_or_0(t, p);
-
-			if (n == 2 || r < worst)
-				worst = r;
-		}
-		v[ns++] = worst;
-	}
-	if (!ns)
-		return;
-	qsort(v, ns, sizeof(*v), cmp_double);
-	scale_noise.value = v[ns / 2];
-	scale_noise.lo = v[0];
-	scale_noise.hi = v[ns - 1];
-	scale_noise.n = ns;
 }
 
 #define SCALE_NOISE_LABEL "getppid / getppid scaling: threads over processes"
@@ -1704,7 +1686,6 @@ int main(int argc, char **argv)
 	measure_scaling();
 	read_word(CLOCKSOURCE, clock_end, sizeof(clock_end));
 	compute_floors();
-	compute_scale_noise();
 
 	print_table();
 	if (opt_csv) {
