@@ -1289,7 +1289,8 @@ type Pieces = ([(*mut u8, usize); 2], usize);
 /// - aligned words with volatile loads and stores ([`read_word`], [`write_word`]), which are
 ///   single-copy atomic, as `READ_ONCE()` and `WRITE_ONCE()` are;
 /// - single bytes with volatile loads ([`compare`]);
-/// - ranges with the C `memmove()` ([`copy`]), as `copy_from_user()` copies user memory;
+/// - ranges with the C `memcpy()` or `memmove()` ([`copy`]), as `copy_from_user()` copies user
+///   memory;
 ///
 /// never through references, nor with Rust's `copy` functions, whose semantics assume that no
 /// one else accesses the memory.
@@ -1303,8 +1304,8 @@ struct Mem<'a> {
 // SAFETY: A `Mem` is shared with the interrupt handler on the target CPU while the calling
 // CPU waits for it; only one of them uses it at a time. The pointers themselves are never
 // written after construction, and the memory they describe is only accessed as the type
-// invariants say (volatile accesses, C `memmove()`), which is defined for memory that user
-// space accesses concurrently.
+// invariants say (volatile accesses, C `memcpy()` and `memmove()`), which is defined for memory
+// that user space accesses concurrently.
 unsafe impl Sync for Mem<'_> {}
 
 impl<'a> Mem<'a> {
@@ -1617,11 +1618,18 @@ fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
         }
     }
     for_each_stretch(dst.0, src, |pd, ps, n| {
-        // SAFETY: `pd` is valid for writes (a stretch of `dst`: `MemMut`) and `ps` for reads of
-        // `n` bytes, and they are accessed with the C `memmove()`, as the `Mem` invariants
-        // require for memory that user space may access concurrently; `memmove()` allows the two
-        // ranges to overlap.
-        unsafe { bindings::memmove(pd.cast(), ps.cast(), n) };
+        // Stretches overlap where the operands do, or where one page is mapped at both.
+        let (d, s) = (pd as usize, ps as usize);
+        if d.wrapping_sub(s) >= n && s.wrapping_sub(d) >= n {
+            // SAFETY: `pd` is valid for writes (a stretch of `dst`: `MemMut`) and `ps` for reads
+            // of `n` bytes, two ranges that do not overlap, as the C `memcpy()` requires. It
+            // accesses them as the `Mem` invariants require for memory that user space may
+            // access concurrently.
+            unsafe { bindings::memcpy(pd.cast(), ps.cast(), n) };
+        } else {
+            // SAFETY: As above; the C `memmove()` allows the two ranges to overlap.
+            unsafe { bindings::memmove(pd.cast(), ps.cast(), n) };
+        }
         true
     });
 }
