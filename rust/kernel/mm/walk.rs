@@ -287,6 +287,10 @@ impl<'a> Pte<'a> {
     ///   `ZONE_DEVICE`. The keys are the current task's: the answer is only meaningful for its
     ///   own mm.
     ///
+    /// It marks the folio referenced, as `get_user_pages_fast()` marks the folios it takes (an
+    /// access through the direct map sets no accessed bit in the entry), after making it
+    /// accessible as for `FOLL_PIN` (`arch_make_folio_accessible()`).
+    ///
     /// `None` unless all hold. The page stays mapped while the table is locked, so the address is
     /// valid for `'a`, the borrow of the [`PteTables`] that locked it; the pointer does not carry
     /// that lifetime: callers tie what they make of it to the borrow. Accesses through it race

@@ -342,6 +342,72 @@ TEST_F(trace, shared_page)
 	EXPECT_LOCAL_CALL(self->buf, cpu, 2, 1, NULL, "ret=0");
 }
 
+/*
+ * Whether the folio that maps @addr has its referenced flag set (1) or not
+ * (0), from /proc/self/pagemap and /proc/kpageflags (root), or -1.
+ */
+static int page_referenced(const void *addr)
+{
+	uint64_t entry, flags;
+	int fd, ret = -1;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &entry, sizeof(entry),
+		  (uintptr_t)addr / getpagesize() * sizeof(entry)) != sizeof(entry) ||
+	    !(entry >> 63) || !(entry & ((1ULL << 55) - 1))) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &flags, sizeof(flags),
+		  (entry & ((1ULL << 55) - 1)) * sizeof(flags)) == sizeof(flags))
+		ret = !!(flags & (1ULL << 2));	/* KPF_REFERENCED */
+	close(fd);
+	return ret;
+}
+
+/*
+ * A 16-byte copy between two pages the test wrote runs on its own CPU
+ * through the page tables it locks, without pinning the pages: it marks
+ * both folios referenced, as the pinned path's pin_user_pages_fast() does,
+ * since an access through the kernel's mapping sets no accessed bit in the
+ * entries. MADV_COLD clears the flag first.
+ */
+TEST_F(trace, locked_referenced)
+{
+	int cpu = sched_getcpu(), page = getpagesize();
+	struct cpu_op op;
+	char *p;
+
+	ASSERT_LE(0, cpu);
+	ASSERT_EQ(0, pin_to(cpu));
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, page);
+	memset(p + page, 2, page);
+	if (madvise(p, 2 * page, MADV_COLD) || page_referenced(p) ||
+	    page_referenced(p + page)) {
+		munmap(p, 2 * page);
+		SKIP(return, "no referenced flag to clear (MADV_COLD, /proc/kpageflags)");
+	}
+	op = op_memcpy(0, p + page, p, 16);
+	ASSERT_EQ(0, clear_trace(self->dir));
+	ASSERT_EQ(0, sys_cpu_opv(&op, 1, cpu, 0)) TH_LOG("errno %d", errno);
+	EXPECT_EQ(1, p[page]);
+	EXPECT_EQ(1, page_referenced(p));
+	EXPECT_EQ(1, page_referenced(p + page));
+	munmap(p, 2 * page);
+	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
+
+	EXPECT_LOCAL_CALL(self->buf, cpu, 1, 0, NULL, "ret=0");
+}
+
 /* Spins on the CPU it is pinned to until *arg is cleared: a busy CPU. */
 static void *spin(void *arg)
 {
