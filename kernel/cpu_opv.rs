@@ -1619,8 +1619,7 @@ fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
     }
     for_each_stretch(dst.0, src, |pd, ps, n| {
         // Stretches overlap where the operands do, or where one page is mapped at both.
-        let (d, s) = (pd as usize, ps as usize);
-        if d.wrapping_sub(s) >= n && s.wrapping_sub(d) >= n {
+        if (pd as usize).abs_diff(ps as usize) >= n {
             // SAFETY: `pd` is valid for writes (a stretch of `dst`: `MemMut`) and `ps` for reads
             // of `n` bytes, two ranges that do not overlap, as the C `memcpy()` requires. It
             // accesses them as the `Mem` invariants require for memory that user space may

@@ -288,8 +288,8 @@ impl<'a> Pte<'a> {
     ///   own mm.
     ///
     /// It marks the folio referenced, as `get_user_pages_fast()` marks the folios it takes (an
-    /// access through the direct map sets no accessed bit in the entry), after making it
-    /// accessible as for `FOLL_PIN` (`arch_make_folio_accessible()`).
+    /// access through the direct map sets no accessed bit in the entry), whether or not the
+    /// caller then accesses it.
     ///
     /// `None` unless all hold. The page stays mapped while the table is locked, so the address is
     /// valid for `'a`, the borrow of the [`PteTables`] that locked it; the pointer does not carry

@@ -1642,7 +1642,6 @@ static void usage(const char *prog, int status)
 		"             (the statistic instruments the measured path: the\n"
 		"             latencies come from a kernel without it)\n"
 		"  -R ROW     run the row named ROW (its CSV name) -i times, nothing else\n"
-
 		"  -o FILE    write the CSV to FILE; by default it goes to stdout,\n"
 		"             between the lines \"%s\" and \"%s\"\n",
 		prog, opt_iters, opt_migrate_iters, opt_rounds, opt_scale_ms,

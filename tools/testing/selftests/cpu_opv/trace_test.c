@@ -376,7 +376,10 @@ static int page_referenced(const void *addr)
  * through the page tables it locks, without pinning the pages: it marks
  * both folios referenced, as the pinned path's pin_user_pages_fast() does,
  * since an access through the kernel's mapping sets no accessed bit in the
- * entries. MADV_COLD clears the flag first.
+ * entries. MADV_COLD clears the flag first. A third page, never touched,
+ * is advised cold after: MADV_COLD first drains this CPU's LRU batches,
+ * where the first call may have left the two folios to deactivate later
+ * (with the multi-gen LRU), which would clear the flag again.
  */
 TEST_F(trace, locked_referenced)
 {
@@ -386,14 +389,15 @@ TEST_F(trace, locked_referenced)
 
 	ASSERT_LE(0, cpu);
 	ASSERT_EQ(0, pin_to(cpu));
-	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 1, page);
 	memset(p + page, 2, page);
-	if (madvise(p, 2 * page, MADV_COLD) || page_referenced(p) ||
+	if (madvise(p, 2 * page, MADV_COLD) ||
+	    madvise(p + 2 * page, page, MADV_COLD) || page_referenced(p) ||
 	    page_referenced(p + page)) {
-		munmap(p, 2 * page);
+		munmap(p, 3 * page);
 		SKIP(return, "no referenced flag to clear (MADV_COLD, /proc/kpageflags)");
 	}
 	op = op_memcpy(0, p + page, p, 16);
@@ -402,7 +406,7 @@ TEST_F(trace, locked_referenced)
 	EXPECT_EQ(1, p[page]);
 	EXPECT_EQ(1, page_referenced(p));
 	EXPECT_EQ(1, page_referenced(p + page));
-	munmap(p, 2 * page);
+	munmap(p, 3 * page);
 	ASSERT_EQ(0, read_trace(self->dir, self->buf, sizeof(self->buf)));
 
 	EXPECT_LOCAL_CALL(self->buf, cpu, 1, 0, NULL, "ret=0");
