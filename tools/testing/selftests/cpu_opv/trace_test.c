@@ -13,6 +13,7 @@
  */
 
 #include <fcntl.h>
+#include <linux/kernel-page-flags.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -348,25 +349,26 @@ TEST_F(trace, shared_page)
  */
 static int page_referenced(const void *addr)
 {
-	uint64_t entry, flags;
+	uint64_t entry, pfn, flags;
 	int fd, ret = -1;
 
 	fd = open("/proc/self/pagemap", O_RDONLY);
 	if (fd < 0)
 		return -1;
 	if (pread(fd, &entry, sizeof(entry),
-		  (uintptr_t)addr / getpagesize() * sizeof(entry)) != sizeof(entry) ||
-	    !(entry >> 63) || !(entry & ((1ULL << 55) - 1))) {
+		  (uintptr_t)addr / getpagesize() * sizeof(entry)) != sizeof(entry)) {
 		close(fd);
 		return -1;
 	}
 	close(fd);
+	pfn = entry & ((1ULL << 55) - 1);
+	if (!(entry >> 63) || !pfn)
+		return -1;
 	fd = open("/proc/kpageflags", O_RDONLY);
 	if (fd < 0)
 		return -1;
-	if (pread(fd, &flags, sizeof(flags),
-		  (entry & ((1ULL << 55) - 1)) * sizeof(flags)) == sizeof(flags))
-		ret = !!(flags & (1ULL << 2));	/* KPF_REFERENCED */
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) == sizeof(flags))
+		ret = !!(flags & (1ULL << KPF_REFERENCED));
 	close(fd);
 	return ret;
 }
