@@ -42,8 +42,10 @@ impl MmapReadGuard<'_> {
     /// `None` if `addr` is in no VMA, in a hugetlb VMA, or is not mapped by a present entry of a
     /// last-level table to a normal page (see `vm_normal_page()`): not mapped, swapped out, the
     /// shared zero page, a special mapping, or part of a huge page mapped by a higher-level
-    /// entry. Also `None` if `wait` is false and another thread holds the lock.
-    fn lock_pte_table(&self, addr: usize, wait: bool) -> Option<PteTable<'_>> {
+    /// entry. Also `None` if `wait` is false and another thread holds the lock. `size` is
+    /// [`pmd_size()`].
+    #[inline]
+    fn lock_pte_table(&self, addr: usize, wait: bool, size: usize) -> Option<PteTable<'_>> {
         let vma = self.vma_lookup(addr)?;
         if vma.flags() & flags::HUGETLB != 0 {
             return None;
@@ -70,7 +72,6 @@ impl MmapReadGuard<'_> {
             return None;
         }
         // The range the table maps (`PMD_SIZE` is a power of two), and the part of the VMA in it.
-        let size = pmd_size();
         let first = addr & !(size - 1);
         let range = first..=first | (size - 1);
         let start = first.max(vma.start());
@@ -109,21 +110,25 @@ impl MmapReadGuard<'_> {
 /// # Invariants
 ///
 /// `self.nr <= N`, and only the first `self.nr` tables are initialised, locked in index order.
+/// `self.pmd_size` is `PMD_SIZE`.
 pub struct PteTables<'a, const N: usize> {
     guard: &'a MmapReadGuard<'a>,
     // Not `Option`s: nothing is initialised for the tables not locked.
     tables: [MaybeUninit<PteTable<'a>>; N],
     nr: usize,
+    // Read once for all the tables.
+    pmd_size: usize,
 }
 
 impl<'a, const N: usize> PteTables<'a, N> {
     /// No table locked yet, in the mm whose mmap read lock `guard` holds.
     pub fn new(guard: &'a MmapReadGuard<'a>) -> Self {
-        // INVARIANT: No table is initialised.
+        // INVARIANT: No table is initialised, and the size is `pmd_size()`.
         Self {
             guard,
             tables: [const { MaybeUninit::uninit() }; N],
             nr: 0,
+            pmd_size: pmd_size(),
         }
     }
 
@@ -167,7 +172,7 @@ impl<'a, const N: usize> PteTables<'a, N> {
         let Some(slot) = self.tables.get_mut(self.nr) else {
             return false;
         };
-        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0) else {
+        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0, self.pmd_size) else {
             return false;
         };
         slot.write(table);
@@ -247,6 +252,7 @@ impl<'a> PteTable<'a> {
 }
 
 impl Drop for PteTable<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: By the type invariants, `self.fw` is the state of a successful
         // `folio_walk_start()` on `self.vma`, whose lock is held: this ends it, once.
