@@ -6,10 +6,11 @@
 //!
 //! [`PteTables::lock`] finds the last-level page table that maps an address and takes its page
 //! table lock, as `folio_walk_start()` does; [`PteTables::entry`] then gives the entry of any
-//! page that a locked table maps. While that lock is held, no entry of the table changes, but for
-//! the accessed and dirty bits that the hardware sets: unmapping (`munmap()`, `MADV_DONTNEED`,
-//! reclaim), migration, write-protection (`fork()`, KSM, soft-dirty and userfaultfd tracking),
-//! NUMA hinting and copy-on-write all take it. A page that a present entry maps therefore stays
+//! page that a locked table maps. While that lock is held, no entry of the table changes the page
+//! it maps nor the access it allows (the hardware still sets accessed and dirty bits, and some
+//! architectures bits of their own): unmapping (`munmap()`, `MADV_DONTNEED`, reclaim), migration,
+//! write-protection (`fork()`, KSM, soft-dirty and userfaultfd tracking), NUMA hinting and
+//! copy-on-write all take it. A page that a present entry maps therefore stays
 //! mapped, hence allocated, until the lock is dropped, without a reference of its own.
 //!
 //! This is for short accesses to the contents of a few pages, by code that must not fault nor
@@ -42,8 +43,8 @@ impl MmapReadGuard<'_> {
     /// `None` if `addr` is in no VMA, in a hugetlb VMA, or is not mapped by a present entry of a
     /// last-level table to a normal page (see `vm_normal_page()`): not mapped, swapped out, the
     /// shared zero page, a special mapping, or part of a huge page mapped by a higher-level
-    /// entry. Also `None` if `wait` is false and another thread holds the lock. `size` is
-    /// [`pmd_size()`].
+    /// entry. Also `None` if `wait` is false and another thread holds the lock. `size` must be
+    /// `PMD_SIZE` (see [`pmd_size()`]).
     #[inline]
     fn lock_pte_table(&self, addr: usize, wait: bool, size: usize) -> Option<PteTable<'_>> {
         let vma = self.vma_lookup(addr)?;
@@ -78,8 +79,9 @@ impl MmapReadGuard<'_> {
         let end = first.saturating_add(size).min(vma.end());
         // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level for `addr`, so the
         // table that maps `addr` is locked until `folio_walk_end()`. `range` is the
-        // `PMD_SIZE`-aligned range that holds `addr`. `addr` is in the VMA and in the range, so in
-        // `start..end`.
+        // `PMD_SIZE`-aligned range that holds `addr` (`size` is `PMD_SIZE`: `PteTables::lock()`
+        // passes the size its invariants say is `PMD_SIZE`). `addr` is in the VMA and in the
+        // range, so in `start..end`.
         Some(PteTable {
             fw,
             vma,
