@@ -5,8 +5,8 @@
 //! C header: [`include/linux/pagewalk.h`](srctree/include/linux/pagewalk.h)
 //!
 //! [`PteTables::lock`] finds the last-level page table that maps an address and takes its page
-//! table lock, as `folio_walk_start()` does; [`PteTables::entry`] then gives the entry of any
-//! page that a locked table maps. While that lock is held, no entry of the table changes the page
+//! table lock (`user_pte_table_lock()`); [`PteTables::entry`] then gives the entry of any page
+//! that a locked table maps. While that lock is held, no entry of the table changes the page
 //! it maps nor the access it allows (the hardware still sets accessed and dirty bits, and some
 //! architectures bits of their own): unmapping (`munmap()`, `MADV_DONTNEED`, reclaim), migration,
 //! write-protection (`fork()`, KSM, soft-dirty and userfaultfd tracking), NUMA hinting and
@@ -20,10 +20,7 @@
 
 use crate::{
     bindings,
-    mm::{
-        virt::{flags, VmaRef},
-        MmapReadGuard,
-    },
+    mm::{virt::VmaRef, MmapReadGuard},
     page::PAGE_SIZE,
 };
 use core::mem::MaybeUninit;
@@ -38,38 +35,23 @@ fn pmd_size() -> usize {
 
 impl MmapReadGuard<'_> {
     /// Finds the last-level page table that maps the page at `addr`, and locks it; with `wait`
-    /// false, only if its lock is free (`FW_TRYLOCK`).
+    /// false, only if its lock is free.
     ///
-    /// `None` if `addr` is in no VMA, in a hugetlb VMA, or is not mapped by a present entry of a
-    /// last-level table to a normal page (see `vm_normal_page()`): not mapped, swapped out, the
-    /// shared zero page, a special mapping, or part of a huge page mapped by a higher-level
-    /// entry. Also `None` if `wait` is false and another thread holds the lock. `size` must be
-    /// `PMD_SIZE` (see [`pmd_size()`]).
+    /// `None` if `addr` is in no VMA, or no last-level table maps it: none yet, a hugetlb VMA,
+    /// or a huge page mapped by a higher-level entry. Also `None` if `wait` is false and another
+    /// thread holds the lock. `size` must be `PMD_SIZE` (see [`pmd_size()`]).
     #[inline]
     fn lock_pte_table(&self, addr: usize, wait: bool, size: usize) -> Option<PteTable<'_>> {
         let vma = self.vma_lookup(addr)?;
-        if vma.flags() & flags::HUGETLB != 0 {
-            return None;
-        }
-        let addr = addr & !(PAGE_SIZE - 1);
-        let fw_flags = if wait { 0 } else { bindings::FW_TRYLOCK };
-        // All-zero is a valid `struct folio_walk`: it only holds integers and pointers.
-        let mut fw = MaybeUninit::<bindings::folio_walk>::zeroed();
-        // SAFETY: `vma` is a VMA of the mm whose mmap read lock `self` holds, as
-        // `folio_walk_start()` requires, and `vma_lookup()` found `addr` in it. `fw` is valid for
-        // writes.
-        let folio =
-            unsafe { bindings::folio_walk_start(fw.as_mut_ptr(), vma.as_ptr(), addr, fw_flags) };
-        if folio.is_null() {
-            return None;
-        }
-        // SAFETY: `fw` was zeroed, and `folio_walk_start()` wrote it.
-        let mut fw = unsafe { fw.assume_init() };
-        if fw.level != bindings::folio_walk_level_FW_LEVEL_PTE {
-            // A huge page, locked at a higher level.
-            // SAFETY: `fw` is the state of a successful `folio_walk_start()` on `vma`: this ends
-            // it, once.
-            unsafe { bindings::folio_walk_end(&mut fw, vma.as_ptr()) };
+        let mut table = bindings::user_pte_table {
+            vma: vma.as_ptr(),
+            address: addr & !(PAGE_SIZE - 1),
+            ptep: core::ptr::null_mut(),
+            ptl: core::ptr::null_mut(),
+        };
+        // SAFETY: `table.vma` is a VMA of the mm whose mmap read lock `self` holds, as
+        // `user_pte_table_lock()` requires, and `vma_lookup()` found `table.address` in it.
+        if unsafe { bindings::user_pte_table_lock(&mut table, !wait) } != 0 {
             return None;
         }
         // The range the table maps (`PMD_SIZE` is a power of two), and the part of the VMA in it.
@@ -77,13 +59,12 @@ impl MmapReadGuard<'_> {
         let range = first..=first | (size - 1);
         let start = first.max(vma.start());
         let end = first.saturating_add(size).min(vma.end());
-        // INVARIANT: `folio_walk_start()` succeeded at the `FW_LEVEL_PTE` level for `addr`, so the
-        // table that maps `addr` is locked until `folio_walk_end()`. `range` is the
-        // `PMD_SIZE`-aligned range that holds `addr` (`size` is `PMD_SIZE`: `PteTables::lock()`
-        // passes the size its invariants say is `PMD_SIZE`). `addr` is in the VMA and in the
-        // range, so in `start..end`.
+        // INVARIANT: `user_pte_table_lock()` succeeded, so the table that maps `addr` in `vma` is
+        // locked until `user_pte_table_unlock()`. `range` is the `PMD_SIZE`-aligned range that
+        // holds `addr` (`size` is `PMD_SIZE`: `PteTables::lock()` passes the size its invariants
+        // say is `PMD_SIZE`). `addr` is in the VMA and in the range, so in `start..end`.
         Some(PteTable {
-            fw,
+            table,
             vma,
             range,
             start,
@@ -103,9 +84,10 @@ impl MmapReadGuard<'_> {
 /// ([`Pte::direct_map`]) is a raw pointer: its users tie it to that borrow.
 ///
 /// The first table locked waits for its lock; the others are only locked if their lock is free
-/// (`FW_TRYLOCK`), so that holding several cannot deadlock against a thread that takes the same
-/// locks in another order, nor against the lock of the first (two tables may share a lock). The
-/// tables stay locked until the `PteTables` is dropped, which unlocks them in the reverse order.
+/// (`user_pte_table_lock()`'s `trylock`), so that holding several cannot deadlock against a
+/// thread that takes the same locks in another order, nor against the lock of the first (two
+/// tables may share a lock). The tables stay locked until the `PteTables` is dropped, which
+/// unlocks them in the reverse order.
 /// This holds within one `PteTables`: a thread must not lock tables of the same mm in two at
 /// once (the second's first lock waits).
 ///
@@ -148,15 +130,13 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// Makes sure that a locked table maps the page at `addr`, in the same VMA as the page it was
     /// locked for: one already locked, or else the one that maps it, locked now.
     ///
-    /// `false` if the page is not mapped by a present entry of a last-level table to a normal
-    /// page (see `vm_normal_page()`): not mapped, swapped out, the shared zero page, a special
-    /// mapping, a huge page, or in a hugetlb VMA. Also `false` if its table cannot be locked
-    /// without waiting (but for the first), if its lock is one held already (the table is locked
-    /// for another VMA in the same range, or, without split page table locks, any table is
-    /// locked; on powerpc's book3s64, whose tables are fragments of a page that share its lock,
-    /// a neighbouring table fails its trylock so), or if `N` tables are locked already. (Only the
-    /// entry of the page the table is locked for is checked; [`PteTables::entry`] gives the
-    /// others.)
+    /// `false` if the page is in no VMA, or no last-level table maps it: none yet, a huge page
+    /// mapped by a higher-level entry, or a hugetlb VMA. Also `false` if its table cannot be
+    /// locked without waiting (but for the first), if its lock is one held already (the table is
+    /// locked for another VMA in the same range, or, without split page table locks, any table
+    /// is locked; on powerpc's book3s64, whose tables are fragments of a page that share its
+    /// lock, a neighbouring table fails its trylock so), or if `N` tables are locked already.
+    /// The entries are not checked here: [`Pte::direct_map`] checks the one it is asked about.
     #[must_use]
     pub fn lock(&mut self, addr: usize) -> bool {
         if self.locked().iter().any(|table| table.maps(addr)) {
@@ -213,13 +193,13 @@ impl<const N: usize> Drop for PteTables<'_, N> {
 ///
 /// # Invariants
 ///
-/// `self.fw` was filled by a successful `folio_walk_start()` on `self.vma`, at the
-/// `FW_LEVEL_PTE` level: the table is mapped and its lock is held until `self` is dropped.
-/// `self.vma` is a VMA of an mm whose mmap read lock is held for `'a`. `self.range` is the
-/// `PMD_SIZE`-aligned range that holds the address of the walk, and `self.start..self.end` the part
-/// of the VMA in it: the pages that the table maps in the VMA.
+/// `self.table` was locked by a successful `user_pte_table_lock()`, for `self.vma` (its `vma`):
+/// the table is mapped and its lock is held until `self` is dropped. `self.vma` is a VMA of an mm
+/// whose mmap read lock is held for `'a`. `self.range` is the `PMD_SIZE`-aligned range that holds
+/// the address it was locked for, and `self.start..self.end` the part of the VMA in it: the pages
+/// that the table maps in the VMA.
 struct PteTable<'a> {
-    fw: bindings::folio_walk,
+    table: bindings::user_pte_table,
     vma: &'a VmaRef,
     range: core::ops::RangeInclusive<usize>,
     start: usize,
@@ -256,9 +236,9 @@ impl<'a> PteTable<'a> {
 impl Drop for PteTable<'_> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: By the type invariants, `self.fw` is the state of a successful
-        // `folio_walk_start()` on `self.vma`, whose lock is held: this ends it, once.
-        unsafe { bindings::folio_walk_end(&mut self.fw, self.vma.as_ptr()) };
+        // SAFETY: By the type invariants, `self.table` was locked by `user_pte_table_lock()`, and
+        // is still: this unlocks it, once.
+        unsafe { bindings::user_pte_table_unlock(&mut self.table) };
     }
 }
 
@@ -284,7 +264,7 @@ impl<'a> Pte<'a> {
     /// The address in the kernel's direct map of the page, if the current task may access it
     /// through this entry, for writing if `write`, without a fault, as `get_user_pages()` lets it
     /// without `FOLL_FORCE`; and, if `write`, the entry is dirty already (a store through the
-    /// direct map does not dirty it). `folio_walk_user_page()` checks, in one call:
+    /// direct map does not dirty it). `user_pte_table_page_address()` checks, in one call:
     ///
     /// - the VMA: not `VM_IO` nor `VM_PFNMAP`, not a `memfd_secret()` mapping (whose pages are not
     ///   in the direct map); `VM_READ`, or `VM_WRITE` and not a shadow stack (which only the
@@ -308,19 +288,11 @@ impl<'a> Pte<'a> {
     #[cfg(not(CONFIG_HIGHMEM))]
     #[inline]
     pub fn direct_map(&self, write: bool) -> Option<core::ptr::NonNull<u8>> {
-        let vma = self.table.vma;
-        // SAFETY: By the type invariants of `PteTable`, `fw` is the state of a successful
-        // `folio_walk_start()` on `vma` at the `FW_LEVEL_PTE` level, not ended: the table is
-        // locked, for `'a`, and `vma` is a VMA of an mm whose mmap read lock is held for as long.
-        // By the type invariants of `Pte`, the table maps `self.addr`, in `vma`.
-        let page = unsafe {
-            bindings::folio_walk_user_page(&self.table.fw, vma.as_ptr(), self.addr, write)
-        };
-        if page.is_null() {
-            return None;
-        }
-        // SAFETY: A page that a present entry maps is valid while the entry maps it, which it does
-        // while the table is locked.
-        core::ptr::NonNull::new(unsafe { bindings::page_address(page) }.cast())
+        // SAFETY: By the type invariants of `PteTable`, its `table` is locked, for `'a`, and its
+        // VMA is a VMA of an mm whose mmap read lock is held for as long. By the type invariants
+        // of `Pte`, the table maps `self.addr`, in that VMA.
+        let ptr =
+            unsafe { bindings::user_pte_table_page_address(&self.table.table, self.addr, write) };
+        core::ptr::NonNull::new(ptr.cast())
     }
 }
