@@ -50,7 +50,8 @@ impl MmapReadGuard<'_> {
             ptl: core::ptr::null_mut(),
         };
         // SAFETY: `table.vma` is a VMA of the mm whose mmap read lock `self` holds, as
-        // `user_pte_table_lock()` requires, and `vma_lookup()` found `table.address` in it.
+        // `user_pte_table_lock()` requires, and `vma_lookup()` found `table.address` in it. The
+        // lock stays held until the table is unlocked: the `PteTable` borrows `self`.
         if unsafe { bindings::user_pte_table_lock(&mut table, !wait) } != 0 {
             return None;
         }
@@ -225,7 +226,8 @@ impl<'a> PteTable<'a> {
         if !self.maps(addr) {
             return None;
         }
-        // INVARIANT: `addr` is in `self.start..self.end`.
+        // INVARIANT: `addr` is in `self.start..self.end`, and so is its page: `self.start` is
+        // page-aligned (the larger of two page-aligned addresses).
         Some(Pte {
             table: self,
             addr: addr & !(PAGE_SIZE - 1),
@@ -237,7 +239,8 @@ impl Drop for PteTable<'_> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: By the type invariants, `self.table` was locked by `user_pte_table_lock()`, and
-        // is still: this unlocks it, once.
+        // is still: this unlocks it, once. With `CONFIG_HIGHPTE` the tables must be unlocked in
+        // the reverse order of locking, which `PteTables`, their only owner, does.
         unsafe { bindings::user_pte_table_unlock(&mut self.table) };
     }
 }
