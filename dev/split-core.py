@@ -68,7 +68,7 @@ def rs_stages(final):
     f.rep("""//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
 //! only here or as in C):""", """//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`], which runs only here or as in
 //! C):""")
-    f.rep("        walk::PteTables,\n")
+    f.rep("        walk::{DirectMapPage, PteTables},\n")
     f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
     f.cut("/// Runs the vector laid out in `layout` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
     f.rep("""/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
@@ -504,17 +504,20 @@ postcore_initcall(cpu_opv_sys_init);
  *
  * The system call is implemented in Rust, in kernel/cpu_opv.rs. This file
  * holds what has to be C: the SYSCALL_DEFINE4() wrapper, the build-time
- * checks that struct cpu_op keeps its ABI layout on every architecture, and
- * the per-CPU lock of the vectors, a raw spinlock.
+ * checks that struct cpu_op keeps its ABI layout on every architecture, the
+ * per-CPU lock of the vectors, a raw spinlock, and the untagging of the
+ * operands' addresses.
  */
 
 #include <linux/build_bug.h>
 #include <linux/cpu_opv.h>
 #include <linux/init.h>
 #include <linux/percpu.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/syscalls.h>
+#include <linux/uaccess.h>
 
 """
     lock_b = F(lock)
@@ -551,6 +554,8 @@ void cpu_opv_init(void);
     )
     b = f.t
     a = b[: b.index("/*\n * The lock that serialises")] + "#endif /* _LINUX_CPU_OPV_H */\n"
+    # Nothing in patch 14's declarations needs u64 (cpu_opv_untag_addrs() comes with 15).
+    a = a.replace("#include <linux/types.h>\n", "", 1)
     return {"M": b, "A": a}
 
 

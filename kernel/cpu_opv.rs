@@ -217,7 +217,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t, VmaRef},
-        walk::PteTables,
+        walk::{DirectMapPage, PteTables},
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
@@ -741,8 +741,10 @@ struct Segments {
 }
 
 impl Segments {
-    /// Splits the operand at `addr` of `len` bytes. `None` for an empty operand, which touches
-    /// no memory; `EFAULT` for a range that wraps around the address space.
+    /// Splits the operand at `addr` of `len` bytes: its untagged address ([`untagged_addrs`]),
+    /// which the policy check and pinning both look up, whatever tag user space put in its upper
+    /// bits (x86 LAM, arm64 TBI). `None` for an empty operand, which touches no memory; `EFAULT`
+    /// for a range that wraps around the address space.
     fn new(addr: u64, len: usize) -> Result<Option<Self>> {
         if len == 0 {
             return Ok(None);
@@ -759,14 +761,6 @@ impl Segments {
             offset: addr & (PAGE_SIZE - 1),
             len,
         }))
-    }
-
-    /// Splits `operand`, `len` bytes long, at its untagged address: the policy check and
-    /// pinning both look the same address up, whatever tag user space put in its upper bits
-    /// (x86 LAM, arm64 TBI).
-    fn of(operand: &Operand, len: usize) -> Result<Option<Self>> {
-        let addr = usize::try_from(operand.addr).map_err(|_| EFAULT)?;
-        Self::new(UserPtr::from_addr(addr).untagged_addr() as u64, len)
     }
 
     /// The number of pages the operand lives on: 1 or 2.
@@ -807,6 +801,31 @@ impl Segments {
         }
         Some((pieces, n))
     }
+}
+
+/// The addresses of the operands of `ops`, untagged (`untagged_addr()`) for the current task, as
+/// [`Segments::new`] takes them: `[2 * i + j]` is that of operand `j` of operation `i`
+/// ([`Op::operands`]), 0 where there is none. One C call for the whole vector.
+fn untagged_addrs(ops: &OpVec) -> [u64; 2 * VEC_LEN_MAX] {
+    let mut addrs = [0; 2 * VEC_LEN_MAX];
+    for (op, pair) in ops.iter().zip(addrs.chunks_exact_mut(2)) {
+        for (operand, addr) in op.operands().iter().zip(pair) {
+            if let Some((operand, ..)) = operand {
+                *addr = operand.addr;
+            }
+        }
+    }
+    // SAFETY: `addrs` is valid for reads and writes of its `2 * VEC_LEN_MAX` words.
+    unsafe { bindings::cpu_opv_untag_addrs(addrs.as_mut_ptr(), addrs.len() as u32) };
+    addrs
+}
+
+/// The address `addr` untagged, as [`untagged_addrs`] untags a vector's.
+fn untagged_addr(addr: u64) -> u64 {
+    let mut addrs = [addr];
+    // SAFETY: `addrs` is valid for reads and writes of its one word.
+    unsafe { bindings::cpu_opv_untag_addrs(addrs.as_mut_ptr(), 1) };
+    addrs[0]
 }
 
 /// One page of an operand, pinned for the access it needs, unpinned on drop.
@@ -935,13 +954,13 @@ impl VecPages {
         Some(self.nr - 1)
     }
 
-    /// Lays out an operand of `len` bytes, written if `write`, on its pages, which are added if
-    /// they are new and marked written if `write`: the slot's page indices are those of pages in
-    /// use, the first that of the page at `seg.page`, the second that of the next page if the
-    /// operand goes on, else the first again.
-    fn slot(&mut self, operand: &Operand, len: usize, write: bool) -> Slot {
+    /// Lays out an operand of `len` bytes at `addr`, its untagged address ([`untagged_addrs`]),
+    /// written if `write`, on its pages, which are added if they are new and marked written if
+    /// `write`: the slot's page indices are those of pages in use, the first that of the page at
+    /// `seg.page`, the second that of the next page if the operand goes on, else the first again.
+    fn slot(&mut self, operand: &Operand, addr: u64, len: usize, write: bool) -> Slot {
         let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
-        let seg = match Segments::of(operand, len) {
+        let seg = match Segments::new(addr, len) {
             Ok(Some(seg)) => seg,
             Ok(None) => return Slot::Empty,
             Err(_) => return Slot::Invalid(fault),
@@ -1042,12 +1061,14 @@ impl<'o> VecLayout<'o> {
     /// Lays the operands of `ops` out on their pages, as the layout of `ops`. Nothing is
     /// pinned. Called once, on a new `VecLayout`.
     fn lay_out(&mut self, ops: &'o OpVec) {
-        for (op, pair) in ops.iter().zip(self.slots.chunks_exact_mut(2)) {
-            for (operand, slot) in op.operands().iter().zip(pair) {
+        let untagged = untagged_addrs(ops);
+        let pairs = self.slots.chunks_exact_mut(2).zip(untagged.chunks_exact(2));
+        for (op, (pair, addrs)) in ops.iter().zip(pairs) {
+            for ((operand, slot), &addr) in op.operands().iter().zip(pair).zip(addrs) {
                 if let Some((operand, len, write)) = operand {
                     // `VecPages::slot()` lays the operand out on pages in use, marked written if
                     // it is.
-                    *slot = self.pages.slot(operand, *len, *write);
+                    *slot = self.pages.slot(operand, addr, *len, *write);
                 }
             }
         }
@@ -1807,7 +1828,7 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// entry checked for writing (which, as for a write pin, does not ask for `VM_READ`).
 ///
 /// Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the pages
-/// found, once for consecutive pages of one mapping: the caller only runs the whole
+/// found, once per table (a table maps pages of one mapping): the caller only runs the whole
 /// [`check_policy`] for a vector that did not run.
 fn run_locked(
     layout: &VecLayout<'_>,
@@ -1821,47 +1842,35 @@ fn run_locked(
             return Ok(None);
         }
     }
+    // Only the pages in use are initialised: the array is not cleared (it would be a call).
+    let mut buf = [const { MaybeUninit::<DirectMapPage>::uninit() }; PAGES_MAX];
+    let mut nr = 0;
+    for (page, slot) in layout.pages().iter().zip(buf.iter_mut()) {
+        slot.write(DirectMapPage::new(page.addr, page.written));
+        nr += 1;
+    }
+    // SAFETY: The first `nr` elements of `buf` were just initialised, and `MaybeUninit<T>` has
+    // the layout of `T`. `DirectMapPage` has no drop glue: nothing is leaked.
+    let pages = unsafe { slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<DirectMapPage>(), nr) };
+    // The policy, once per table: a table maps pages of one mapping.
+    if !tables.direct_map(pages, |vma, write| !refused(vma, write)) {
+        return Ok(None);
+    }
     let mut ptrs = [None; PAGES_MAX];
-    // The last VMA the policy allowed, and whether for writing: consecutive pages of one mapping
-    // are checked once.
-    let mut allowed = None;
-    for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
-        let Some(mapped) = map_page(&tables, page.addr, page.written, &mut allowed) else {
-            return Ok(None);
-        };
-        *ptr = Some(mapped);
+    for (page, ptr) in pages.iter().zip(ptrs.iter_mut()) {
+        *ptr = page.ptr();
     }
     let mut mapped = MappedVec::new();
     // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to `PAGE_SIZE`:
     // cpu_opv is 64-bit only, without highmem), mapped by a present entry of `tables` for the
-    // access its operands need (`map_page()`: for writing if the page is written). The
-    // page stays mapped, hence valid, while the tables are locked, which they are until `tables`
-    // is dropped: the memory borrows it. An operand whose range is not valid fails the map.
+    // access its operands need (`PteTables::direct_map()`: for writing if the page is written).
+    // The page stays mapped, hence valid, while the tables are locked, which they are until
+    // `tables` is dropped: the memory borrows it. An operand whose range is not valid fails the
+    // map.
     if unsafe { layout.map(&ptrs, &tables, &mut mapped) }.is_none() {
         return Ok(None);
     }
     dispatch(Memory::Locked(&mapped), cpu)
-}
-
-/// The direct-map address of the page at `addr`, through its entry in `tables`, if the entry
-/// allows the access without a fault, and is dirty if the access writes (see [`run_locked`]), in
-/// a mapping that [`check_policy`] allows. `allowed` is the last mapping found allowed, and
-/// whether for writing: it is not checked again.
-fn map_page<'t>(
-    tables: &'t PteTables<'_, TABLES_MAX>,
-    addr: usize,
-    write: bool,
-    allowed: &mut Option<(&'t VmaRef, bool)>,
-) -> Option<NonNull<u8>> {
-    let entry = tables.entry(addr)?;
-    let vma = entry.vma();
-    if !allowed.is_some_and(|(last, for_write)| core::ptr::eq(last, vma) && (for_write || !write)) {
-        if refused(vma, write) {
-            return None;
-        }
-        *allowed = Some((vma, write));
-    }
-    entry.direct_map(write)
 }
 
 /// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or
@@ -1887,7 +1896,9 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     let mut allowed: Option<(usize, usize, bool)> = None;
     for op in ops.iter() {
         for &(operand, len, write) in op.operands().iter().filter_map(Option::as_ref) {
-            let Ok(Some(seg)) = Segments::of(&operand, len) else {
+            // One operand at a time: the short vectors that run in the caller's mm, which this
+            // check is for, have one or two operands, and no layout to untag them with.
+            let Ok(Some(seg)) = Segments::new(untagged_addr(operand.addr), len) else {
                 continue;
             };
             // The first and the last byte: an operand spans at most two pages, and so at most

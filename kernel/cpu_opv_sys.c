@@ -6,17 +6,19 @@
  * holds what has to be C: the SYSCALL_DEFINE4() wrapper; the build-time
  * checks that struct cpu_op keeps its ABI layout on every architecture; the
  * trace events, which kernel/cpu_opv.rs emits through the rust_do_trace_*()
- * functions that CREATE_RUST_TRACE_POINTS defines here; and the per-CPU lock
- * of the vectors, a raw spinlock.
+ * functions that CREATE_RUST_TRACE_POINTS defines here; the per-CPU lock of
+ * the vectors, a raw spinlock; and the untagging of the operands' addresses.
  */
 
 #include <linux/build_bug.h>
 #include <linux/cpu_opv.h>
 #include <linux/init.h>
 #include <linux/percpu.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/syscalls.h>
+#include <linux/uaccess.h>
 
 #define CREATE_TRACE_POINTS
 #define CREATE_RUST_TRACE_POINTS
@@ -61,6 +63,23 @@ void cpu_opv_lock_vectors(unsigned int cpu)
 void cpu_opv_unlock_vectors(unsigned int cpu)
 {
 	raw_spin_unlock(per_cpu_ptr(&cpu_opv_vector_lock, cpu));
+}
+
+/*
+ * The operands' addresses are looked up in the caller's mm untagged, as
+ * get_user_pages() and find_vma() need them. untagged_addr() is a macro:
+ * one call untags a whole vector's, rather than one call per operand. A
+ * kernel thread (the KUnit tests) has no user addresses to untag, and no mm
+ * whose tagging mode some architectures read (riscv).
+ */
+void cpu_opv_untag_addrs(u64 *addrs, unsigned int nr)
+{
+	unsigned int i;
+
+	if (!current->mm)
+		return;
+	for (i = 0; i < nr; i++)
+		addrs[i] = untagged_addr(addrs[i]);
 }
 
 /*

@@ -3,6 +3,7 @@
 #define _LINUX_CPU_OPV_H
 
 #include <linux/compiler_types.h>
+#include <linux/types.h>
 #include <uapi/linux/cpu_opv.h>
 
 /*
@@ -21,5 +22,11 @@ long cpu_opv_syscall(struct cpu_op __user *ucpuopv, int cpuopcnt, int cpu,
  */
 void cpu_opv_lock_vectors(unsigned int cpu);
 void cpu_opv_unlock_vectors(unsigned int cpu);
+
+/*
+ * untagged_addr() of each of @nr user addresses of the current task, in
+ * place: kernel/cpu_opv.rs untags a vector's operands with one call.
+ */
+void cpu_opv_untag_addrs(u64 *addrs, unsigned int nr);
 
 #endif /* _LINUX_CPU_OPV_H */

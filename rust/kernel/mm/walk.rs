@@ -5,13 +5,14 @@
 //! C header: [`include/linux/pagewalk.h`](srctree/include/linux/pagewalk.h)
 //!
 //! [`PteTables::lock`] finds the last-level page table that maps an address and takes its page
-//! table lock (`user_pte_table_lock()`); [`PteTables::entry`] then gives the entry of any page
-//! that a locked table maps. While that lock is held, no entry of the table changes the page
-//! it maps nor the access it allows (the hardware still sets accessed and dirty bits, and some
-//! architectures bits of their own): unmapping (`munmap()`, `MADV_DONTNEED`, reclaim), migration,
-//! write-protection (`fork()`, KSM, soft-dirty and userfaultfd tracking), NUMA hinting and
-//! copy-on-write all take it. A page that a present entry maps therefore stays
-//! mapped, hence allocated, until the lock is dropped, without a reference of its own.
+//! table lock (`user_pte_table_lock()`); [`PteTables::direct_map`] then finds pages that the
+//! locked tables map in the kernel's direct map, through their entries. While that lock is held,
+//! no entry of the table changes the page it maps nor the access it allows (the hardware still
+//! sets accessed and dirty bits, and some architectures bits of their own): unmapping
+//! (`munmap()`, `MADV_DONTNEED`, reclaim), migration, write-protection (`fork()`, KSM,
+//! soft-dirty and userfaultfd tracking), NUMA hinting and copy-on-write all take it. A page that
+//! a present entry maps therefore stays mapped, hence allocated, until the lock is dropped,
+//! without a reference of its own.
 //!
 //! This is for short accesses to the contents of a few pages, by code that must not fault nor
 //! sleep and would otherwise pin them for the length of the access. The lock is a spinlock that
@@ -25,64 +26,58 @@ use crate::{
 };
 use core::mem::MaybeUninit;
 
-/// The size of the range of addresses that one last-level page table maps (`PMD_SIZE`, which is
-/// not a constant everywhere: powerpc's book3s64 picks it at boot).
-#[inline]
-fn pmd_size() -> usize {
-    // SAFETY: No preconditions.
-    unsafe { bindings::pmd_size() }
-}
-
 impl MmapReadGuard<'_> {
     /// Finds the last-level page table that maps the page at `addr`, and locks it; with `wait`
     /// false, only if its lock is free.
     ///
     /// `None` if `addr` is in no VMA, or no last-level table maps it: none yet, a hugetlb VMA,
     /// or a huge page mapped by a higher-level entry. Also `None` if `wait` is false and another
-    /// thread holds the lock. `size` must be `PMD_SIZE` (see [`pmd_size()`]).
+    /// thread holds the lock.
     #[inline]
-    fn lock_pte_table(&self, addr: usize, wait: bool, size: usize) -> Option<PteTable<'_>> {
-        let vma = self.vma_lookup(addr)?;
+    fn lock_pte_table(&self, addr: usize, wait: bool) -> Option<PteTable<'_>> {
         let mut table = bindings::user_pte_table {
-            vma: vma.as_ptr(),
             address: addr & !(PAGE_SIZE - 1),
+            vma: core::ptr::null_mut(),
+            start: 0,
+            end: 0,
             ptep: core::ptr::null_mut(),
             ptl: core::ptr::null_mut(),
         };
-        // SAFETY: `table.vma` is a VMA of the mm whose mmap read lock `self` holds, as
-        // `user_pte_table_lock()` requires, and `vma_lookup()` found `table.address` in it. The
-        // lock stays held until the table is unlocked: the `PteTable` borrows `self`.
-        if unsafe { bindings::user_pte_table_lock(&mut table, !wait) } != 0 {
+        // SAFETY: `self.mm` is an mm whose mmap read lock `self` holds, as
+        // `user_pte_table_lock()` requires. The lock stays held until the table is unlocked: the
+        // `PteTable` borrows `self`.
+        if unsafe { bindings::user_pte_table_lock(self.mm.as_raw(), &mut table, !wait) } != 0 {
             return None;
         }
-        // The range the table maps (`PMD_SIZE` is a power of two), and the part of the VMA in it.
-        let first = addr & !(size - 1);
-        let range = first..=first | (size - 1);
-        let start = first.max(vma.start());
-        let end = first.saturating_add(size).min(vma.end());
+        // SAFETY: `user_pte_table_lock()` succeeded: `table.vma` is the VMA of `table.address`,
+        // which it found in the mm whose mmap read lock `self` holds, for as long as `self` is
+        // borrowed.
+        let vma = unsafe { VmaRef::from_raw(table.vma) };
+        // The part of the VMA in the range the table maps.
+        let start = table.start.max(vma.start());
+        let end = table.end.min(vma.end());
         // INVARIANT: `user_pte_table_lock()` succeeded, so the table that maps `addr` in `vma` is
-        // locked until `user_pte_table_unlock()`. `range` is the `PMD_SIZE`-aligned range that
-        // holds `addr` (`size` is `PMD_SIZE`: `PteTables::lock()` passes the size its invariants
-        // say is `PMD_SIZE`). `addr` is in the VMA and in the range, so in `start..end`.
+        // locked until `user_pte_table_unlock()`, and `table.start..table.end` is the range it
+        // maps, in `vma` and in any other VMA. `addr` is in the VMA and in the range, so in
+        // `start..end`.
         Some(PteTable {
             table,
             vma,
-            range,
             start,
             end,
         })
     }
 }
 
-/// Up to `N` last-level page tables of an mm, locked: the current task's, for [`Pte::direct_map`]
-/// to mean anything.
+/// Up to `N` last-level page tables of an mm, locked: the current task's, for
+/// [`PteTables::direct_map`] to mean anything.
 ///
 /// While they are, the present entries of the tables keep mapping the pages they map, with the
 /// access they allow (see the [module documentation](self)). Tables are locked with
-/// [`PteTables::lock`], which needs `&mut self`; their entries are found with
-/// [`PteTables::entry`], which only borrows `self`: an entry borrows the `PteTables`, which
-/// cannot be dropped, so unlocked, while it is used. The address of its page in the direct map
-/// ([`Pte::direct_map`]) is a raw pointer: its users tie it to that borrow.
+/// [`PteTables::lock`], which needs `&mut self`; their pages are found in the direct map with
+/// [`PteTables::direct_map`], which only borrows `self`. The addresses it finds are raw
+/// pointers, valid while the `PteTables` is not dropped, so unlocked: their users tie them to a
+/// borrow of it.
 ///
 /// The first table locked waits for its lock; the others are only locked if their lock is free
 /// (`user_pte_table_lock()`'s `trylock`), so that holding several cannot deadlock against a
@@ -95,25 +90,21 @@ impl MmapReadGuard<'_> {
 /// # Invariants
 ///
 /// `self.nr <= N`, and only the first `self.nr` tables are initialised, locked in index order.
-/// `self.pmd_size` is `PMD_SIZE`.
 pub struct PteTables<'a, const N: usize> {
     guard: &'a MmapReadGuard<'a>,
     // Not `Option`s: nothing is initialised for the tables not locked.
     tables: [MaybeUninit<PteTable<'a>>; N],
     nr: usize,
-    // Read once for all the tables.
-    pmd_size: usize,
 }
 
 impl<'a, const N: usize> PteTables<'a, N> {
     /// No table locked yet, in the mm whose mmap read lock `guard` holds.
     pub fn new(guard: &'a MmapReadGuard<'a>) -> Self {
-        // INVARIANT: No table is initialised, and the size is `pmd_size()`.
+        // INVARIANT: No table is initialised.
         Self {
             guard,
             tables: [const { MaybeUninit::uninit() }; N],
             nr: 0,
-            pmd_size: pmd_size(),
         }
     }
 
@@ -137,7 +128,8 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// locked for another VMA in the same range, or, without split page table locks, any table
     /// is locked; on powerpc's book3s64, whose tables are fragments of a page that share its
     /// lock, a neighbouring table fails its trylock so), or if `N` tables are locked already.
-    /// The entries are not checked here: [`Pte::direct_map`] checks the one it is asked about.
+    /// The entries are not checked here: [`PteTables::direct_map`] checks those it is asked
+    /// about.
     #[must_use]
     pub fn lock(&mut self, addr: usize) -> bool {
         if self.locked().iter().any(|table| table.maps(addr)) {
@@ -155,7 +147,7 @@ impl<'a, const N: usize> PteTables<'a, N> {
         let Some(slot) = self.tables.get_mut(self.nr) else {
             return false;
         };
-        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0, self.pmd_size) else {
+        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0) else {
             return false;
         };
         slot.write(table);
@@ -165,14 +157,111 @@ impl<'a, const N: usize> PteTables<'a, N> {
         true
     }
 
-    /// The entry of the page at `addr`, from a locked table that maps it ([`PteTables::lock`]);
-    /// `None` if none does.
+    /// Finds, for each page of `pages`, its address in the kernel's direct map, through its entry
+    /// in the locked table that maps it ([`PteTables::lock`]), if the current task may access it
+    /// there, for writing if the page says so, without a fault, as `get_user_pages()` lets it
+    /// without `FOLL_FORCE`; and, for a write, if the entry is dirty already (a store through
+    /// the direct map does not dirty it). `user_pte_table_page_addresses()` checks, in one call
+    /// per table:
+    ///
+    /// - the VMA: not `VM_IO` nor `VM_PFNMAP`, not a `memfd_secret()` mapping (whose pages are not
+    ///   in the direct map); `VM_READ`, or `VM_WRITE` and not a shadow stack (which only the
+    ///   CPU's shadow stack operations write);
+    /// - the entry: present, accessible to user space (not `PROT_NONE`, nor made inaccessible for
+    ///   NUMA hinting), writable for a write (and then dirty), allowed by the task's memory
+    ///   protection keys, mapping a normal page (see `vm_normal_page()`) that is not
+    ///   `ZONE_DEVICE`. The keys are the current task's: the answers are only meaningful for its
+    ///   own mm.
+    ///
+    /// Before a table's pages are looked at, `allow` is asked about its VMA, and whether any of
+    /// the pages it maps is written: the caller's own policy. `user_pte_table_page_addresses()`
+    /// marks the folios referenced, as `get_user_pages_fast()` marks the folios it takes (an
+    /// access through the direct map sets no accessed bit in the entry), whether or not the
+    /// caller then accesses them.
+    ///
+    /// `false` unless every page is mapped by a locked table, allowed by `allow` and accessible:
+    /// the addresses found are then [`DirectMapPage::ptr`]. Each page's address is cleared
+    /// first, so that none is left from an earlier call; after `false`, the addresses mean
+    /// nothing. A page stays mapped while its table
+    /// is locked, so its address is valid for the borrow of `self`; the pointer does not carry
+    /// that lifetime: callers tie what they make of it to the borrow. Accesses through it race
+    /// with user space, which may access the same memory concurrently: callers use volatile or
+    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a
+    /// page may have no address in the direct map.
+    #[cfg(not(CONFIG_HIGHMEM))]
+    pub fn direct_map(
+        &self,
+        pages: &mut [DirectMapPage],
+        mut allow: impl FnMut(&'a VmaRef, bool) -> bool,
+    ) -> bool {
+        let Ok(nr) = u32::try_from(pages.len()) else {
+            return false;
+        };
+        for page in pages.iter_mut() {
+            page.0.kaddr = core::ptr::null_mut();
+        }
+        for table in self.locked() {
+            let mut mapped = pages
+                .iter()
+                .filter(|page| table.maps(page.addr()))
+                .peekable();
+            if mapped.peek().is_none() {
+                continue;
+            }
+            if !allow(table.vma, mapped.any(|page| page.write())) {
+                return false;
+            }
+            // SAFETY: By the type invariants of `PteTable`, `table.table` is locked, and its VMA
+            // is a VMA of an mm whose mmap read lock is held for as long. `pages` is valid for
+            // reads and writes of `nr` pages, which `DirectMapPage` lays out as
+            // `struct user_pte_table_page` (`repr(transparent)`); the function only writes their
+            // `kaddr`, with the address of a page that the table keeps mapped.
+            let ret = unsafe {
+                bindings::user_pte_table_page_addresses(&table.table, pages.as_mut_ptr().cast(), nr)
+            };
+            if ret != 0 {
+                return false;
+            }
+        }
+        // A page that no locked table maps has no address.
+        pages.iter().all(|page| page.ptr().is_some())
+    }
+}
+
+/// A page to find in the kernel's direct map through the locked tables of a [`PteTables`]
+/// ([`PteTables::direct_map`]): its user address, whether it is accessed for writing, and, once
+/// found, its address in the direct map.
+#[repr(transparent)]
+pub struct DirectMapPage(bindings::user_pte_table_page);
+
+impl DirectMapPage {
+    /// The page at `addr` (page-aligned), accessed for writing if `write`, not found yet.
     #[inline]
-    pub fn entry(&self, addr: usize) -> Option<Pte<'_>> {
-        self.locked()
-            .iter()
-            .find(|table| table.maps(addr))?
-            .entry(addr)
+    pub const fn new(addr: usize, write: bool) -> Self {
+        Self(bindings::user_pte_table_page {
+            address: addr,
+            write,
+            kaddr: core::ptr::null_mut(),
+        })
+    }
+
+    /// The page's user address.
+    #[inline]
+    pub fn addr(&self) -> usize {
+        self.0.address
+    }
+
+    /// Whether the page is accessed for writing.
+    #[inline]
+    pub fn write(&self) -> bool {
+        self.0.write
+    }
+
+    /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it;
+    /// valid while the [`PteTables`] that found it stays locked (see there).
+    #[inline]
+    pub fn ptr(&self) -> Option<core::ptr::NonNull<u8>> {
+        core::ptr::NonNull::new(self.0.kaddr.cast())
     }
 }
 
@@ -194,15 +283,14 @@ impl<const N: usize> Drop for PteTables<'_, N> {
 ///
 /// # Invariants
 ///
-/// `self.table` was locked by a successful `user_pte_table_lock()`, for `self.vma` (its `vma`):
-/// the table is mapped and its lock is held until `self` is dropped. `self.vma` is a VMA of an mm
-/// whose mmap read lock is held for `'a`. `self.range` is the `PMD_SIZE`-aligned range that holds
-/// the address it was locked for, and `self.start..self.end` the part of the VMA in it: the pages
-/// that the table maps in the VMA.
+/// `self.table` was locked by a successful `user_pte_table_lock()`, which found `self.vma` (its
+/// `vma`): the table is mapped and its lock is held until `self` is dropped. `self.vma` is a VMA
+/// of an mm whose mmap read lock is held for `'a`. `self.table.start..self.table.end` is the
+/// range of addresses that the table maps, and `self.start..self.end` the part of the VMA in it:
+/// the pages that the table maps in the VMA.
 struct PteTable<'a> {
     table: bindings::user_pte_table,
     vma: &'a VmaRef,
-    range: core::ops::RangeInclusive<usize>,
     start: usize,
     end: usize,
 }
@@ -217,21 +305,7 @@ impl<'a> PteTable<'a> {
     /// Whether this table maps the page at `addr`, in any VMA.
     #[inline]
     fn covers(&self, addr: usize) -> bool {
-        self.range.contains(&addr)
-    }
-
-    /// The entry of the page at `addr`, if this table maps it in the same VMA.
-    #[inline]
-    fn entry(&self, addr: usize) -> Option<Pte<'_>> {
-        if !self.maps(addr) {
-            return None;
-        }
-        // INVARIANT: `addr` is in `self.start..self.end`, and so is its page: `self.start` is
-        // page-aligned (the larger of two page-aligned addresses).
-        Some(Pte {
-            table: self,
-            addr: addr & !(PAGE_SIZE - 1),
-        })
+        (self.table.start..self.table.end).contains(&addr)
     }
 }
 
@@ -242,60 +316,5 @@ impl Drop for PteTable<'_> {
         // is still: this unlocks it, once. With `CONFIG_HIGHPTE` the tables must be unlocked in
         // the reverse order of locking, which `PteTables`, their only owner, does.
         unsafe { bindings::user_pte_table_unlock(&mut self.table) };
-    }
-}
-
-/// The entry of a page in a table locked in [`PteTables`]: it does not change while the table is
-/// locked, which it is for `'a`, the borrow of the `PteTables`.
-///
-/// # Invariants
-///
-/// `self.addr` is page-aligned and in `self.table.start..self.table.end`: the table maps it, in
-/// its VMA.
-pub struct Pte<'a> {
-    table: &'a PteTable<'a>,
-    addr: usize,
-}
-
-impl<'a> Pte<'a> {
-    /// The VMA the entry maps the page in.
-    #[inline]
-    pub fn vma(&self) -> &'a VmaRef {
-        self.table.vma
-    }
-
-    /// The address in the kernel's direct map of the page, if the current task may access it
-    /// through this entry, for writing if `write`, without a fault, as `get_user_pages()` lets it
-    /// without `FOLL_FORCE`; and, if `write`, the entry is dirty already (a store through the
-    /// direct map does not dirty it). `user_pte_table_page_address()` checks, in one call:
-    ///
-    /// - the VMA: not `VM_IO` nor `VM_PFNMAP`, not a `memfd_secret()` mapping (whose pages are not
-    ///   in the direct map); `VM_READ`, or `VM_WRITE` and not a shadow stack (which only the
-    ///   CPU's shadow stack operations write);
-    /// - the entry: present, accessible to user space (not `PROT_NONE`, nor made inaccessible for
-    ///   NUMA hinting), writable if `write` (and then dirty), allowed by the task's memory
-    ///   protection keys, mapping a normal page (see `vm_normal_page()`) that is not
-    ///   `ZONE_DEVICE`. The keys are the current task's: the answer is only meaningful for its
-    ///   own mm.
-    ///
-    /// It marks the folio referenced, as `get_user_pages_fast()` marks the folios it takes (an
-    /// access through the direct map sets no accessed bit in the entry), whether or not the
-    /// caller then accesses it.
-    ///
-    /// `None` unless all hold. The page stays mapped while the table is locked, so the address is
-    /// valid for `'a`, the borrow of the [`PteTables`] that locked it; the pointer does not carry
-    /// that lifetime: callers tie what they make of it to the borrow. Accesses through it race
-    /// with user space, which may access the same memory concurrently: callers use volatile or
-    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a
-    /// page may have no address in the direct map.
-    #[cfg(not(CONFIG_HIGHMEM))]
-    #[inline]
-    pub fn direct_map(&self, write: bool) -> Option<core::ptr::NonNull<u8>> {
-        // SAFETY: By the type invariants of `PteTable`, its `table` is locked, for `'a`, and its
-        // VMA is a VMA of an mm whose mmap read lock is held for as long. By the type invariants
-        // of `Pte`, the table maps `self.addr`, in that VMA.
-        let ptr =
-            unsafe { bindings::user_pte_table_page_address(&self.table.table, self.addr, write) };
-        core::ptr::NonNull::new(ptr.cast())
     }
 }
