@@ -1896,8 +1896,8 @@ fn check_policy(ops: &OpVec, guard: &MmapReadGuard<'_>) -> Result {
     let mut allowed: Option<(usize, usize, bool)> = None;
     for op in ops.iter() {
         for &(operand, len, write) in op.operands().iter().filter_map(Option::as_ref) {
-            // One operand at a time: the short vectors that run in the caller's mm, which this
-            // check is for, have one or two operands, and no layout to untag them with.
+            // One operand a call: the cheapest case is a one-add in the caller's mm, which has no
+            // layout to untag with; the other callers (compares, the pinned path) make up to eight.
             let Ok(Some(seg)) = Segments::new(untagged_addr(operand.addr), len) else {
                 continue;
             };

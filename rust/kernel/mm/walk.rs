@@ -182,12 +182,11 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// `false` unless every page is mapped by a locked table, allowed by `allow` and accessible:
     /// the addresses found are then [`DirectMapPage::ptr`]. Each page's address is cleared
     /// first, so that none is left from an earlier call; after `false`, the addresses mean
-    /// nothing. A page stays mapped while its table
-    /// is locked, so its address is valid for the borrow of `self`; the pointer does not carry
-    /// that lifetime: callers tie what they make of it to the borrow. Accesses through it race
-    /// with user space, which may access the same memory concurrently: callers use volatile or
-    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a
-    /// page may have no address in the direct map.
+    /// nothing. A page stays mapped while its table is locked, so its address is valid for the
+    /// borrow of `self`; the pointer does not carry that lifetime: callers tie what they make of
+    /// it to the borrow. Accesses through it race with user space, which may access the same
+    /// memory concurrently: callers use volatile or byte-copy accesses, never references. It does
+    /// not exist with `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
     #[cfg(not(CONFIG_HIGHMEM))]
     pub fn direct_map(
         &self,
