@@ -1083,18 +1083,18 @@ impl<'o> VecLayout<'o> {
     }
 
     /// Maps the operations of the vector over the memory of their operands into `out`, for the
-    /// interpreter: the memory of page `i` of [`VecLayout::pages`] is at `ptrs[i]` (in the
+    /// interpreter: the memory of page `i` of [`VecLayout::pages`] is at `page(i)` (in the
     /// kernel's direct map). The memory borrows `keeper`, which keeps the pages where they are.
     /// `None`, with `out` holding no operation, if an operand's range is not valid or one of its
     /// pages has no address: then the vector cannot run.
     ///
     /// # Safety
     ///
-    /// Each `ptrs[i]` that is not `None` must be aligned to `PAGE_SIZE` and valid for reads of
+    /// Each `page(i)` that is not `None` must be aligned to `PAGE_SIZE` and valid for reads of
     /// `PAGE_SIZE` bytes, and for writes if page `i` is written, for `'a`.
     unsafe fn map<'a, K: ?Sized>(
         &self,
-        ptrs: &[Option<NonNull<u8>>; PAGES_MAX],
+        page: impl Fn(usize) -> Option<NonNull<u8>>,
         _keeper: &'a K,
         out: &mut MappedVec<'a>,
     ) -> Option<()>
@@ -1106,7 +1106,6 @@ impl<'o> VecLayout<'o> {
             Slot::Empty => Some(Mem::EMPTY),
             Slot::Invalid(_) => None,
             Slot::At { seg, pages, .. } => {
-                let page = |index: usize| *ptrs.get(index)?;
                 // The second page is only used if the operand goes on to it.
                 let pieces = seg.pieces(page(pages[0])?, page(pages[1]))?;
                 // SAFETY: By the type invariants, the first piece is on the page at `seg.page`,
@@ -1274,20 +1273,20 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
     /// place: the vector is too large to be returned for free). `None` if a page is not pinned
     /// for the access its operands need, which it is once [`PinnedVec::pin`] pinned them all.
     fn map<'a>(&'a self, out: &mut MappedVec<'a>) -> Option<()> {
-        let mut ptrs = [None; PAGES_MAX];
-        for ((ptr, pin), page) in ptrs.iter_mut().zip(&self.pins).zip(self.layout.pages()) {
+        let page = |i: usize| {
+            let pin = self.pins.get(i)?.as_ref()?;
             // A written page pinned for reading only (never, once `pin()` pinned them all) is not
             // mapped.
-            *ptr = pin
-                .as_ref()
-                .filter(|pin| pin.is_write() || !page.written)
-                .and_then(PinnedPage::direct_map);
-        }
+            if !pin.is_write() && self.layout.pages().get(i)?.written {
+                return None;
+            }
+            pin.direct_map()
+        };
         // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to
         // `PAGE_SIZE`: cpu_opv is 64-bit only, without highmem), which `self` pins (type
-        // invariants), for writing if the page is written (the filter above): the pin keeps the
+        // invariants), for writing if the page is written (checked above): the pin keeps the
         // page, and the address valid, while `self` is borrowed.
-        unsafe { self.layout.map(&ptrs, self, out) }
+        unsafe { self.layout.map(page, self, out) }
     }
 }
 
@@ -1856,10 +1855,6 @@ fn run_locked(
     if !tables.direct_map(pages, |vma, write| !refused(vma, write)) {
         return Ok(None);
     }
-    let mut ptrs = [None; PAGES_MAX];
-    for (page, ptr) in pages.iter().zip(ptrs.iter_mut()) {
-        *ptr = page.ptr();
-    }
     let mut mapped = MappedVec::new();
     // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to `PAGE_SIZE`:
     // cpu_opv is 64-bit only, without highmem), mapped by a present entry of `tables` for the
@@ -1867,7 +1862,7 @@ fn run_locked(
     // The page stays mapped, hence valid, while the tables are locked, which they are until
     // `tables` is dropped: the memory borrows it. An operand whose range is not valid fails the
     // map.
-    if unsafe { layout.map(&ptrs, &tables, &mut mapped) }.is_none() {
+    if unsafe { layout.map(|i| pages.get(i)?.ptr(), &tables, &mut mapped) }.is_none() {
         return Ok(None);
     }
     dispatch(Memory::Locked(&mapped), cpu)
@@ -2912,7 +2907,7 @@ mod tests {
         let mut mapped = MappedVec::new();
         // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
         // the buffer lives, which is longer than `mapped` (declared after it).
-        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_none());
+        assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_none());
         Ok(())
     }
 
@@ -2940,7 +2935,7 @@ mod tests {
             // SAFETY: The address is that of a buffer of a page, aligned to `PAGE_SIZE` (checked
             // above), valid for reads and writes while the buffer lives, which is longer than
             // `mapped` (declared after it).
-            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_some());
+            assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_some());
             let mut n = 0;
             for ((op, mem), &(len, addr)) in mapped.iter().zip(&mapped.mem).zip(&ops) {
                 let want = base.wrapping_add(addr % PAGE_SIZE);
@@ -3001,7 +2996,7 @@ mod tests {
             let mut mapped = MappedVec::new();
             // SAFETY: Each address is that of a buffer of a page, valid for reads and writes while
             // the buffers live, which is longer than `mapped` (declared after them).
-            assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_some());
+            assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_some());
             // The copy, from two pieces into one, and no other operation.
             let pieces = |op: Option<MappedOp<'_, '_>>| match op {
                 Some(MappedOp::Memcpy { dst, src, .. }) => {
@@ -3024,7 +3019,7 @@ mod tests {
         ptrs[1] = None;
         let mut mapped = MappedVec::new();
         // SAFETY: As above.
-        assert!(unsafe { layout.map(&ptrs, &keeper, &mut mapped) }.is_none());
+        assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_none());
         Ok(())
     }
 

@@ -180,13 +180,14 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// caller then accesses them.
     ///
     /// `false` unless every page is mapped by a locked table, allowed by `allow` and accessible:
-    /// the addresses found are then [`DirectMapPage::ptr`]. Each page's address is cleared
-    /// first, so that none is left from an earlier call; after `false`, the addresses mean
-    /// nothing. A page stays mapped while its table is locked, so its address is valid for the
-    /// borrow of `self`; the pointer does not carry that lifetime: callers tie what they make of
-    /// it to the borrow. Accesses through it race with user space, which may access the same
-    /// memory concurrently: callers use volatile or byte-copy accesses, never references. It does
-    /// not exist with `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
+    /// the addresses are then [`DirectMapPage::ptr`], each set by this call (the C function counts
+    /// the pages it finds, and the counts must add up to all of `pages`, so that no address is left
+    /// from an earlier call); after `false`, the addresses mean nothing. A page stays mapped while
+    /// its table is locked, so its address is valid for the borrow of `self`; the pointer does not
+    /// carry that lifetime: callers tie what they make of it to the borrow. Accesses through it
+    /// race with user space, which may access the same memory concurrently: callers use volatile or
+    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a page
+    /// may have no address in the direct map.
     #[cfg(not(CONFIG_HIGHMEM))]
     pub fn direct_map(
         &self,
@@ -196,9 +197,10 @@ impl<'a, const N: usize> PteTables<'a, N> {
         let Ok(nr) = u32::try_from(pages.len()) else {
             return false;
         };
-        for page in pages.iter_mut() {
-            page.0.kaddr = core::ptr::null_mut();
-        }
+        // The pages found, by all the tables. At most one locked table maps a page: a page is in
+        // one VMA and one `PMD_SIZE` range, and `PteTables::lock` never locks a second table for
+        // a range (the same table, for another VMA).
+        let mut found: usize = 0;
         for table in self.locked() {
             let mut mapped = pages
                 .iter()
@@ -218,12 +220,14 @@ impl<'a, const N: usize> PteTables<'a, N> {
             let ret = unsafe {
                 bindings::user_pte_table_page_addresses(&table.table, pages.as_mut_ptr().cast(), nr)
             };
-            if ret != 0 {
+            // An error (negative) does not convert.
+            let Ok(n) = usize::try_from(ret) else {
                 return false;
-            }
+            };
+            found = found.saturating_add(n);
         }
-        // A page that no locked table maps has no address.
-        pages.iter().all(|page| page.ptr().is_some())
+        // Each page was found by this call, once: a page that no locked table maps is not counted.
+        found == pages.len()
     }
 }
 
