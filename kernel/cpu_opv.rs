@@ -1090,8 +1090,8 @@ impl<'o> VecLayout<'o> {
     ///
     /// # Safety
     ///
-    /// Each `page(i)` that is not `None` must be aligned to `PAGE_SIZE` and valid for reads of
-    /// `PAGE_SIZE` bytes, and for writes if page `i` is written, for `'a`.
+    /// Whenever it is called, `page(i)`, if not `None`, must be aligned to `PAGE_SIZE` and valid
+    /// for reads of `PAGE_SIZE` bytes, and for writes if page `i` is written, for `'a`.
     unsafe fn map<'a, K: ?Sized>(
         &self,
         page: impl Fn(usize) -> Option<NonNull<u8>>,
@@ -1106,8 +1106,13 @@ impl<'o> VecLayout<'o> {
             Slot::Empty => Some(Mem::EMPTY),
             Slot::Invalid(_) => None,
             Slot::At { seg, pages, .. } => {
-                // The second page is only used if the operand goes on to it.
-                let pieces = seg.pieces(page(pages[0])?, page(pages[1]))?;
+                // The second page is only looked up if the operand goes on to it.
+                let next = if seg.nr_pages() == 2 {
+                    page(pages[1])
+                } else {
+                    None
+                };
+                let pieces = seg.pieces(page(pages[0])?, next)?;
                 // SAFETY: By the type invariants, the first piece is on the page at `seg.page`,
                 // the rest (if any) on the next one, at offsets and lengths inside those pages
                 // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads
@@ -1273,20 +1278,21 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
     /// place: the vector is too large to be returned for free). `None` if a page is not pinned
     /// for the access its operands need, which it is once [`PinnedVec::pin`] pinned them all.
     fn map<'a>(&'a self, out: &mut MappedVec<'a>) -> Option<()> {
-        let page = |i: usize| {
-            let pin = self.pins.get(i)?.as_ref()?;
+        // Each page's address once (a call to C), not once for each operand on it.
+        let mut ptrs = [None; PAGES_MAX];
+        for ((ptr, pin), page) in ptrs.iter_mut().zip(&self.pins).zip(self.layout.pages()) {
             // A written page pinned for reading only (never, once `pin()` pinned them all) is not
             // mapped.
-            if !pin.is_write() && self.layout.pages().get(i)?.written {
-                return None;
-            }
-            pin.direct_map()
-        };
+            *ptr = pin
+                .as_ref()
+                .filter(|pin| pin.is_write() || !page.written)
+                .and_then(PinnedPage::direct_map);
+        }
         // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to
         // `PAGE_SIZE`: cpu_opv is 64-bit only, without highmem), which `self` pins (type
-        // invariants), for writing if the page is written (checked above): the pin keeps the
+        // invariants), for writing if the page is written (the filter above): the pin keeps the
         // page, and the address valid, while `self` is borrowed.
-        unsafe { self.layout.map(page, self, out) }
+        unsafe { self.layout.map(|i| *ptrs.get(i)?, self, out) }
     }
 }
 

@@ -90,6 +90,8 @@ impl MmapReadGuard<'_> {
 /// # Invariants
 ///
 /// `self.nr <= N`, and only the first `self.nr` tables are initialised, locked in index order.
+/// The ranges of address space that they map are pairwise disjoint, so that a page is mapped by
+/// one locked table at most.
 pub struct PteTables<'a, const N: usize> {
     guard: &'a MmapReadGuard<'a>,
     // Not `Option`s: nothing is initialised for the tables not locked.
@@ -152,7 +154,9 @@ impl<'a, const N: usize> PteTables<'a, N> {
         };
         slot.write(table);
         // INVARIANT: The first uninitialised table is now initialised, locked after the ones
-        // before it, and there was room for it.
+        // before it, and there was room for it. It maps the `PMD_SIZE`-aligned range of `addr`,
+        // which no other locked table covers (checked above, unless it is the first): the ranges
+        // stay disjoint.
         self.nr += 1;
         true
     }
@@ -194,12 +198,12 @@ impl<'a, const N: usize> PteTables<'a, N> {
         pages: &mut [DirectMapPage],
         mut allow: impl FnMut(&'a VmaRef, bool) -> bool,
     ) -> bool {
-        let Ok(nr) = u32::try_from(pages.len()) else {
+        // The C function counts in an `int`.
+        let Ok(nr) = i32::try_from(pages.len()) else {
             return false;
         };
-        // The pages found, by all the tables. At most one locked table maps a page: a page is in
-        // one VMA and one `PMD_SIZE` range, and `PteTables::lock` never locks a second table for
-        // a range (the same table, for another VMA).
+        // The pages found, by all the tables, each by one table at most: the locked tables map
+        // disjoint ranges (type invariants).
         let mut found: usize = 0;
         for table in self.locked() {
             let mut mapped = pages
@@ -218,7 +222,11 @@ impl<'a, const N: usize> PteTables<'a, N> {
             // `struct user_pte_table_page` (`repr(transparent)`); the function only writes their
             // `kaddr`, with the address of a page that the table keeps mapped.
             let ret = unsafe {
-                bindings::user_pte_table_page_addresses(&table.table, pages.as_mut_ptr().cast(), nr)
+                bindings::user_pte_table_page_addresses(
+                    &table.table,
+                    pages.as_mut_ptr().cast(),
+                    nr.unsigned_abs(),
+                )
             };
             // An error (negative) does not convert.
             let Ok(n) = usize::try_from(ret) else {
@@ -227,7 +235,9 @@ impl<'a, const N: usize> PteTables<'a, N> {
             found = found.saturating_add(n);
         }
         // Each page was found by this call, once: a page that no locked table maps is not counted.
-        found == pages.len()
+        let all = found == pages.len();
+        debug_assert!(!all || pages.iter().all(|page| page.ptr().is_some()));
+        all
     }
 }
 
@@ -260,8 +270,9 @@ impl DirectMapPage {
         self.0.write
     }
 
-    /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it;
-    /// valid while the [`PteTables`] that found it stays locked (see there).
+    /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it
+    /// (meaningful only after it returned `true`); valid while the [`PteTables`] that found it
+    /// stays locked (see there).
     #[inline]
     pub fn ptr(&self) -> Option<core::ptr::NonNull<u8>> {
         core::ptr::NonNull::new(self.0.kaddr.cast())
