@@ -76,9 +76,9 @@ def rs_stages(final):
 /// to its pages by index. The layout only depends on the vector: it is made once per call.""", """/// page is pinned once ([`PinnedVec`]), for writing if any operand on it is written, and each
 /// operand refers to its pages by index. The layout only depends on the vector: it is made once
 /// per call.""")
-    f.rep(""" an access whose fault the call must report), it continues below under that lock. Any other
-/// vector first tries [`run_locked`], under the lock too.
-""", """ an access whose fault the call must report), it continues below under that lock.
+    f.rep("""/// that lock. Any other vector first tries [`run_locked`], under the lock too. The operands of a
+/// vector that did not run are pinned ([`execute_pinned`]).
+""", """/// that lock. The operands of any other vector are pinned ([`execute_pinned`]).
 """)
     f.cut("    if in_mm.is_none() && !debug::pinned_only() {\n        // Any other vector, through the page table", "        in_mm = Some(guard);\n    }\n")
     f.cut("    /// Through the kernel's direct map of the pages of the operands ([`run`]), kept mapped by the", "    /// Through the kernel's direct map of the pinned operands", keep_end=True)
@@ -292,7 +292,37 @@ fn call_or_run_offline<F: FnMut(&LocalInterruptDisabled) + Send>(
 }
 """)
     f.cut("/// Reads the user word of `width` at `addr`", "/// Checks that cpu_opv may access the memory", keep_end=True)
-    f.cut("/// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm,", "/// The operands are pinned under the mmap read lock", keep_end=True)
+    f.rep("""/// Runs the validated vector `ops` of `task`, the caller, on `cpu`.
+///
+/// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
+/// or an idle one, under the mmap read lock, after the policy check ([`check_policy`]); if it
+/// cannot (another CPU runs a task, an operand is not mapped for the access, or a compare stops
+/// the vector before an access whose fault the call must report), its operands are pinned under
+/// that lock. The operands of any other vector are pinned ([`execute_pinned`]).
+""", """/// Runs the validated vector `ops` of `task`, the caller, on `cpu`, through pins of its operands'
+/// pages ([`execute_pinned`]).
+""")
+    f.rep("    execute_pinned(task, mm, &layout, cpu, in_mm)\n", "    execute_pinned(task, mm, &layout, cpu)\n")
+    f.rep("""/// operands' pages: what [`execute`] does with a vector that did not run without them. `in_mm`,
+/// if any, is the mmap read lock of `mm`, taken and checked against the policy already.
+""", """/// operands' pages: what [`execute`] does with a vector that accesses memory.
+""")
+    f.rep("""///
+/// Out of line: the paths without pins stay compact.
+#[inline(never)]
+fn execute_pinned<'m>(""", """fn execute_pinned<'m>(""")
+    f.rep("""fn execute_pinned<'m>(
+    task: &CurrentTask,
+    mm: &'m MmWithUser,
+    layout: &VecLayout<'_>,
+    cpu: CpuId,
+    mut in_mm: Option<MmapReadGuard<'m>>,
+) -> Result<isize> {""", """fn execute_pinned(
+    task: &CurrentTask,
+    mm: &MmWithUser,
+    layout: &VecLayout<'_>,
+    cpu: CpuId,
+) -> Result<isize> {""")
     f.rep("""    let ran = dispatch(Memory::None(&mapped), cpu)?;
     Ok(ran.unwrap_or(0) as isize)
 """, """    Ok(dispatch(Memory::None(&mapped), cpu)? as isize)

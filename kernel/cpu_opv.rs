@@ -574,6 +574,16 @@ impl Op {
         }
     }
 
+    /// The addresses of the operands of the operation, in order ([`Op::operands`]); 0 for an
+    /// add's second, which it does not have.
+    fn addrs(&self) -> [u64; 2] {
+        match *self {
+            Op::Compare { a, b, .. } => [a.addr, b.addr],
+            Op::Memcpy { dst, src, .. } => [dst.addr, src.addr],
+            Op::Add { p, .. } => [p.addr, 0],
+        }
+    }
+
     /// The `len` of the operation, in bytes, as counted against [`VEC_DATA_LEN_MAX`].
     fn len(&self) -> usize {
         match self {
@@ -741,7 +751,7 @@ struct Segments {
 }
 
 impl Segments {
-    /// Splits the operand at `addr` of `len` bytes: its untagged address ([`untagged_addrs`]),
+    /// Splits the operand at `addr` of `len` bytes: its untagged address ([`untag_addrs`]),
     /// which the policy check and pinning both look up, whatever tag user space put in its upper
     /// bits (x86 LAM, arm64 TBI). `None` for an empty operand, which touches no memory; `EFAULT`
     /// for a range that wraps around the address space.
@@ -763,64 +773,78 @@ impl Segments {
         }))
     }
 
-    /// The number of pages the operand lives on: 1 or 2.
-    fn nr_pages(&self) -> usize {
-        (self.offset + self.len).div_ceil(PAGE_SIZE)
+    /// Where the operand is on its pages ([`Split`]).
+    fn split(&self) -> Split {
+        let head = self.len.min(PAGE_SIZE - self.offset);
+        // INVARIANT: `head` is at least 1 (`offset < PAGE_SIZE`, `len > 0`) and ends the operand
+        // or its first page: a rest is left only if the head ends the page. The rest is shorter
+        // than the operand, and so than a page (`len <= PAGE_SIZE`, type invariants). The casts
+        // are lossless: each value is at most `PAGE_SIZE`, which fits in a `u32` (asserted
+        // below).
+        Split {
+            offset: self.offset as u32,
+            head: head as u32,
+            rest: (self.len - head) as u32,
+        }
     }
+}
 
-    /// Where the operand is on its pages: its offset in the first page, its length there, and its
-    /// length on the next page (from its start; 0 if the operand is all on the first). The first
-    /// piece ends inside the first page, and the rest, shorter than a page, inside the next one
-    /// (type invariants).
-    fn split(&self) -> (usize, usize, usize) {
-        let first = self.len.min(PAGE_SIZE - self.offset);
-        (self.offset, first, self.len - first)
+// `Split` holds offsets and lengths in a page in `u32`s.
+const _: () = assert!(PAGE_SIZE <= u32::MAX as usize);
+
+/// Where an operand is on its pages ([`Segments::split`]): its offset in the first page, its length
+/// there, and its length on the next page, from the page's start (0 if the operand is all on the
+/// first). Small, so that a [`VecLayout`] is cheap to make and to map.
+///
+/// # Invariants
+///
+/// `0 < self.head`, `self.offset + self.head <= PAGE_SIZE` and `self.rest < PAGE_SIZE`: the first
+/// piece ends inside the first page, the rest inside the next one; `self.rest > 0` only if
+/// `self.offset + self.head == PAGE_SIZE`, so that the two pieces make the operand, `self.head +
+/// self.rest` bytes long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Split {
+    /// Offset of the operand in its first page.
+    offset: u32,
+    /// Its length on its first page.
+    head: u32,
+    /// Its length on the next page, from the page's start.
+    rest: u32,
+}
+
+impl Split {
+    /// Whether the operand goes on to the next page.
+    fn goes_on(&self) -> bool {
+        self.rest > 0
     }
 
     /// The operand's pieces, `(address, length)`, and how many there are (1 or 2), when its first
     /// page is at `first` and the next one (if it goes on) at `next`: the first piece at its
-    /// offset in `first`, the rest at the start of `next` ([`Segments::split`]). `None` if the
-    /// operand goes on to a next page and `next` is `None`; `next` is not used otherwise. The first
-    /// piece ends inside the page at `first`, and the second, shorter than a page, inside the page
-    /// at `next` (type invariants). Unused pieces are empty.
-    fn pieces(
-        &self,
-        first: NonNull<u8>,
-        next: Option<NonNull<u8>>,
-    ) -> Option<([(*mut u8, usize); 2], usize)> {
-        let (offset, len, rest) = self.split();
+    /// offset in `first`, the rest at the start of `next`. `None` if the operand goes on to a
+    /// next page and `next` is `None`; `next` is not used otherwise. The first piece ends inside
+    /// the page at `first`, and the second, shorter than a page, inside the page at `next` (type
+    /// invariants). Unused pieces are empty.
+    fn pieces(&self, first: NonNull<u8>, next: Option<NonNull<u8>>) -> Option<Pieces> {
         // `offset < PAGE_SIZE` (type invariants): the pointer stays inside the page.
-        let mut pieces = [
-            (first.as_ptr().wrapping_add(offset), len),
-            (first.as_ptr(), 0),
-        ];
-        let mut n = 1;
-        if rest > 0 {
-            pieces[1] = (next?.as_ptr(), rest);
-            n = 2;
+        let head = (
+            first.as_ptr().wrapping_add(self.offset as usize),
+            self.head as usize,
+        );
+        if !self.goes_on() {
+            return Some(([head, (first.as_ptr(), 0)], 1));
         }
-        Some((pieces, n))
+        Some(([head, (next?.as_ptr(), self.rest as usize)], 2))
     }
 }
 
-/// The addresses of the operands of `ops`, untagged (`untagged_addr()`) for the current task, as
-/// [`Segments::new`] takes them: `[2 * i + j]` is that of operand `j` of operation `i`
-/// ([`Op::operands`]), 0 where there is none. One C call for the whole vector.
-fn untagged_addrs(ops: &OpVec) -> [u64; 2 * VEC_LEN_MAX] {
-    let mut addrs = [0; 2 * VEC_LEN_MAX];
-    for (op, pair) in ops.iter().zip(addrs.chunks_exact_mut(2)) {
-        for (operand, addr) in op.operands().iter().zip(pair) {
-            if let Some((operand, ..)) = operand {
-                *addr = operand.addr;
-            }
-        }
-    }
+/// Untags the addresses of a vector's operands in place (`untagged_addr()`), for the current task,
+/// as [`Segments::new`] takes them: one C call for the whole vector.
+fn untag_addrs(addrs: &mut [u64; 2 * VEC_LEN_MAX]) {
     // SAFETY: `addrs` is valid for reads and writes of its `2 * VEC_LEN_MAX` words.
     unsafe { bindings::cpu_opv_untag_addrs(addrs.as_mut_ptr(), addrs.len() as u32) };
-    addrs
 }
 
-/// The address `addr` untagged, as [`untagged_addrs`] untags a vector's.
+/// The address `addr` untagged, as [`untag_addrs`] untags a vector's.
 fn untagged_addr(addr: u64) -> u64 {
     let mut addrs = [addr];
     // SAFETY: `addrs` is valid for reads and writes of its one word.
@@ -938,28 +962,35 @@ impl VecPages {
     /// The index of the page at `addr` (page-aligned), added if it is new, and marked written if
     /// `write`. `None` if it is new and there is no room, which two pages per operand at most
     /// always leave.
-    fn index_or_add(&mut self, addr: usize, write: bool) -> Option<usize> {
-        for (i, page) in self.pages.iter_mut().take(self.nr).enumerate() {
+    fn index_or_add(&mut self, addr: usize, write: bool) -> Option<u8> {
+        let nr = self.nr;
+        let in_use = self.pages.get_mut(..nr).unwrap_or(&mut []);
+        // From the last page added: the operands of a vector are often on the pages of the ones
+        // just before them. The addresses in use are distinct (type invariants): the order of
+        // the search does not change the index found.
+        for (i, page) in in_use.iter_mut().enumerate().rev() {
             if page.addr == addr {
                 page.written |= write;
-                return Some(i);
+                return u8::try_from(i).ok();
             }
         }
-        *self.pages.get_mut(self.nr)? = VecPage {
+        let index = u8::try_from(nr).ok()?;
+        *self.pages.get_mut(nr)? = VecPage {
             addr,
             written: write,
         };
         // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
-        self.nr += 1;
-        Some(self.nr - 1)
+        self.nr = nr + 1;
+        Some(index)
     }
 
-    /// Lays out an operand of `len` bytes at `addr`, its untagged address ([`untagged_addrs`]),
+    /// Lays out an operand of `len` bytes at `addr`, its untagged address ([`untag_addrs`]),
     /// written if `write`, on its pages, which are added if they are new and marked written if
-    /// `write`: the slot's page indices are those of pages in use, the first that of the page at
-    /// `seg.page`, the second that of the next page if the operand goes on, else the first again.
-    fn slot(&mut self, operand: &Operand, addr: u64, len: usize, write: bool) -> Slot {
-        let fault = if operand.expect_fault { EAGAIN } else { EFAULT };
+    /// `write`: the slot's page indices are those of pages in use, the first that of the page the
+    /// operand starts on, the second that of the next page if the operand goes on, else the first
+    /// again. Its fault is `EAGAIN` if `expect_fault`, else `EFAULT`.
+    fn slot(&mut self, addr: u64, len: usize, write: bool, expect_fault: bool) -> Slot {
+        let fault = if expect_fault { EAGAIN } else { EFAULT };
         let seg = match Segments::new(addr, len) {
             Ok(Some(seg)) => seg,
             Ok(None) => return Slot::Empty,
@@ -971,8 +1002,9 @@ impl VecPages {
         let Some(first) = self.index_or_add(seg.page, write) else {
             return Slot::Invalid(fault);
         };
+        let split = seg.split();
         let mut pages = [first, first];
-        if seg.nr_pages() == 2 {
+        if split.goes_on() {
             let second = seg.page.checked_add(PAGE_SIZE);
             let Some(second) = second.and_then(|next| self.index_or_add(next, write)) else {
                 return Slot::Invalid(fault);
@@ -980,13 +1012,16 @@ impl VecPages {
             pages[1] = second;
         }
         Slot::At {
-            seg,
+            split,
+            pages,
             write,
             fault,
-            pages,
         }
     }
 }
+
+// A page index fits in the `u8`s of a `Slot`.
+const _: () = assert!(PAGES_MAX <= u8::MAX as usize);
 
 /// Where an operand is, as [`VecLayout::lay_out`] found it.
 #[derive(Clone, Copy)]
@@ -996,25 +1031,25 @@ enum Slot {
     /// An operand whose range is not valid (it wraps around the address space): its fault, reported
     /// when its turn comes.
     Invalid(Error),
-    /// An operand on one page or two ([`Segments::nr_pages`]), whose indices in
-    /// [`VecLayout::pages`] are the first [`Segments::nr_pages`] of `pages`, in order.
+    /// An operand on one page or two ([`Split::goes_on`]), whose indices in [`VecLayout::pages`]
+    /// are the first one or two of `pages`, in order.
     At {
-        seg: Segments,
+        split: Split,
+        pages: [u8; 2],
         write: bool,
         fault: Error,
-        pages: [usize; 2],
     },
 }
 
 impl Slot {
     /// The indices in [`VecLayout::pages`] of the pages the operand is on, in order; none for no
     /// operand, an empty one or one whose range is not valid.
-    fn page_indices(&self) -> &[usize] {
-        match self {
-            // `nr_pages()` is 1 or 2: the fallback to both indices is never taken.
-            Self::At { seg, pages, .. } => pages.get(..seg.nr_pages()).unwrap_or(pages),
-            Self::Empty | Self::Invalid(_) => &[],
-        }
+    fn page_indices(&self) -> impl Iterator<Item = usize> {
+        let (pages, n) = match *self {
+            Self::At { split, pages, .. } => (pages, if split.goes_on() { 2 } else { 1 }),
+            Self::Empty | Self::Invalid(_) => ([0; 2], 0),
+        };
+        pages.into_iter().take(n).map(usize::from)
     }
 }
 
@@ -1028,9 +1063,10 @@ impl Slot {
 /// # Invariants
 ///
 /// The slots are those of the operands of `self.ops`, two per operation. A [`Slot::At`] has two
-/// page indices, both below `self.pages.nr`: the first is that of the page at `seg.page`, the
-/// second that of the next page if `seg.nr_pages() == 2`, else the first again. Its pages are
-/// written if it is written.
+/// page indices, both below `self.pages.nr`: the first is that of the page the operand starts on,
+/// the second that of the next page if its `split` goes on ([`Split::goes_on`]), else the first
+/// again; its `split` is [`Segments::split`] of the operand's untagged address and length. Its
+/// pages are written if it is written.
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -1061,14 +1097,35 @@ impl<'o> VecLayout<'o> {
     /// Lays the operands of `ops` out on their pages, as the layout of `ops`. Nothing is
     /// pinned. Called once, on a new `VecLayout`.
     fn lay_out(&mut self, ops: &'o OpVec) {
-        let untagged = untagged_addrs(ops);
-        let pairs = self.slots.chunks_exact_mut(2).zip(untagged.chunks_exact(2));
-        for (op, (pair, addrs)) in ops.iter().zip(pairs) {
-            for ((operand, slot), &addr) in op.operands().iter().zip(pair).zip(addrs) {
-                if let Some((operand, len, write)) = operand {
+        // `addrs[2 * i + j]` is the address of operand `j` of operation `i`, untagged.
+        let mut addrs = [0; 2 * VEC_LEN_MAX];
+        for (op, pair) in ops.iter().zip(addrs.chunks_exact_mut(2)) {
+            for (addr, op_addr) in pair.iter_mut().zip(op.addrs()) {
+                *addr = op_addr;
+            }
+        }
+        untag_addrs(&mut addrs);
+        let pairs = self.slots.chunks_exact_mut(2).zip(addrs.chunks_exact(2));
+        for (op, (pair, untagged)) in ops.iter().zip(pairs) {
+            // The operands of `Op::operands()` (a test checks that they agree): whether each is
+            // written, and whether it expects a fault. A match, which the compiler keeps in
+            // registers, where `Op::operands()`'s array was stored and read back.
+            let operands = match *op {
+                Op::Compare { a, b, .. } => {
+                    [Some((false, a.expect_fault)), Some((false, b.expect_fault))]
+                }
+                Op::Memcpy { dst, src, .. } => [
+                    Some((true, dst.expect_fault)),
+                    Some((false, src.expect_fault)),
+                ],
+                Op::Add { p, .. } => [Some((true, p.expect_fault)), None],
+            };
+            let len = op.len();
+            for ((slot, &addr), operand) in pair.iter_mut().zip(untagged).zip(&operands) {
+                if let Some((write, expect_fault)) = *operand {
                     // `VecPages::slot()` lays the operand out on pages in use, marked written if
                     // it is.
-                    *slot = self.pages.slot(operand, addr, *len, *write);
+                    *slot = self.pages.slot(addr, len, write, expect_fault);
                 }
             }
         }
@@ -1105,18 +1162,22 @@ impl<'o> VecLayout<'o> {
         let mem = |slot: &Slot| match slot {
             Slot::Empty => Some(Mem::EMPTY),
             Slot::Invalid(_) => None,
-            Slot::At { seg, pages, .. } => {
+            Slot::At {
+                split,
+                pages: [first, second],
+                ..
+            } => {
                 // The second page is only looked up if the operand goes on to it.
-                let next = if seg.nr_pages() == 2 {
-                    page(pages[1])
+                let next = if split.goes_on() {
+                    page(usize::from(*second))
                 } else {
                     None
                 };
-                let pieces = seg.pieces(page(pages[0])?, next)?;
-                // SAFETY: By the type invariants, the first piece is on the page at `seg.page`,
-                // the rest (if any) on the next one, at offsets and lengths inside those pages
-                // (`Segments::pieces()`), whose addresses the caller guarantees valid for reads
-                // for `'a`.
+                let pieces = split.pieces(page(usize::from(*first))?, next)?;
+                // SAFETY: By the type invariants of `VecLayout` and `Split`, the first piece is on
+                // the operand's first page, the rest (if any) on the next one, at offsets and
+                // lengths inside those pages (`Split::pieces()`), whose addresses the caller
+                // guarantees valid for reads for `'a`.
                 Some(unsafe { Mem::new(pieces) })
             }
         };
@@ -1190,7 +1251,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
                 Slot::Invalid(fault) => return Err(fault),
                 Slot::Empty => continue,
             };
-            for &index in slot.page_indices() {
+            for index in slot.page_indices() {
                 // Under the mmap lock, a page that is not mapped for the access is not an error:
                 // the caller faults it in without the lock, and tries again.
                 if !self.pin_page(index, write, fault, unshare, how)? {
@@ -1266,7 +1327,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             if !matches!(slot, Slot::At { write: true, .. }) {
                 continue;
             }
-            for &index in slot.page_indices() {
+            for index in slot.page_indices() {
                 if let Some(Some(PinnedPage::Write(pin))) = self.pins.get_mut(index) {
                     pin.set_dirty();
                 }
@@ -1297,7 +1358,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
 }
 
 /// The pieces of an operand's memory, `(address, length)`, and how many of them there are (at
-/// most 2), as [`Segments::pieces`] gives them.
+/// most 2), as [`Split::pieces`] gives them.
 type Pieces = ([(*mut u8, usize); 2], usize);
 
 /// The memory of one operand that the interpreter reads: up to two pieces, in order.
@@ -2012,20 +2073,11 @@ fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
 /// Runs the validated vector `ops` of `task`, the caller, on `cpu`.
 ///
 /// A vector that [`OpVec::runs_in_mm`] first tries to run in the caller's mm, for the current CPU
-/// or an idle one, under the mmap read lock, after the same policy check; if it cannot (another
-/// CPU runs a task, an operand is not mapped for the access, or a compare stops the vector before
-/// an access whose fault the call must report), it continues below under that lock. Any other
-/// vector first tries [`run_locked`], under the lock too.
-///
-/// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
-/// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
-/// cannot replace them; the lock is held until the vector has run, and is only shared with this
-/// process's threads. A page that is not mapped for the access is faulted in without any lock
-/// (faulting may wait for as long as user space wants: userfaultfd, FUSE, a slow swap device;
-/// it is killable), and the operands are pinned again under the lock. The CPU hotplug lock is
-/// only taken, under it, when the target CPU is offline; an idle target's runqueue lock and the
-/// vectors' lock ([`VectorLock`]) only around the execution of the vector, which neither faults
-/// nor sleeps: nothing a caller controls can hold them for long.
+/// or an idle one, under the mmap read lock, after the policy check ([`check_policy`]); if it
+/// cannot (another CPU runs a task, an operand is not mapped for the access, or a compare stops
+/// the vector before an access whose fault the call must report), its operands are pinned under
+/// that lock. Any other vector first tries [`run_locked`], under the lock too. The operands of a
+/// vector that did not run are pinned ([`execute_pinned`]).
 fn execute(task: &CurrentTask, ops: &OpVec, cpu: CpuId) -> Result<isize> {
     if ops.iter().all(|op| op.len() == 0) {
         return execute_without_memory(ops, cpu);
@@ -2057,11 +2109,38 @@ fn execute(task: &CurrentTask, ops: &OpVec, cpu: CpuId) -> Result<isize> {
         check_policy(ops, &guard)?;
         in_mm = Some(guard);
     }
+    execute_pinned(task, mm, &layout, cpu, in_mm)
+}
+
+/// Runs the vector laid out in `layout` ([`VecLayout::lay_out`]) on `cpu`, through pins of its
+/// operands' pages: what [`execute`] does with a vector that did not run without them. `in_mm`,
+/// if any, is the mmap read lock of `mm`, taken and checked against the policy already.
+///
+/// The operands are pinned under the mmap read lock (taken killably), with GUP-fast and without
+/// faulting, so that they are the pages the range maps while `munmap()`, `mremap()` and `mmap()`
+/// cannot replace them; the lock is held until the vector has run, and is only shared with this
+/// process's threads. A page that is not mapped for the access is faulted in without any lock
+/// (faulting may wait for as long as user space wants: userfaultfd, FUSE, a slow swap device;
+/// it is killable), and the operands are pinned again under the lock. The CPU hotplug lock is
+/// only taken, under it, when the target CPU is offline; an idle target's runqueue lock and the
+/// vectors' lock ([`VectorLock`]) only around the execution of the vector, which neither faults
+/// nor sleeps: nothing a caller controls can hold them for long.
+///
+/// Out of line: the paths without pins stay compact.
+#[inline(never)]
+fn execute_pinned<'m>(
+    task: &CurrentTask,
+    mm: &'m MmWithUser,
+    layout: &VecLayout<'_>,
+    cpu: CpuId,
+    mut in_mm: Option<MmapReadGuard<'m>>,
+) -> Result<isize> {
+    let ops = layout.ops;
     let mut unshare: Unshare = [false; PAGES_MAX];
     // Whether the last pass under the lock found a page to fault in (or to pin for writing):
     // from then on, every pass faults the operands in first.
     let mut fault_in = false;
-    let mut pinned = PinnedVec::new(&layout);
+    let mut pinned = PinnedVec::new(layout);
     for attempt in 1..=MAX_ATTEMPTS {
         // An attempt that finds a page missing faults the operands in and pins again, once.
         let mut faulted_in = false;
@@ -2812,15 +2891,30 @@ mod tests {
             return;
         }
         assert_eq!(Segments::new(0x1234, 0), Ok(None));
-        let one = Segments::new(0x1000, 4096).unwrap().unwrap();
-        assert_eq!(one.nr_pages(), 1);
-        assert_eq!(one.split(), (0, 4096, 0));
-        let two = Segments::new(0x1ff9, 8).unwrap().unwrap();
-        assert_eq!((two.page, two.offset, two.nr_pages()), (0x1000, 0xff9, 2));
-        assert_eq!(two.split(), (0xff9, 7, 1));
-        let full = Segments::new(0x2001, 4096).unwrap().unwrap();
-        assert_eq!(full.split(), (1, 4095, 1));
-        assert_eq!(full.nr_pages(), 2);
+        let split = |offset, head, rest| Split { offset, head, rest };
+        // Whether the operand goes on to the next page, against the number of pages its range
+        // touches, counted on its own.
+        let goes_on = |seg: &Segments| {
+            let pages = (seg.offset + seg.len).div_ceil(PAGE_SIZE);
+            assert_eq!(seg.split().goes_on(), pages == 2);
+            pages == 2
+        };
+        let seg = Segments::new(0x1000, 4096).unwrap().unwrap();
+        let one = seg.split();
+        assert_eq!(one, split(0, 4096, 0));
+        assert!(!goes_on(&seg));
+        let seg = Segments::new(0x1ff9, 8).unwrap().unwrap();
+        assert_eq!((seg.page, seg.offset), (0x1000, 0xff9));
+        let two = seg.split();
+        assert_eq!(two, split(0xff9, 7, 1));
+        assert!(goes_on(&seg));
+        let seg = Segments::new(0x2001, 4096).unwrap().unwrap();
+        assert_eq!(seg.split(), split(1, 4095, 1));
+        assert!(goes_on(&seg));
+        // The longest rest: one byte on the first page.
+        let seg = Segments::new(0x2fff, 4096).unwrap().unwrap();
+        assert_eq!(seg.split(), split(0xfff, 1, 4095));
+        assert!(goes_on(&seg));
         // The pieces on pages at other addresses (never accessed): the first at the offset, the
         // rest at the start of the next page, which an operand that goes on needs.
         let at = |addr: usize| NonNull::new(core::ptr::without_provenance_mut::<u8>(addr));
@@ -2837,8 +2931,9 @@ mod tests {
         assert_eq!(two.pieces(a, None), None);
         // An operand that ends at the end of its page does not go on, whatever `next` is.
         assert_eq!(one.pieces(a, b), one.pieces(a, None));
-        let last = Segments::new(0x1ff8, 8).unwrap().unwrap();
-        assert_eq!(last.nr_pages(), 1);
+        let seg = Segments::new(0x1ff8, 8).unwrap().unwrap();
+        assert!(!goes_on(&seg));
+        let last = seg.split();
         assert_eq!(
             last.pieces(a, b),
             Some(([piece(0x10ff8, 8), piece(0x10000, 0)], 1))
@@ -2877,21 +2972,27 @@ mod tests {
         for (page, &(addr, written)) in layout.pages().iter().zip(want.iter()) {
             assert_eq!((page.addr, page.written), (addr, written));
         }
+        // The page indices of a slot, and no more.
+        let indices = |slot: &Slot| {
+            let mut indices = slot.page_indices();
+            [indices.next(), indices.next(), indices.next()]
+        };
         let at = |i: usize| match &layout.slots[i] {
-            slot @ Slot::At { write, fault, .. } => Some((*write, *fault, slot.page_indices())),
+            slot @ Slot::At { write, fault, .. } => Some((*write, *fault, indices(slot))),
             _ => None,
         };
-        assert_eq!(at(0), Some((true, EFAULT, &[0, 1][..])));
-        assert_eq!(at(1), Some((false, EAGAIN, &[2, 3][..])));
-        assert_eq!(at(2), Some((true, EFAULT, &[2][..])));
-        assert_eq!(at(4), Some((true, EFAULT, &[4][..])));
-        assert_eq!(at(6), Some((true, EFAULT, &[4][..])));
+        let (one, two) = (|a| [Some(a), None, None], |a, b| [Some(a), Some(b), None]);
+        assert_eq!(at(0), Some((true, EFAULT, two(0, 1))));
+        assert_eq!(at(1), Some((false, EAGAIN, two(2, 3))));
+        assert_eq!(at(2), Some((true, EFAULT, one(2))));
+        assert_eq!(at(4), Some((true, EFAULT, one(4))));
+        assert_eq!(at(6), Some((true, EFAULT, one(4))));
         // An operand on one page has that page's index twice.
         assert!(matches!(layout.slots[4], Slot::At { pages: [4, 4], .. }));
         // An add has one operand: no page.
         for i in [3, 5, 7] {
             assert_eq!(at(i), None);
-            assert!(layout.slots[i].page_indices().is_empty());
+            assert_eq!(layout.slots[i].page_indices().count(), 0);
         }
 
         // A range that wraps around the address space is its operand's fault, for the pinned path
@@ -2915,6 +3016,53 @@ mod tests {
         // the buffer lives, which is longer than `mapped` (declared after it).
         assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_none());
         Ok(())
+    }
+
+    #[test]
+    fn the_layout_accesses_operands_as_the_operations_do() {
+        // `VecLayout::lay_out()` spells out `Op::operands()`: for each kind of operation, the same
+        // operands, written and faulting alike, on pages written as their operands are.
+        for (op, f1) in [
+            (EQ, 1),
+            (NE, 1),
+            (MEMCPY, 1),
+            (MEMCPY_RELEASE, 1),
+            (ADD, 0),
+            (ADD_RELEASE, 0),
+        ] {
+            let ops = OpVec::new(&[raw(op, 8, 0x10000, 0x20000, 0, f1)]).expect("valid vector");
+            let mut layout = VecLayout::new();
+            layout.lay_out(&ops);
+            let op = ops.iter().next();
+            assert!(op.is_some());
+            let Some(op) = op else {
+                return;
+            };
+            for (operand, slot) in op.operands().iter().zip(&layout.slots) {
+                let agree = match (operand, slot) {
+                    (
+                        Some((operand, len, write)),
+                        Slot::At {
+                            split,
+                            write: laid_out,
+                            fault,
+                            ..
+                        },
+                    ) => {
+                        let want = if operand.expect_fault { EAGAIN } else { EFAULT };
+                        let page = |i: usize| layout.pages().get(i).map(|page| page.written);
+                        *laid_out == *write
+                            && *fault == want
+                            && (split.head + split.rest) as usize == *len
+                            && slot.page_indices().count() == 1
+                            && slot.page_indices().all(|i| page(i) == Some(*write))
+                    }
+                    (None, Slot::Empty) => true,
+                    _ => false,
+                };
+                assert!(agree);
+            }
+        }
     }
 
     #[test]
@@ -3057,14 +3205,14 @@ mod tests {
         /// The operand at `off` of `len` bytes, on the two buffers as on two pages; `None` for
         /// no byte.
         fn mem(&mut self, off: usize, len: usize) -> Option<View<'_>> {
-            let seg = Segments::new(off as u64, len).ok()??;
+            let split = Segments::new(off as u64, len).ok()??.split();
             let [first, next] = &mut self.0;
-            let pieces = seg.pieces(
+            let pieces = split.pieces(
                 NonNull::new(first.as_mut_ptr())?,
                 NonNull::new(next.as_mut_ptr()),
             )?;
             // INVARIANT: The pieces lie inside the two buffers, a page each
-            // (`Segments::pieces()`), which `self` owns and the result borrows mutably.
+            // (`Split::pieces()`), which `self` owns and the result borrows mutably.
             Some(View {
                 pieces,
                 _borrow: PhantomData,
