@@ -574,8 +574,8 @@ impl Op {
         }
     }
 
-    /// The addresses of the operands of the operation, in order ([`Op::operands`]); 0 for an
-    /// add's second, which it does not have.
+    /// The addresses of the operands of the operation, in order ([`Op::operands`]; a test checks
+    /// that they agree); 0 for an add's second, which it does not have.
     fn addrs(&self) -> [u64; 2] {
         match *self {
             Op::Compare { a, b, .. } => [a.addr, b.addr],
@@ -3020,8 +3020,9 @@ mod tests {
 
     #[test]
     fn the_layout_accesses_operands_as_the_operations_do() {
-        // `VecLayout::lay_out()` spells out `Op::operands()`: for each kind of operation, the same
-        // operands, written and faulting alike, on pages written as their operands are.
+        // `VecLayout::lay_out()` spells out `Op::operands()`, and `Op::addrs()` their addresses:
+        // for each kind of operation, the same operands, written and faulting alike, each on the
+        // page of its own address, written as the operand is.
         for (op, f1) in [
             (EQ, 1),
             (NE, 1),
@@ -3050,12 +3051,17 @@ mod tests {
                         },
                     ) => {
                         let want = if operand.expect_fault { EAGAIN } else { EFAULT };
-                        let page = |i: usize| layout.pages().get(i).map(|page| page.written);
+                        let page = |i: usize| {
+                            let page = layout.pages().get(i)?;
+                            Some((page.addr as u64, page.written))
+                        };
                         *laid_out == *write
                             && *fault == want
                             && (split.head + split.rest) as usize == *len
                             && slot.page_indices().count() == 1
-                            && slot.page_indices().all(|i| page(i) == Some(*write))
+                            && slot
+                                .page_indices()
+                                .all(|i| page(i) == Some((operand.addr, *write)))
                     }
                     (None, Slot::Empty) => true,
                     _ => false,
