@@ -10,19 +10,26 @@
 # the other); their outputs are then read in the order of the series.
 out_dir=$(mktemp -d)
 trap 'rm -rf "$out_dir"' EXIT
+# Each tool's exit status is kept beside its output: checkpatch.pl exits 0,
+# or 1 with findings (read from its output below); anything else, as any
+# failure of get_maintainer.pl, means that it did not do its work.
 grep -v -e '^0000-cover-letter\.patch$' -e '^$' "$ROOT/series" |
-	xargs -P "$JOBS" -I{} sh -c 'cd "$1" || exit 1
+	xargs -d '\n' -P "$JOBS" -I{} sh -c 'cd "$1" || exit 1
 		perl scripts/checkpatch.pl --strict --terse --show-types --no-summary \
 			"$2/patches/$3" > "$4/$3.checkpatch" 2>&1
+		echo $? > "$4/$3.checkpatch.rc"
 		perl scripts/get_maintainer.pl --no-git --no-git-fallback \
 			"$2/patches/$3" > "$4/$3.maintainers" 2>/dev/null
-		exit 0' sh "$BASE_REPO" "$ROOT" {} "$out_dir" ||
+		echo $? > "$4/$3.maintainers.rc"' sh "$BASE_REPO" "$ROOT" {} "$out_dir" ||
 	die "checkpatch.pl or get_maintainer.pl could not run"
 
 fail=0
 while read -r p; do
 	case $p in 0000-cover-letter.patch|"") continue ;; esac
-	[ -f "$out_dir/$p.checkpatch" ] || die "checkpatch.pl did not run on $p"
+	case $(cat "$out_dir/$p.checkpatch.rc" 2>/dev/null) in
+	0 | 1) ;;
+	*) die "checkpatch.pl failed on $p: $(tail -3 "$out_dir/$p.checkpatch")" ;;
+	esac
 	out=$(cat "$out_dir/$p.checkpatch")
 	while IFS= read -r line; do
 		[ -n "$line" ] || continue
@@ -53,7 +60,8 @@ while read -r p; do
 	# Captured in a file first: under pipefail, "| grep -q" would fail at
 	# random when grep exits on the first line and get_maintainer.pl then
 	# gets SIGPIPE.
-	[ -f "$out_dir/$p.maintainers" ] || die "get_maintainer.pl did not run on $p"
+	[ "$(cat "$out_dir/$p.maintainers.rc" 2>/dev/null)" = 0 ] ||
+		die "get_maintainer.pl failed on $p"
 	named=$(cat "$out_dir/$p.maintainers")
 	if ! grep -qF "$entry" <<< "$named"; then
 		echo "get_maintainer: $p does not name $entry" >&2
