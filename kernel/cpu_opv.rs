@@ -1019,11 +1019,15 @@ impl VecPages {
         }
     }
 
-    /// Lays out the word of an add, of `width` bytes at `addr` (untagged), which is written: as
-    /// [`VecPages::slot`] lays it out (a test checks that they agree), with less to compute. The
-    /// word is aligned to its width (`Op::new()`, on the tagged address; untagging only clears or
-    /// extends high bits), which divides `PAGE_SIZE`: it is all on one page, which it ends at
-    /// most. A word that is not aligned (never) is not laid out: its fault.
+    /// Lays out the word of an add, of `width` bytes at `addr` (untagged), which is written, as
+    /// [`VecPages::slot`] lays it out (a test checks that they agree), with less to compute: its
+    /// page is added if it is new and marked written, and the slot's two page indices are both
+    /// that page's; its `split` is [`Segments::split`] of the word, at its offset in the page, all
+    /// of it there. The word is aligned to its width (`Op::new()`, on the tagged address;
+    /// untagging only clears or extends high bits, and the alignment is checked again here), which
+    /// divides `PAGE_SIZE`: it does not cross into the next page. An address that is not aligned
+    /// (never), or a word that ends the address space, is `Slot::Invalid` with the word's fault,
+    /// `EAGAIN` if `expect_fault`, else `EFAULT`.
     fn word_slot(&mut self, addr: u64, width: Width, expect_fault: bool) -> Slot {
         let len = width.bytes();
         let fault = if expect_fault { EAGAIN } else { EFAULT };
@@ -1038,7 +1042,8 @@ impl VecPages {
         let Some(index) = self.index_or_add(addr & !(PAGE_SIZE - 1), true) else {
             return Slot::Invalid(fault);
         };
-        // The casts are lossless: the offset is below `PAGE_SIZE`, and the width at most 8.
+        // The casts are lossless: the offset is below `PAGE_SIZE`, which fits in a `u32` (asserted
+        // after `Segments::split()`), and the width at most 8.
         // INVARIANT: The word is aligned (checked above) to its width, which divides `PAGE_SIZE`:
         // it ends on its first page, so there is no rest.
         Slot::At {
@@ -1062,8 +1067,8 @@ const _: () = assert!(PAGES_MAX <= u8::MAX as usize);
 enum Slot {
     /// No operand (an operation with one), or an empty one: nothing to pin.
     Empty,
-    /// An operand whose range is not valid (it wraps around the address space): its fault, reported
-    /// when its turn comes.
+    /// An operand whose range is not valid (it wraps around the address space, or, never, the
+    /// word of an add is not aligned): its fault, reported when its turn comes.
     Invalid(Error),
     /// An operand on one page or two ([`Split::goes_on`]), whose indices in [`VecLayout::pages`]
     /// are the first one or two of `pages`, in order.
@@ -1100,7 +1105,9 @@ impl Slot {
 /// page indices, both below `self.pages.nr`: the first is that of the page the operand starts on,
 /// the second that of the next page if its `split` goes on ([`Split::goes_on`]), else the first
 /// again; its `split` is [`Segments::split`] of the operand's untagged address and length. Its
-/// pages are written if it is written.
+/// pages are written if it is written. The slot of the word of an add is on one page, at an offset
+/// aligned to the word's width, and does not go on ([`VecPages::word_slot`] checks the alignment
+/// on the untagged address).
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -1164,7 +1171,7 @@ impl<'o> VecLayout<'o> {
             for ((slot, &addr), operand) in pair.iter_mut().zip(untagged).zip(&operands) {
                 if let Some((write, expect_fault)) = *operand {
                     // `VecPages::slot()` lays the operand out on pages in use, marked written if
-                    // it is.
+                    // it is (an add's word: `VecPages::word_slot()`, above).
                     *slot = self.pages.slot(addr, len, write, expect_fault);
                 }
             }
@@ -1231,11 +1238,10 @@ impl<'o> VecLayout<'o> {
         // order, two an operation, each laid out as long as its operand (an operand of no bytes
         // in `Slot::Empty`): their memory was just set, valid for reads (above), and for writes
         // where the operation writes the operand, since its pages are then written, and the
-        // caller guarantees those valid for writes. The operand of an add is a word aligned to
-        // its width (`Op::new()`, on the tagged address; untagging only clears or extends high
-        // bits), which divides `PAGE_SIZE`: its offset in its page is aligned too and the word
-        // ends on that page, so its memory is one piece at the page's address, which the caller
-        // guarantees aligned to `PAGE_SIZE`, plus that offset.
+        // caller guarantees those valid for writes. The operand of an add is a word on one page,
+        // at an offset aligned to its width (type invariants), so its memory is one piece at the
+        // page's address, which the caller guarantees aligned to `PAGE_SIZE`, plus that offset:
+        // aligned to the width, which divides `PAGE_SIZE`.
         unsafe { out.set_ops(self.ops) };
         Some(())
     }
@@ -3031,6 +3037,7 @@ mod tests {
         assert!(matches!(layout.slots[4], Slot::At { pages: [4, 4], .. }));
         // An add has one operand: no page.
         for i in [3, 5, 7] {
+            assert_eq!(layout.slots[i], Slot::Empty);
             assert_eq!(at(i), None);
             assert_eq!(layout.slots[i].page_indices().count(), 0);
         }
@@ -3134,17 +3141,20 @@ mod tests {
         let page = 0x100000usize;
         for width in [Width::U8, Width::U16, Width::U32, Width::U64] {
             let len = width.bytes();
+            // The last two: on the page in use, which the word then marks written.
             for addr in [
                 page,
                 page + 8,
                 page + PAGE_SIZE - len,
                 usize::MAX - (len - 1),
                 usize::MAX - (2 * len - 1),
+                page + PAGE_SIZE,
+                page + 2 * PAGE_SIZE - len,
             ] {
                 for expect_fault in [false, true] {
                     let (mut word, mut any) = (new(), new());
-                    for pages in [&mut word, &mut any] {
-                        assert_eq!(pages.index_or_add(page + PAGE_SIZE, false), Some(0));
+                    for in_use in [&mut word, &mut any] {
+                        assert_eq!(in_use.index_or_add(page + PAGE_SIZE, false), Some(0));
                     }
                     let want = any.slot(addr as u64, len, true, expect_fault);
                     assert_eq!(word.word_slot(addr as u64, width, expect_fault), want);
@@ -3152,10 +3162,17 @@ mod tests {
                 }
             }
             if len > 1 {
-                let mut word = new();
-                let fault = Slot::Invalid(EFAULT);
-                assert_eq!(word.word_slot((page + 1) as u64, width, false), fault);
-                assert_eq!(word.nr, 0);
+                // Not aligned, inside a page and across its end: nothing laid out.
+                for (addr, expect_fault, fault) in [
+                    (page + 1, false, EFAULT),
+                    (page + 1, true, EAGAIN),
+                    (page + PAGE_SIZE - 1, false, EFAULT),
+                ] {
+                    let mut word = new();
+                    let slot = word.word_slot(addr as u64, width, expect_fault);
+                    assert_eq!(slot, Slot::Invalid(fault));
+                    assert_eq!(word.nr, 0);
+                }
             }
         }
     }
