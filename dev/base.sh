@@ -5,6 +5,13 @@
 # ../shared/kernel when there is one, else Debian's linux-source-7.3 package.
 . "$(dirname "$0")/lib.sh"
 
+# One at a time (dev/test runs it in the background): a second would
+# remove the tree that the first is unpacking; it waits, then finds the
+# commit.
+mkdir -p "$CACHE"
+exec 9> "$CACHE/base.lock"
+flock 9
+
 if base_commit >/dev/null; then
 	exit 0
 fi
