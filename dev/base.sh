@@ -16,7 +16,7 @@ if base_commit >/dev/null; then
 	exit 0
 fi
 
-tarball=$ROOT/../shared/kernel/linux-source-$BASE_VERSION.tar.xz
+tarball=$BASE_TARBALL
 pinned=$(cat "$ROOT/dev/base.sha256")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

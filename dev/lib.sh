@@ -7,6 +7,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Everything built lives outside the clone, so that fresh clones reuse it.
 CACHE=${CPU_OPV_CACHE:-$HOME/.cache/cpu_opv}
 BASE_VERSION=7.3.4
+# The pinned tarball of the base tree (dev/base.sh), when the machine has it.
+BASE_TARBALL=$ROOT/../shared/kernel/linux-source-$BASE_VERSION.tar.xz
 BASE_REPO=$CACHE/linux-source-7.3	# git repository (branch "base" = pristine tree) and
 				# the work tree the kernels are built from
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
