@@ -945,41 +945,65 @@ struct VecPage {
 ///
 /// # Invariants
 ///
-/// `self.nr <= PAGES_MAX`, and the addresses of `self.pages[..self.nr]` are distinct.
+/// `self.nr <= PAGES_MAX`, the first `self.nr` pages are initialised, and their addresses are
+/// distinct.
 struct VecPages {
-    /// The pages, of which the first `nr` are in use.
-    pages: [VecPage; PAGES_MAX],
+    /// The pages, of which the first `nr` are in use. Only those are initialised: a layout is made
+    /// on every call, and clearing the array cost more than filling it (about 30 instructions a
+    /// call, dev/insncount).
+    pages: [MaybeUninit<VecPage>; PAGES_MAX],
     /// How many pages are in use.
     nr: usize,
 }
 
 impl VecPages {
+    /// No page.
+    const fn new() -> Self {
+        // INVARIANT: No page is in use.
+        Self {
+            pages: [const { MaybeUninit::uninit() }; PAGES_MAX],
+            nr: 0,
+        }
+    }
+
     /// The pages in use.
     fn as_slice(&self) -> &[VecPage] {
-        self.pages.get(..self.nr).unwrap_or(&[])
+        let in_use = self.pages.get(..self.nr).unwrap_or(&[]);
+        // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
+        // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length.
+        unsafe { &*(core::ptr::from_ref(in_use) as *const [VecPage]) }
+    }
+
+    /// The pages in use, to mark them written.
+    fn as_mut_slice(&mut self) -> &mut [VecPage] {
+        let in_use = self.pages.get_mut(..self.nr).unwrap_or(&mut []);
+        // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
+        // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length. The slice
+        // borrows `self` mutably for as long as it lives.
+        unsafe { &mut *(core::ptr::from_mut(in_use) as *mut [VecPage]) }
     }
 
     /// The index of the page at `addr` (page-aligned), added if it is new, and marked written if
     /// `write`. `None` if it is new and there is no room, which two pages per operand at most
     /// always leave.
     fn index_or_add(&mut self, addr: usize, write: bool) -> Option<u8> {
-        let nr = self.nr;
-        let in_use = self.pages.get_mut(..nr).unwrap_or(&mut []);
         // From the last page added: the operands of a vector are often on the pages of the ones
         // just before them. The addresses in use are distinct (type invariants): the order of
         // the search does not change the index found.
-        for (i, page) in in_use.iter_mut().enumerate().rev() {
+        for (i, page) in self.as_mut_slice().iter_mut().enumerate().rev() {
             if page.addr == addr {
                 page.written |= write;
                 return u8::try_from(i).ok();
             }
         }
+        let nr = self.nr;
         let index = u8::try_from(nr).ok()?;
-        *self.pages.get_mut(nr)? = VecPage {
+        self.pages.get_mut(nr)?.write(VecPage {
             addr,
             written: write,
-        };
-        // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
+        });
+        // INVARIANT: `addr` is none of the addresses in use, there was room for it, and its page
+        // was just initialised.
         self.nr = nr + 1;
         Some(index)
     }
@@ -988,14 +1012,35 @@ impl VecPages {
     /// written if `write`, on its pages, which are added if they are new and marked written if
     /// `write`: the slot's page indices are those of pages in use, the first that of the page the
     /// operand starts on, the second that of the next page if the operand goes on, else the first
-    /// again. Its fault is `EAGAIN` if `expect_fault`, else `EFAULT`.
-    fn slot(&mut self, addr: u64, len: usize, write: bool, expect_fault: bool) -> Slot {
+    /// again. `align` is the alignment the operand must have, a power of two that divides
+    /// `PAGE_SIZE`: the width of the word of an add, else 1. An operand that is not so aligned, or
+    /// whose range wraps around the address space, is `Slot::Invalid` with the operand's fault,
+    /// `EAGAIN` if `expect_fault`, else `EFAULT`.
+    // Inline: the five calls in `VecLayout::lay_out()` pass constants for `write`, and for `align`
+    // but an add's (its width).
+    #[inline]
+    fn slot(
+        &mut self,
+        addr: u64,
+        len: usize,
+        align: usize,
+        write: bool,
+        expect_fault: bool,
+    ) -> Slot {
         let fault = if expect_fault { EAGAIN } else { EFAULT };
         let seg = match Segments::new(addr, len) {
             Ok(Some(seg)) => seg,
             Ok(None) => return Slot::Empty,
             Err(_) => return Slot::Invalid(fault),
         };
+        // `align` divides `PAGE_SIZE`: the offset in the page is aligned as the address is. For the
+        // word of an add this never fails (`Op::new()` checked the tagged address, and untagging
+        // only clears or extends high bits), but `VecLayout::map()`'s safety relies on it, so it
+        // is checked on the untagged address.
+        debug_assert!(align.is_power_of_two() && PAGE_SIZE % align == 0);
+        if seg.offset & align.wrapping_sub(1) != 0 {
+            return Slot::Invalid(fault);
+        }
         // Neither `None` can happen: there is room for two pages per operand, and the range of
         // a `Segments` does not wrap around the address space, so neither does its second page.
         // Were it otherwise, the operand could not be accessed: its fault.
@@ -1015,45 +1060,6 @@ impl VecPages {
             split,
             pages,
             write,
-            fault,
-        }
-    }
-
-    /// Lays out the word of an add, of `width` bytes at `addr` (untagged), which is written, as
-    /// [`VecPages::slot`] lays it out (a test checks that they agree), with less to compute: its
-    /// page is added if it is new and marked written, and the slot's two page indices are both
-    /// that page's; its `split` is [`Segments::split`] of the word, at its offset in the page, all
-    /// of it there. The word is aligned to its width (`Op::new()`, on the tagged address;
-    /// untagging only clears or extends high bits, and the alignment is checked again here), which
-    /// divides `PAGE_SIZE`: it does not cross into the next page. An address that is not aligned
-    /// (never), or a word that ends the address space, is `Slot::Invalid` with the word's fault,
-    /// `EAGAIN` if `expect_fault`, else `EFAULT`.
-    fn word_slot(&mut self, addr: u64, width: Width, expect_fault: bool) -> Slot {
-        let len = width.bytes();
-        let fault = if expect_fault { EAGAIN } else { EFAULT };
-        // The last word of the address space ends at an address that a `usize` cannot hold, which
-        // `Segments::new()` calls a range that wraps around.
-        let Some(addr) = usize::try_from(addr)
-            .ok()
-            .filter(|addr| addr & (len - 1) == 0 && addr.checked_add(len).is_some())
-        else {
-            return Slot::Invalid(fault);
-        };
-        let Some(index) = self.index_or_add(addr & !(PAGE_SIZE - 1), true) else {
-            return Slot::Invalid(fault);
-        };
-        // The casts are lossless: the offset is below `PAGE_SIZE`, which fits in a `u32` (asserted
-        // after `Segments::split()`), and the width at most 8.
-        // INVARIANT: The word is aligned (checked above) to its width, which divides `PAGE_SIZE`:
-        // it ends on its first page, so there is no rest.
-        Slot::At {
-            split: Split {
-                offset: (addr & (PAGE_SIZE - 1)) as u32,
-                head: len as u32,
-                rest: 0,
-            },
-            pages: [index, index],
-            write: true,
             fault,
         }
     }
@@ -1106,8 +1112,8 @@ impl Slot {
 /// the second that of the next page if its `split` goes on ([`Split::goes_on`]), else the first
 /// again; its `split` is [`Segments::split`] of the operand's untagged address and length. Its
 /// pages are written if it is written. The slot of the word of an add is on one page, at an offset
-/// aligned to the word's width, and does not go on ([`VecPages::word_slot`] checks the alignment
-/// on the untagged address).
+/// aligned to the word's width, and does not go on ([`VecPages::slot`] checks the alignment on the
+/// untagged address).
 struct VecLayout<'o> {
     /// The vector.
     ops: &'o OpVec,
@@ -1124,13 +1130,7 @@ impl<'o> VecLayout<'o> {
         // INVARIANT: No operation, and no slot refers to a page.
         Self {
             ops: &NO_OPS,
-            pages: VecPages {
-                pages: [VecPage {
-                    addr: 0,
-                    written: false,
-                }; PAGES_MAX],
-                nr: 0,
-            },
+            pages: VecPages::new(),
             slots: [Slot::Empty; 2 * VEC_LEN_MAX],
         }
     }
@@ -1148,36 +1148,30 @@ impl<'o> VecLayout<'o> {
         untag_addrs(&mut addrs);
         let pairs = self.slots.chunks_exact_mut(2).zip(addrs.chunks_exact(2));
         for (op, (pair, untagged)) in ops.iter().zip(pairs) {
-            // The operands of `Op::operands()` (a test checks that they agree): whether each is
-            // written, and whether it expects a fault. A match, which the compiler keeps in
-            // registers, where `Op::operands()`'s array was stored and read back. An add's word,
-            // on one page, has a layout of its own.
-            let operands = match *op {
-                Op::Compare { a, b, .. } => {
-                    [Some((false, a.expect_fault)), Some((false, b.expect_fault))]
-                }
-                Op::Memcpy { dst, src, .. } => [
-                    Some((true, dst.expect_fault)),
-                    Some((false, src.expect_fault)),
-                ],
-                Op::Add { p, width, .. } => {
-                    if let (Some(slot), Some(&addr)) = (pair.first_mut(), untagged.first()) {
-                        *slot = self.pages.word_slot(addr, width, p.expect_fault);
-                    }
-                    continue;
-                }
+            let ([first, second], &[first_addr, second_addr]) = (pair, untagged) else {
+                continue;
             };
-            let len = op.len();
-            for ((slot, &addr), operand) in pair.iter_mut().zip(untagged).zip(&operands) {
-                if let Some((write, expect_fault)) = *operand {
-                    // `VecPages::slot()` lays the operand out on pages in use, marked written if
-                    // it is (an add's word: `VecPages::word_slot()`, above).
-                    *slot = self.pages.slot(addr, len, write, expect_fault);
+            // The operands of `Op::operands()` (a test checks that they agree), each laid out on
+            // pages in use, marked written if it is; the word of an add aligned to its width.
+            let pages = &mut self.pages;
+            match *op {
+                Op::Compare { a, b, len, .. } => {
+                    *first = pages.slot(first_addr, len.bytes(), 1, false, a.expect_fault);
+                    *second = pages.slot(second_addr, len.bytes(), 1, false, b.expect_fault);
+                }
+                Op::Memcpy { dst, src, len, .. } => {
+                    *first = pages.slot(first_addr, len.bytes(), 1, true, dst.expect_fault);
+                    *second = pages.slot(second_addr, len.bytes(), 1, false, src.expect_fault);
+                }
+                Op::Add { p, width, .. } => {
+                    let len = width.bytes();
+                    *first = pages.slot(first_addr, len, len, true, p.expect_fault);
                 }
             }
         }
         // INVARIANT: The slots of the operands of `ops` were just laid out, those of a new layout
-        // without an operand are `Slot::Empty`.
+        // without an operand are `Slot::Empty`; the word of an add with `align` its width, which
+        // divides `PAGE_SIZE`: aligned, it is on one page and does not go on.
         self.ops = ops;
     }
 
@@ -3119,29 +3113,23 @@ mod tests {
     }
 
     #[test]
-    fn the_word_of_an_add_is_laid_out_as_any_operand() {
-        // `VecPages::word_slot()` spells `VecPages::slot()` out for the word of an add: the same
-        // slot and the same pages, for each width, at the start, inside and at the end of a page,
-        // and at the end of the address space, each after a page of another operand. A word that
-        // is not aligned (which validation never lets through) is not laid out.
-        let new = || VecPages {
-            pages: [VecPage {
-                addr: 0,
-                written: false,
-            }; PAGES_MAX],
-            nr: 0,
-        };
-        let pages = |p: &VecPages| {
-            let mut out = [(0, false); PAGES_MAX];
-            for (out, page) in out.iter_mut().zip(p.as_slice()) {
-                *out = (page.addr, page.written);
-            }
-            (out, p.nr)
-        };
+    fn the_word_of_an_add_is_laid_out_on_one_page() {
+        // `VecPages::slot()`, with `align` the width as `VecLayout::lay_out()` passes it for an
+        // add, lays the word of an add out as one piece on one page, for each width, at the start,
+        // inside and at the end of a page, and at the end of the address space, each after a page
+        // of another operand: on that page if it is the word's, which the word then marks written.
+        // The last word of the address space, whose end a `usize` cannot hold, is `Slot::Invalid`
+        // as a range that wraps around (`Segments::new()`), and a word that is not aligned is not
+        // laid out. Validation never lets such a word through (`Op::new()`): no vector reaches the
+        // check, which this test alone covers.
         let page = 0x100000usize;
+        let new = || {
+            let mut pages = VecPages::new();
+            assert_eq!(pages.index_or_add(page + PAGE_SIZE, false), Some(0));
+            pages
+        };
         for width in [Width::U8, Width::U16, Width::U32, Width::U64] {
             let len = width.bytes();
-            // The last two: on the page in use, which the word then marks written.
             for addr in [
                 page,
                 page + 8,
@@ -3151,27 +3139,48 @@ mod tests {
                 page + PAGE_SIZE,
                 page + 2 * PAGE_SIZE - len,
             ] {
-                for expect_fault in [false, true] {
-                    let (mut word, mut any) = (new(), new());
-                    for in_use in [&mut word, &mut any] {
-                        assert_eq!(in_use.index_or_add(page + PAGE_SIZE, false), Some(0));
+                for (expect_fault, fault) in [(false, EFAULT), (true, EAGAIN)] {
+                    let mut pages = new();
+                    let slot = pages.slot(addr as u64, len, len, true, expect_fault);
+                    let last = addr == usize::MAX - (len - 1);
+                    assert_eq!(addr.checked_add(len).is_none(), last);
+                    if last {
+                        assert_eq!(slot, Slot::Invalid(fault));
+                        assert_eq!(pages.nr, 1);
+                        continue;
                     }
-                    let want = any.slot(addr as u64, len, true, expect_fault);
-                    assert_eq!(word.word_slot(addr as u64, width, expect_fault), want);
-                    assert_eq!(pages(&word), pages(&any));
+                    let first = addr & !(PAGE_SIZE - 1);
+                    let index = if first == page + PAGE_SIZE { 0 } else { 1 };
+                    let want = Slot::At {
+                        split: Split {
+                            offset: (addr % PAGE_SIZE) as u32,
+                            head: len as u32,
+                            rest: 0,
+                        },
+                        pages: [index, index],
+                        write: true,
+                        fault,
+                    };
+                    assert_eq!(slot, want);
+                    assert_eq!(pages.nr, usize::from(index) + 1);
+                    let laid_out = pages.as_slice().get(usize::from(index)).copied();
+                    assert!(laid_out.is_some_and(|p| p.addr == first && p.written));
                 }
             }
             if len > 1 {
-                // Not aligned, inside a page and across its end: nothing laid out.
+                // Not aligned, inside a page and across its end: nothing laid out. The same
+                // operands, as any other operand, are.
                 for (addr, expect_fault, fault) in [
                     (page + 1, false, EFAULT),
                     (page + 1, true, EAGAIN),
                     (page + PAGE_SIZE - 1, false, EFAULT),
                 ] {
-                    let mut word = new();
-                    let slot = word.word_slot(addr as u64, width, expect_fault);
+                    let mut pages = new();
+                    let slot = pages.slot(addr as u64, len, len, true, expect_fault);
                     assert_eq!(slot, Slot::Invalid(fault));
-                    assert_eq!(word.nr, 0);
+                    assert_eq!(pages.nr, 1);
+                    let slot = pages.slot(addr as u64, len, 1, true, expect_fault);
+                    assert!(matches!(slot, Slot::At { .. }));
                 }
             }
         }

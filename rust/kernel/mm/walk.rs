@@ -26,49 +26,6 @@ use crate::{
 };
 use core::mem::MaybeUninit;
 
-impl MmapReadGuard<'_> {
-    /// Finds the last-level page table that maps the page at `addr`, and locks it; with `wait`
-    /// false, only if its lock is free.
-    ///
-    /// `None` if `addr` is in no VMA, or no last-level table maps it: none yet, a hugetlb VMA,
-    /// or a huge page mapped by a higher-level entry. Also `None` if `wait` is false and another
-    /// thread holds the lock.
-    #[inline]
-    fn lock_pte_table(&self, addr: usize, wait: bool) -> Option<PteTable<'_>> {
-        let mut table = bindings::user_pte_table {
-            address: addr & !(PAGE_SIZE - 1),
-            vma: core::ptr::null_mut(),
-            start: 0,
-            end: 0,
-            ptep: core::ptr::null_mut(),
-            ptl: core::ptr::null_mut(),
-        };
-        // SAFETY: `self.mm` is an mm whose mmap read lock `self` holds, as
-        // `user_pte_table_lock()` requires. The lock stays held until the table is unlocked: the
-        // `PteTable` borrows `self`.
-        if unsafe { bindings::user_pte_table_lock(self.mm.as_raw(), &mut table, !wait) } != 0 {
-            return None;
-        }
-        // SAFETY: `user_pte_table_lock()` succeeded: `table.vma` is the VMA of `table.address`,
-        // which it found in the mm whose mmap read lock `self` holds, for as long as `self` is
-        // borrowed.
-        let vma = unsafe { VmaRef::from_raw(table.vma) };
-        // The part of the VMA in the range the table maps.
-        let start = table.start.max(vma.start());
-        let end = table.end.min(vma.end());
-        // INVARIANT: `user_pte_table_lock()` succeeded, so the table that maps `addr` in `vma` is
-        // locked until `user_pte_table_unlock()`, and `table.start..table.end` is the range it
-        // maps, in `vma` and in any other VMA. `addr` is in the VMA and in the range, so in
-        // `start..end`.
-        Some(PteTable {
-            table,
-            vma,
-            start,
-            end,
-        })
-    }
-}
-
 /// Up to `N` last-level page tables of an mm, locked: the current task's, for
 /// [`PteTables::direct_map`] to mean anything.
 ///
@@ -89,13 +46,16 @@ impl MmapReadGuard<'_> {
 ///
 /// # Invariants
 ///
-/// `self.nr <= N`, and only the first `self.nr` tables are initialised, locked in index order.
-/// The ranges of address space that they map are pairwise disjoint, so that a page is mapped by
-/// one locked table at most.
+/// `self.nr <= N`, and the first `self.nr` tables are initialised, each locked, in index order, by
+/// a successful `user_pte_table_lock()` in the mm whose mmap read lock `self.guard` holds: each
+/// table is mapped and its lock held until `self` is dropped, and its `table.vma` is the VMA of
+/// that mm that it was locked for. The others are never read (the one at `self.nr` may hold a
+/// table whose lock failed). The ranges of address space that the locked tables map are pairwise
+/// disjoint, so that a page is mapped by one locked table at most.
 pub struct PteTables<'a, const N: usize> {
     guard: &'a MmapReadGuard<'a>,
-    // Not `Option`s: nothing is initialised for the tables not locked.
-    tables: [MaybeUninit<PteTable<'a>>; N],
+    // Not `Option`s: only the first `nr` are read, and nothing is initialised for the others.
+    tables: [MaybeUninit<PteTable>; N],
     nr: usize,
 }
 
@@ -112,13 +72,24 @@ impl<'a, const N: usize> PteTables<'a, N> {
 
     /// The tables locked so far.
     #[inline]
-    fn locked(&self) -> &[PteTable<'a>] {
+    fn locked(&self) -> &[PteTable] {
         let locked = self.tables.get(..self.nr).unwrap_or(&[]);
         // SAFETY: By the type invariants, the first `self.nr` tables are initialised, and
         // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length. The tables
         // are borrowed from `self` for as long as the slice: none is locked nor dropped
         // meanwhile (both need `&mut self`).
-        unsafe { &*(core::ptr::from_ref(locked) as *const [PteTable<'a>]) }
+        unsafe { &*(core::ptr::from_ref(locked) as *const [PteTable]) }
+    }
+
+    /// The tables locked so far, each with the VMA it was locked for.
+    #[inline]
+    fn locked_with_vma(&self) -> impl Iterator<Item = (&PteTable, &'a VmaRef)> {
+        self.locked().iter().map(|table| {
+            // SAFETY: `table` is one of the first `self.nr` tables: by the type invariants,
+            // `table.table.vma` is the VMA that `user_pte_table_lock()` found in the mm whose mmap
+            // read lock `self.guard` holds for `'a`.
+            (table, unsafe { VmaRef::from_raw(table.table.vma) })
+        })
     }
 
     /// Makes sure that a locked table maps the page at `addr`, in the same VMA as the page it was
@@ -146,17 +117,48 @@ impl<'a, const N: usize> PteTables<'a, N> {
         {
             return false;
         }
+        let first = self.nr == 0;
         let Some(slot) = self.tables.get_mut(self.nr) else {
             return false;
         };
-        let Some(table) = self.guard.lock_pte_table(addr, self.nr == 0) else {
+        // Locked in place: the table is too large to be returned for free. Not counted until it is
+        // locked, and so never read nor unlocked if it is not.
+        let table = slot.write(PteTable {
+            table: bindings::user_pte_table {
+                address: addr & !(PAGE_SIZE - 1),
+                vma: core::ptr::null_mut(),
+                start: 0,
+                end: 0,
+                ptep: core::ptr::null_mut(),
+                ptl: core::ptr::null_mut(),
+            },
+            start: 0,
+            end: 0,
+        });
+        // SAFETY: `self.guard.mm` is an mm whose mmap read lock `self.guard` holds, as
+        // `user_pte_table_lock()` requires, until the table is unlocked: `self` borrows the guard,
+        // and unlocks its tables when dropped. `table.table` is valid for reads and writes, its
+        // `address` set. The first table waits for its lock; the others only take theirs if it is
+        // free: a lock this thread holds, which the check above rules out where it can, fails the
+        // trylock.
+        if unsafe {
+            bindings::user_pte_table_lock(self.guard.mm.as_raw(), &mut table.table, !first)
+        } != 0
+        {
             return false;
-        };
-        slot.write(table);
-        // INVARIANT: The first uninitialised table is now initialised, locked after the ones
-        // before it, and there was room for it. It maps the `PMD_SIZE`-aligned range of `addr`,
-        // which no other locked table covers (checked above, unless it is the first): the ranges
-        // stay disjoint.
+        }
+        // SAFETY: `user_pte_table_lock()` succeeded: `table.table.vma` is the VMA of
+        // `table.table.address`, which it found in the mm whose mmap read lock `self.guard` holds;
+        // used only here, while it does.
+        let vma = unsafe { VmaRef::from_raw(table.table.vma) };
+        // The part of the VMA in the range the table maps: `addr` is in both.
+        table.start = table.table.start.max(vma.start());
+        table.end = table.table.end.min(vma.end());
+        // INVARIANT: The table at `self.nr`, just written, is now locked by `user_pte_table_lock()`
+        // in the mm of `self.guard`, after the ones before it, and `table.table.vma` is the VMA it
+        // found; there was room for it. It maps the `PMD_SIZE`-aligned range of `addr`, which no
+        // other locked table covers (checked above, unless it is the first): the ranges stay
+        // disjoint.
         self.nr += 1;
         true
     }
@@ -205,7 +207,7 @@ impl<'a, const N: usize> PteTables<'a, N> {
         // The pages found, by all the tables, each by one table at most: the locked tables map
         // disjoint ranges (type invariants).
         let mut found: usize = 0;
-        for table in self.locked() {
+        for (table, vma) in self.locked_with_vma() {
             let mut mapped = pages
                 .iter()
                 .filter(|page| table.maps(page.addr()))
@@ -213,14 +215,14 @@ impl<'a, const N: usize> PteTables<'a, N> {
             if mapped.peek().is_none() {
                 continue;
             }
-            if !allow(table.vma, mapped.any(|page| page.write())) {
+            if !allow(vma, mapped.any(|page| page.write())) {
                 return false;
             }
-            // SAFETY: By the type invariants of `PteTable`, `table.table` is locked, and its VMA
-            // is a VMA of an mm whose mmap read lock is held for as long. `pages` is valid for
-            // reads and writes of `nr` pages, which `DirectMapPage` lays out as
-            // `struct user_pte_table_page` (`repr(transparent)`); the function only writes their
-            // `kaddr`, with the address of a page that the table keeps mapped.
+            // SAFETY: By the type invariants, `table.table` is locked, and its VMA is a VMA of an
+            // mm whose mmap read lock is held for as long. `pages` is valid for reads and writes
+            // of `nr` pages, which `DirectMapPage` lays out as `struct user_pte_table_page`
+            // (`repr(transparent)`); the function only writes their `kaddr`, with the address of
+            // a page that the table keeps mapped.
             let ret = unsafe {
                 bindings::user_pte_table_page_addresses(
                     &table.table,
@@ -285,31 +287,26 @@ impl<const N: usize> Drop for PteTables<'_, N> {
         // `kmap_local_page()`, whose mappings must be undone in the reverse order.
         let locked = self.tables.get_mut(..self.nr).unwrap_or(&mut []);
         for table in locked.iter_mut().rev() {
-            // SAFETY: By the type invariants, the first `self.nr` tables are initialised. Each
-            // is dropped once: `MaybeUninit` has no drop glue, so the tables are not dropped
-            // again with `self.tables`.
-            unsafe { table.assume_init_drop() };
+            // SAFETY: By the type invariants, the first `self.nr` tables are initialised and
+            // locked by `user_pte_table_lock()`, and are still: this unlocks each, once (`self` is
+            // not used again).
+            unsafe { bindings::user_pte_table_unlock(&mut table.assume_init_mut().table) };
         }
     }
 }
 
-/// A last-level page table of a VMA, locked.
-///
-/// # Invariants
-///
-/// `self.table` was locked by a successful `user_pte_table_lock()`, which found `self.vma` (its
-/// `vma`): the table is mapped and its lock is held until `self` is dropped. `self.vma` is a VMA
-/// of an mm whose mmap read lock is held for `'a`. `self.table.start..self.table.end` is the
-/// range of addresses that the table maps, and `self.start..self.end` the part of the VMA in it:
-/// the pages that the table maps in the VMA.
-struct PteTable<'a> {
+/// A last-level page table of a VMA, as [`PteTables`] locks it. Once [`PteTables::lock`] has
+/// locked it (the first `nr` of a `PteTables`): `self.table.start..self.table.end` is the range of
+/// addresses that the table maps, and `self.start..self.end` the part of `self.table.vma` in it,
+/// the pages that the table maps in the VMA. Plain data, with no invariants of its own:
+/// [`PteTables`] locks and unlocks it.
+struct PteTable {
     table: bindings::user_pte_table,
-    vma: &'a VmaRef,
     start: usize,
     end: usize,
 }
 
-impl<'a> PteTable<'a> {
+impl PteTable {
     /// Whether this table maps the page at `addr`, in the same VMA.
     #[inline]
     fn maps(&self, addr: usize) -> bool {
@@ -320,15 +317,5 @@ impl<'a> PteTable<'a> {
     #[inline]
     fn covers(&self, addr: usize) -> bool {
         (self.table.start..self.table.end).contains(&addr)
-    }
-}
-
-impl Drop for PteTable<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants, `self.table` was locked by `user_pte_table_lock()`, and
-        // is still: this unlocks it, once. With `CONFIG_HIGHPTE` the tables must be unlocked in
-        // the reverse order of locking, which `PteTables`, their only owner, does.
-        unsafe { bindings::user_pte_table_unlock(&mut self.table) };
     }
 }
