@@ -22,6 +22,11 @@ import sys
 
 import gdb
 
+# dev/tcg_trace.py, beside this file (gdb -x does not put its directory on
+# the module path; dev/insncount names it).
+sys.path.insert(0, os.environ.get("INSN_DEV") or os.path.dirname(os.path.abspath(__file__)))
+import tcg_trace  # noqa: E402
+
 VMLINUX = os.environ["INSN_VMLINUX"]
 NR_GETPPID = 110
 NR_CPU_OPV = int(os.environ.get("INSN_NR_CPU_OPV", "473"))
@@ -134,42 +139,25 @@ def inclusive(trace):
 
 
 def jump_cache(trace, rounds=3):
-    """QEMU TCG's jump-cache lookups of one call, and how many of them
-    miss once the call repeats.
+    """QEMU TCG's jump-cache lookups of one call (dev/tcg_trace.py says
+    which steps look up), and how many of them miss once the call repeats.
 
-    QEMU chains a translated block straight to the next one only when the
-    branch stays on the guest page the block starts on; a branch to another
-    page, a return or an indirect branch looks the next block up in a
-    per-vCPU cache of 4096 entries, indexed by a hash of the guest address
-    (tb_jmp_cache_hash_func() in QEMU 7.2's include/exec/tb-hash.h), and
-    goes to QEMU's hash table when the entry holds another block. Two hot
-    blocks of a call whose addresses hash alike evict each other on every
-    call: the misses are what the code's placement adds to the call's time
-    under TCG (about 27 ns each here, dev/results/perf-changes.txt), and
-    differ between two builds of the same code. Counted from the trace: a
-    transition to another page, or a return (the stack pointer rises by 8,
-    not to the next instruction).
-    A lower bound, and an approximation: QEMU decides by the page the
-    block starts on, not that of the branch; indirect calls and jumps
-    within a page, and the lookups of the entry point and of the user-space
-    return address (outside the trace), are not counted.
+    Two hot blocks of a call whose addresses hash alike evict each other
+    on every call: the misses are what the code's placement adds to the
+    call's time under TCG (about 27 ns each here,
+    dev/results/perf-changes.txt), and differ between two builds of the
+    same code. The lookups of the entry point and of the user-space return
+    address (outside the trace) are not counted.
     """
-    def slot(pc):
-        tmp = pc ^ (pc >> 6)
-        return ((tmp >> 6) & 0xfc0) | (tmp & 0x3f)
-
-    targets = []
-    for (a, sa), (b, sb) in zip(trace, trace[1:]):
-        if a >> 12 != b >> 12 or (not 0 < b - a <= 15 and sb == sa + 8):
-            targets.append(b)
+    targets = tcg_trace.lookups(trace)
     cache = {}
     misses = 0
     for _ in range(rounds):
         misses = 0
         for t in targets:
-            if cache.get(slot(t)) != t:
+            if cache.get(tcg_trace.slot(t)) != t:
                 misses += 1
-                cache[slot(t)] = t
+                cache[tcg_trace.slot(t)] = t
     return len(targets), misses
 
 

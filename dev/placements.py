@@ -4,7 +4,7 @@
 
 Opt-in, for a closer look at dev/insncount's traces: under TCG a branch to
 another page of code, a return or an indirect branch costs a lookup (see
-jump_cache() in dev/insncount.py), so the same code costs more where a hot
+dev/tcg_trace.py), so the same code costs more where a hot
 loop straddles a page. dev/bench-layouts measures five such placements;
 this counts the lookups of one stepped call in many, by moving the trace's
 addresses from cpu_opv.o's first function on (everything linked after it
@@ -25,6 +25,8 @@ import bisect
 import collections
 import statistics
 import sys
+
+import tcg_trace
 
 
 def main():
@@ -72,9 +74,9 @@ def main():
         moved = [(pc + shift if pc >= first else pc, sp) for pc, sp in trace]
         n = 0
         for i, ((a, sa), (b, sb)) in enumerate(zip(moved, moved[1:])):
-            ret = sb == sa + 8 and not 0 < b - a <= 15
-            if a >> 12 == b >> 12 and not ret:
+            if not tcg_trace.looks_up(a, sa, b, sb):
                 continue
+            ret = tcg_trace.is_return(a, sa, b, sb)
             n += 1
             src, dst = names[i], names[i + 1]
             how = "return" if ret else ("within" if src == dst else "to another")
