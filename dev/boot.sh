@@ -7,7 +7,8 @@
 # The arm64 kernel boots on QEMU's virt machine (-cpu max), with
 # $CACHE/initramfs-arm64.cpio.gz; its guest writes the results to virtio
 # consoles instead of the second to fourth serial ports.
-# (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one).
+# (mode run: the kselftest named by CPU_OPV_RUN, see dev/run-one; modes
+# librseq and librseq-full: the runs it names, e.g. patched,glibc).
 # CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
 # CPU_OPV_QEMU: more QEMU arguments (dev/insncount: its gdb stub).
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the

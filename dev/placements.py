@@ -4,8 +4,8 @@
 
 Opt-in, for a closer look at dev/insncount's traces: under TCG a branch to
 another page of code, a return or an indirect branch costs a lookup (see
-dev/tcg_trace.py), so the same code costs more where a hot
-loop straddles a page. dev/bench-layouts measures five such placements;
+dev/tcg_trace.py), so the same code costs more where a hot loop straddles
+a page. dev/bench-layouts measures five such placements;
 this counts the lookups of one stepped call in many, by moving the trace's
 addresses from cpu_opv.o's first function on (everything linked after it
 moves with it, memcpy() included), as dev/bench-layouts moves the code.

@@ -12,21 +12,25 @@
  * idle CPUs are reclaimed so, or a cache is resized). Four designs of the
  * same cache:
  *
- *  1. cpu_opv: the owners' operations are rseq critical sections
- *     (percpu-op's pointer stack, falling back to cpu_opv() after a few
- *     aborts); the drainer empties the list with one cpu_opv() on its CPU
- *     (percpu_stack_drain()).
+ *  1. cpu_opv: the owners' operations are rseq critical sections, handed
+ *     to cpu_opv() after a few aborts; the drainer empties the list with
+ *     one cpu_opv() on its CPU (opv_drain()).
  *  2. membarrier fence (tcmalloc's protocol): the owners' critical sections
- *     also check a per-CPU "being drained" flag, and take the central pool
+ *     check a per-CPU "being drained" flag, and take the central pool
  *     while it is set; the drainer sets it, fences the CPU with
  *     membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ,
  *     MEMBARRIER_CMD_FLAG_CPU), empties the list with plain accesses and
  *     clears the flag. See fence_drain() for why that is safe.
  *  3. migration: the owners as in 1, without cpu_opv(); the drainer moves
  *     to the CPU with sched_setaffinity(), empties the list by rseq there
- *     and comes back (percpu_stack_drain() with PERCPU_OP_RSEQ_ONLY).
+ *     and comes back (migrate_drain()).
  *  4. mutex: each CPU's list has a pthread mutex, which the owners and the
  *     drainer take.
+ *
+ * Designs 1-3 run the same owners' code (rseq_op()) on the same lists: the
+ * flag is compared in all three and set by design 2's drainer only, and
+ * design 1's fallback runs only after aborts. So their owners' figures
+ * differ by what the drains do to them, not by the owners' code.
  *
  * One owner thread is pinned to each CPU of the affinity mask. The drainer
  * lives on the first of them, next to that CPU's owner: every CPU has an
@@ -86,7 +90,7 @@
 #define HOLD		4
 #define MAX_ROUNDS	15
 #define MAX_SAMPLES	100000
-/* Aborts after which percpu-op's operations fall back to cpu_opv(). */
+/* Aborts of one operation after which design 1's owners use cpu_opv(). */
 #define OWNER_MAX_ABORTS	4
 
 /* Options. */
@@ -236,55 +240,12 @@ struct design {
 	void *(*item)(int cpu, long i);
 };
 
-/* Designs 1 and 3: percpu-op's pointer stack. */
-
-static struct percpu_stack stack;
-
-static int stack_create(void)
-{
-	return percpu_stack_create(&stack, opt_capacity);
-}
-
-static void stack_destroy(void)
-{
-	percpu_stack_destroy(&stack);
-}
-
-static int stack_pop(struct owner *o, void **obj)
-{
-	int cpu;
-
-	*obj = percpu_stack_pop(&o->ctx, &stack, &cpu);
-	return *obj ? LIST_OK : LIST_EMPTY;
-}
-
-static int stack_push(struct owner *o, void *obj)
-{
-	return percpu_stack_push(&o->ctx, &stack, obj) < 0 ? LIST_FULL : LIST_OK;
-}
-
 /*
- * By cpu_opv() on @cpu for design 1 (a drainer policy other than rseq
- * only), by moving there for design 3.
- */
-static long stack_drain(struct drainer *dr, int cpu)
-{
-	return percpu_stack_drain(&dr->ctx, &stack, cpu, dr->items);
-}
-
-static long stack_count(int cpu)
-{
-	return percpu_stack_count(&stack, cpu);
-}
-
-static void *stack_item(int cpu, long i)
-{
-	return percpu_stack_item(&stack, cpu, i);
-}
-
-/*
- * Designs 2 and 4: the same array stack, with what protects it from the
- * drainer in front of it.
+ * Every design's list: an array stack, with what protects it from the
+ * drainer in front of it. Designs 1-3 run the same owners' code on it
+ * (rseq_op()), so that their owners' figures differ by the drains alone:
+ * the stop flag, which only design 2's drainer sets, is compared in all
+ * three, a load from the cache line of the offset.
  */
 struct plain_part {
 	pthread_mutex_t lock;	/* mutex design */
@@ -347,7 +308,7 @@ static void *plain_item(int cpu, long i)
 	return (void *)plain_part(cpu)->slots[i];
 }
 
-/* Design 2: rseq with a stop flag, and the membarrier() fence. */
+/* Designs 1-3: the owners' rseq critical sections. */
 
 #ifdef __x86_64__
 #define HAVE_FENCE_CS	1
@@ -417,15 +378,54 @@ static inline int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v,
 #endif
 
 /*
- * One pop (@push NULL) or push of *@push on the list of the CPU the owner
- * runs on. While the drainer has the list stopped, the owner goes to the
- * central pool instead: it never waits for the drainer.
+ * Design 1's fallback after OWNER_MAX_ABORTS aborts in a row: the same
+ * operation as one cpu_opv() vector on @cpu, { compare the offset to @off,
+ * copy the slot, store @newoff } (without the stop flag, which design 1
+ * never sets). Returns 0 once done, non-zero if the offset changed, on
+ * EAGAIN, or on an error (which fails the design).
  */
-static int fence_op(struct owner *o, void **pop, void *push)
+static int opv_op(struct owner *o, struct plain_part *part, intptr_t off,
+		  intptr_t *dst, const intptr_t *src, intptr_t newoff, int cpu)
+{
+	struct cpu_op ops[3] = {
+		op_compare(1, &part->offset, &off, sizeof(off)),
+		op_memcpy(0, dst, src, sizeof(*dst)),
+		op_memcpy(0, &part->offset, &newoff, sizeof(newoff)),
+	};
+	int ret;
+
+	o->ctx.stats.fallbacks++;
+	o->ctx.stats.opv_calls++;
+	ret = sys_cpu_opv(ops, 3, cpu, 0);
+	if (!ret) {
+		o->ctx.stats.opv_commits++;
+		return 0;
+	}
+	o->ctx.stats.opv_retries++;
+	if (ret > 0)
+		return 1;
+	if (errno == EAGAIN) {
+		o->ctx.stats.opv_eagain++;
+		return 1;
+	}
+	fail("owner on CPU %d: cpu_opv(): %s", o->cpu, strerror(errno));
+	return 1;
+}
+
+/*
+ * One pop (@push NULL) or push of *@push on the list of the CPU the owner
+ * runs on. While the drainer has the list stopped (design 2), the owner
+ * goes to the central pool instead: it never waits for the drainer. After
+ * OWNER_MAX_ABORTS aborts of one operation, design 1's owners hand it to
+ * cpu_opv() (a single-stepped thread, for instance, would abort every
+ * time); designs 2 and 3 have no such fallback.
+ */
+static int rseq_op(struct owner *o, void **pop, void *push)
 {
 	struct plain_part *part;
 	intptr_t off, newoff, v = (intptr_t)push;
-	int cpu, ret;
+	intptr_t *dst, *src;
+	int cpu, ret, aborts = 0;
 
 	for (;;) {
 		cpu = rseq_cpu_start();
@@ -437,42 +437,128 @@ static int fence_op(struct owner *o, void **pop, void *push)
 			if (off == opt_capacity)
 				return LIST_FULL;
 			newoff = off + 1;
-			ret = rseq_cmpeqz_cmpeqv_movv_storev(&part->stop,
-							     &part->offset, off,
-							     &part->slots[off], &v,
-							     newoff, cpu);
+			dst = &part->slots[off];
+			src = &v;
 		} else {
 			if (!off)
 				return LIST_EMPTY;
 			newoff = off - 1;
-			ret = rseq_cmpeqz_cmpeqv_movv_storev(&part->stop,
-							     &part->offset, off, &v,
-							     &part->slots[off - 1],
-							     newoff, cpu);
+			dst = &v;
+			src = &part->slots[off - 1];
 		}
-		if (!ret)
+		if (aborts >= OWNER_MAX_ABORTS &&
+		    o->d->owner_policy == OWNER_MAX_ABORTS) {
+			if (!opv_op(o, part, off, dst, src, newoff, cpu))
+				break;
+			/* Changed under it, or failed: rseq again. */
+			aborts = 0;
+			continue;
+		}
+		ret = rseq_cmpeqz_cmpeqv_movv_storev(&part->stop, &part->offset,
+						     off, dst, src, newoff, cpu);
+		if (!ret) {
+			o->ctx.stats.rseq_commits++;
 			break;
-		if (ret < 0)
+		}
+		if (ret < 0) {
 			o->ctx.stats.rseq_aborts++;
-		else
+			aborts++;
+		} else {
 			o->ctx.stats.rseq_cmpfails++;
+		}
 	}
-	o->ctx.stats.rseq_commits++;
 	o->ctx.stats.ops++;
 	if (pop)
 		*pop = (void *)v;
 	return LIST_OK;
 }
 
-static int fence_pop(struct owner *o, void **obj)
+static int rseq_pop(struct owner *o, void **obj)
 {
-	return fence_op(o, obj, NULL);
+	return rseq_op(o, obj, NULL);
 }
 
-static int fence_push(struct owner *o, void *obj)
+static int rseq_push(struct owner *o, void *obj)
 {
-	return fence_op(o, NULL, obj);
+	return rseq_op(o, NULL, obj);
 }
+
+/*
+ * Design 1's drain: one cpu_opv() on @cpu copies the offset and every slot
+ * out and stores 0 to the offset, atomically with respect to the owner's
+ * critical sections there (cpu_opv() aborts the one it interrupts). No
+ * compare, so it cannot fail however busy the list is; the slots above
+ * the offset come along and are not looked at.
+ */
+static long opv_drain(struct drainer *dr, int cpu)
+{
+	struct plain_part *part = plain_part(cpu);
+	intptr_t off = 0, zero = 0;
+	struct cpu_op ops[3] = {
+		op_memcpy(0, &off, &part->offset, sizeof(off)),
+		op_memcpy(0, dr->items, part->slots,
+			  opt_capacity * sizeof(intptr_t)),
+		op_memcpy(0, &part->offset, &zero, sizeof(zero)),
+	};
+
+	for (;;) {
+		dr->ctx.stats.opv_calls++;
+		if (!sys_cpu_opv(ops, 3, cpu, 0))
+			break;
+		dr->ctx.stats.opv_retries++;
+		if (errno != EAGAIN) {
+			fail("cpu_opv drain of CPU %d: %s", cpu, strerror(errno));
+			return -1;
+		}
+		dr->ctx.stats.opv_eagain++;
+	}
+	dr->ctx.stats.opv_commits++;
+	return off;
+}
+
+/*
+ * Design 3's drain: the drainer moves to @cpu, empties the list there by an
+ * rseq critical section (compare the offset, copy the slots out, store 0),
+ * and goes back to its own CPU.
+ */
+static long migrate_drain(struct drainer *dr, int cpu)
+{
+	struct plain_part *part = plain_part(cpu);
+	intptr_t off;
+	int ret;
+
+	if (pin_to(cpu)) {
+		fail("migrate drain: sched_setaffinity(CPU %d): %s", cpu,
+		     strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if ((int)rseq_cpu_start() != cpu) {
+			/* Not there yet (the affinity change is not a move). */
+			sched_yield();
+			continue;
+		}
+		off = RSEQ_READ_ONCE(part->offset);
+		ret = rseq_cmpeqv_trymemcpy_storev(RSEQ_MO_RELAXED,
+						   RSEQ_PERCPU_CPU_ID,
+						   &part->offset, off, dr->items,
+						   part->slots,
+						   off * sizeof(intptr_t), 0, cpu);
+		if (!ret)
+			break;
+		if (ret < 0)
+			dr->ctx.stats.rseq_aborts++;
+		else
+			dr->ctx.stats.rseq_cmpfails++;
+	}
+	dr->ctx.stats.rseq_commits++;
+	if (pin_to(home))
+		fail("migrate drain: sched_setaffinity(CPU %d): %s", home,
+		     strerror(errno));
+	return off;
+}
+
+/* Design 2: the stop flag and the membarrier() fence. */
 
 /*
  * The drainer's side. Why no owner touches the list between (2) and (4):
@@ -571,25 +657,25 @@ static struct design designs[] = {
 		.name = "cpu_opv", .label = "cpu_opv drain",
 		.owner_policy = OWNER_MAX_ABORTS,
 		.drainer_policy = PERCPU_OP_OPV_ONLY, .remote_mask = true,
-		.create = stack_create, .destroy = stack_destroy,
-		.pop = stack_pop, .push = stack_push, .drain = stack_drain,
-		.count = stack_count, .item = stack_item,
+		.create = plain_create, .destroy = plain_destroy,
+		.pop = rseq_pop, .push = rseq_push, .drain = opv_drain,
+		.count = plain_count, .item = plain_item,
 	},
 	{
 		.name = "membarrier", .label = "flag + membarrier fence",
 		.owner_policy = PERCPU_OP_RSEQ_ONLY,
 		.drainer_policy = PERCPU_OP_RSEQ_ONLY,
 		.create = plain_create, .destroy = plain_destroy,
-		.pop = fence_pop, .push = fence_push, .drain = fence_drain,
+		.pop = rseq_pop, .push = rseq_push, .drain = fence_drain,
 		.count = plain_count, .item = plain_item,
 	},
 	{
 		.name = "migrate", .label = "migrate + rseq drain",
 		.owner_policy = PERCPU_OP_RSEQ_ONLY,
 		.drainer_policy = PERCPU_OP_RSEQ_ONLY,
-		.create = stack_create, .destroy = stack_destroy,
-		.pop = stack_pop, .push = stack_push, .drain = stack_drain,
-		.count = stack_count, .item = stack_item,
+		.create = plain_create, .destroy = plain_destroy,
+		.pop = rseq_pop, .push = rseq_push, .drain = migrate_drain,
+		.count = plain_count, .item = plain_item,
 	},
 	{
 		.name = "mutex", .label = "mutex per list",
@@ -1066,7 +1152,7 @@ static void print_table(void)
 	}
 
 	printf("\nThe owners while drained, per drain: rseq aborts, operations by\n");
-	printf("cpu_opv() (percpu-op's fallback), refills of an empty list, operations\n");
+	printf("cpu_opv() (design 1's fallback), refills of an empty list, operations\n");
 	printf("that went to the pool because the list was stopped or full\n");
 	printf("%-25s %9s %9s %9s %9s\n", "design", "aborts", "cpu_opv",
 	       "refills", "to pool");
@@ -1175,13 +1261,13 @@ static void detect(void)
 		targets[nr_targets++] = owner_cpu[i];
 	if (!have_opv)
 		designs[0].why = "cpu_opv() is not available";
-	if (!HAVE_FENCE_CS)
-		designs[1].why = "its critical section is written for x86_64";
-	else if (!have_membarrier)
+	if (!have_membarrier)
 		designs[1].why = "membarrier() has no rseq fence";
 	for (i = 0; i < NR_DESIGNS; i++) {
 		/* The mutex design needs no rseq: the others do. */
-		if (!have_rseq && designs[i].pop != mutex_pop)
+		if (designs[i].pop == rseq_pop && !HAVE_FENCE_CS)
+			designs[i].why = "the owners' critical section is written for x86_64";
+		else if (designs[i].pop == rseq_pop && !have_rseq)
 			designs[i].why = "no rseq";
 		if (!nr_targets)
 			designs[i].why = "needs two CPUs";
