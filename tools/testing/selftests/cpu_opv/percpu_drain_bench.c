@@ -30,7 +30,9 @@
  * Designs 1-3 run the same owners' code (rseq_op()) on the same lists: the
  * flag is compared in all three and set by design 2's drainer only, and
  * design 1's fallback runs only after aborts. So their owners' figures
- * differ by what the drains do to them, not by the owners' code.
+ * differ by what the drains do to them, not by the owners' code; the
+ * price is a load and a compare that designs 1 and 3 do not need, so the
+ * figures leave out that cost of design 2's protocol to its owners.
  *
  * One owner thread is pinned to each CPU of the affinity mask. The drainer
  * lives on the first of them, next to that CPU's owner: every CPU has an
@@ -189,6 +191,7 @@ struct owner {
 	int id, cpu;
 	const struct design *d;
 	struct percpu_op_ctx ctx;
+	bool no_opv;		/* cpu_opv() failed: no fallback any more */
 	/* Results. */
 	uint64_t ops, ns;
 	uint64_t refills;	/* allocations that found the list empty */
@@ -225,8 +228,14 @@ enum { LIST_OK, LIST_EMPTY, LIST_FULL, LIST_STOPPED };
 struct design {
 	const char *name;	/* CSV key */
 	const char *label;
-	int owner_policy;	/* the owners' ctx.max_aborts */
-	int drainer_policy;	/* the drainer's */
+	/*
+	 * The owners' and the drainer's percpu_op_ctx policy (rseq is
+	 * registered unless PERCPU_OP_OPV_ONLY); OWNER_MAX_ABORTS for the
+	 * owners: rseq_op() hands an operation to cpu_opv() after that many
+	 * aborts of it (design 1).
+	 */
+	int owner_policy;
+	int drainer_policy;
 	/* The drainer's cpu_opv() needs the targets in its affinity mask. */
 	bool remote_mask;
 	const char *why;	/* cannot run here: why, or NULL */
@@ -311,7 +320,7 @@ static void *plain_item(int cpu, long i)
 /* Designs 1-3: the owners' rseq critical sections. */
 
 #ifdef __x86_64__
-#define HAVE_FENCE_CS	1
+#define HAVE_OWNER_CS	1
 /*
  * The owners' critical section: if *@stop is 0 and *@v is @expect, copies
  * *@src to *@dst and commits @newv to *@v. Returns 0 once committed, 1 if
@@ -367,7 +376,7 @@ cmpfail:
 	return 1;
 }
 #else
-#define HAVE_FENCE_CS	0
+#define HAVE_OWNER_CS	0
 static inline int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v,
 						 intptr_t expect, intptr_t *dst,
 						 const intptr_t *src,
@@ -378,25 +387,27 @@ static inline int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v,
 #endif
 
 /*
- * Design 1's fallback after OWNER_MAX_ABORTS aborts in a row: the same
- * operation as one cpu_opv() vector on @cpu, { compare the offset to @off,
- * copy the slot, store @newoff } (without the stop flag, which design 1
- * never sets). Returns 0 once done, non-zero if the offset changed, on
- * EAGAIN, or on an error (which fails the design).
+ * Design 1's fallback after OWNER_MAX_ABORTS aborts of one operation: the
+ * same operation as one cpu_opv() vector on @cpu, { compare the stop flag
+ * to 0 (which only design 2's drainer sets) and the offset to @off, copy
+ * the slot, store @newoff }. Returns 0 once done, non-zero if the list
+ * changed or was stopped, on EAGAIN, or on an error (which fails the
+ * design and ends the owner's fallbacks).
  */
 static int opv_op(struct owner *o, struct plain_part *part, intptr_t off,
 		  intptr_t *dst, const intptr_t *src, intptr_t newoff, int cpu)
 {
-	struct cpu_op ops[3] = {
+	intptr_t zero = 0;
+	struct cpu_op ops[4] = {
+		op_compare(1, &part->stop, &zero, sizeof(zero)),
 		op_compare(1, &part->offset, &off, sizeof(off)),
 		op_memcpy(0, dst, src, sizeof(*dst)),
 		op_memcpy(0, &part->offset, &newoff, sizeof(newoff)),
 	};
 	int ret;
 
-	o->ctx.stats.fallbacks++;
 	o->ctx.stats.opv_calls++;
-	ret = sys_cpu_opv(ops, 3, cpu, 0);
+	ret = sys_cpu_opv(ops, 4, cpu, 0);
 	if (!ret) {
 		o->ctx.stats.opv_commits++;
 		return 0;
@@ -409,6 +420,7 @@ static int opv_op(struct owner *o, struct plain_part *part, intptr_t off,
 		return 1;
 	}
 	fail("owner on CPU %d: cpu_opv(): %s", o->cpu, strerror(errno));
+	o->no_opv = true;
 	return 1;
 }
 
@@ -446,12 +458,13 @@ static int rseq_op(struct owner *o, void **pop, void *push)
 			dst = &v;
 			src = &part->slots[off - 1];
 		}
-		if (aborts >= OWNER_MAX_ABORTS &&
+		if (aborts >= OWNER_MAX_ABORTS && !o->no_opv &&
 		    o->d->owner_policy == OWNER_MAX_ABORTS) {
+			if (aborts++ == OWNER_MAX_ABORTS)
+				o->ctx.stats.fallbacks++;
 			if (!opv_op(o, part, off, dst, src, newoff, cpu))
 				break;
-			/* Changed under it, or failed: rseq again. */
-			aborts = 0;
+			/* Changed under it, or stopped: look again. */
 			continue;
 		}
 		ret = rseq_cmpeqz_cmpeqv_movv_storev(&part->stop, &part->offset,
@@ -511,6 +524,11 @@ static long opv_drain(struct drainer *dr, int cpu)
 			return -1;
 		}
 		dr->ctx.stats.opv_eagain++;
+		if (now_ns() >= run.end) {
+			fail("cpu_opv drain of CPU %d: EAGAIN up to the phase's end",
+			     cpu);
+			return -1;
+		}
 	}
 	dr->ctx.stats.opv_commits++;
 	return off;
@@ -527,16 +545,27 @@ static long migrate_drain(struct drainer *dr, int cpu)
 	intptr_t off;
 	int ret;
 
-	if (pin_to(cpu)) {
-		fail("migrate drain: sched_setaffinity(CPU %d): %s", cpu,
-		     strerror(errno));
+	if (!dr->ctx.has_rseq) {
+		fail("migrate drain: no rseq");
 		return -1;
 	}
 	for (;;) {
+		/*
+		 * sched_setaffinity() moves the thread before it returns; it
+		 * is elsewhere again only if @cpu went offline meanwhile.
+		 */
+		if ((int)rseq_cpu_start() != cpu && pin_to(cpu)) {
+			fail("migrate drain: sched_setaffinity(CPU %d): %s", cpu,
+			     strerror(errno));
+			off = -1;
+			break;
+		}
 		if ((int)rseq_cpu_start() != cpu) {
-			/* Not there yet (the affinity change is not a move). */
-			sched_yield();
-			continue;
+			if (now_ns() < run.end)
+				continue;
+			fail("migrate drain: not on CPU %d by the phase's end", cpu);
+			off = -1;
+			break;
 		}
 		off = RSEQ_READ_ONCE(part->offset);
 		ret = rseq_cmpeqv_trymemcpy_storev(RSEQ_MO_RELAXED,
@@ -544,14 +573,15 @@ static long migrate_drain(struct drainer *dr, int cpu)
 						   &part->offset, off, dr->items,
 						   part->slots,
 						   off * sizeof(intptr_t), 0, cpu);
-		if (!ret)
+		if (!ret) {
+			dr->ctx.stats.rseq_commits++;
 			break;
+		}
 		if (ret < 0)
 			dr->ctx.stats.rseq_aborts++;
 		else
 			dr->ctx.stats.rseq_cmpfails++;
 	}
-	dr->ctx.stats.rseq_commits++;
 	if (pin_to(home))
 		fail("migrate drain: sched_setaffinity(CPU %d): %s", home,
 		     strerror(errno));
@@ -765,6 +795,12 @@ static void *owner_thread(void *arg)
 	atomic_fetch_add(&run.ready, 1);
 	while (!atomic_load(&run.go))
 		sched_yield();
+	if (!o->ctx.has_rseq && o->d->pop == rseq_pop) {
+		/* Failed above: rseq_op() would abort for ever. */
+		o->ns = 1;
+		percpu_op_thread_fini(&o->ctx);
+		return NULL;
+	}
 	t0 = now_ns();
 	for (n = 1;; n++) {
 		for (i = 0; i < HOLD; i++)
@@ -831,7 +867,9 @@ static void *drainer_thread(void *arg)
 		t0 = now_ns();
 		n = d->drain(dr, cpu);
 		t1 = now_ns();
-		if (n < 0 || n > opt_capacity) {
+		if (n < 0)
+			break;	/* the drain said why */
+		if (n > opt_capacity) {
 			fail("%s: the drain of CPU %d returned %ld", d->name,
 			     cpu, n);
 			break;
@@ -1265,7 +1303,7 @@ static void detect(void)
 		designs[1].why = "membarrier() has no rseq fence";
 	for (i = 0; i < NR_DESIGNS; i++) {
 		/* The mutex design needs no rseq: the others do. */
-		if (designs[i].pop == rseq_pop && !HAVE_FENCE_CS)
+		if (designs[i].pop == rseq_pop && !HAVE_OWNER_CS)
 			designs[i].why = "the owners' critical section is written for x86_64";
 		else if (designs[i].pop == rseq_pop && !have_rseq)
 			designs[i].why = "no rseq";

@@ -163,7 +163,7 @@ struct worker {
 	struct percpu_op_ctx ctx;
 	uint64_t rand;
 	char *buf;
-	long pops, pushes, steals, peeks, full, signals;
+	long pops, pushes, steals, drains, peeks, full, signals;
 	int64_t added;
 };
 
@@ -723,9 +723,44 @@ static void stack_teardown(struct run *r)
 }
 
 /*
+ * The drain of another CPU's stack, as a per-CPU cache is reclaimed
+ * (percpu_stack_drain(): one cpu_opv() on that CPU): the worker owns each
+ * item it took and pushes it onto the stack of its own CPU.
+ */
+static void drain_iteration(struct worker *w)
+{
+	struct run *r = w->r;
+	void *items[CPU_OP_DATA_LEN_MAX / sizeof(void *)];
+	struct item *it;
+	long n, k;
+	int from;
+
+	/* One vector takes the whole stack: a larger one is not drained. */
+	if (r->nr_items > (long)ARRAY_SIZE(items))
+		return;
+	from = other_cpu(r, &w->rand, percpu_op_current_cpu(&w->ctx));
+	n = percpu_stack_drain(&w->ctx, &r->stack, from, items);
+	if (n < 0)
+		return;		/* @from is not in the affinity mask (churn) */
+	for (k = 0; k < n; k++) {
+		it = items[k];
+		if (!valid_item(r, it)) {
+			fail(r, "drained %p, not an item", it);
+			continue;
+		}
+		take(w, it);
+		give(w, it);
+		if (percpu_stack_push(&w->ctx, &r->stack, it) < 0)
+			fail(r, "stack full");
+	}
+	w->drains++;
+}
+
+/*
  * Work stealing: each iteration peeks at a random CPU's top; every fourth,
  * the worker steals the top item of another CPU to its own CPU (with
- * cpu_opv() on both: not in rseq mode); otherwise pop and push as above.
+ * cpu_opv() on both: not in rseq mode), every 64th drains another CPU's
+ * stack instead; otherwise pop and push as above.
  */
 static void steal_iteration(struct worker *w, long i)
 {
@@ -741,6 +776,10 @@ static void steal_iteration(struct worker *w, long i)
 		stack_iteration(w, i);
 		return;
 	}
+	if (i % 64 == 32) {
+		drain_iteration(w);
+		return;
+	}
 	to = percpu_op_current_cpu(&w->ctx);
 	from = other_cpu(r, &w->rand, to);
 	ret = percpu_stack_steal(&w->ctx, &r->stack, from, &to, &p);
@@ -753,13 +792,20 @@ static void steal_iteration(struct worker *w, long i)
 
 static bool steal_check(struct run *r)
 {
-	long steals = 0;
+	long steals = 0, drains = 0;
 	int i;
 
-	for (i = 0; i < r->nr_threads; i++)
+	for (i = 0; i < r->nr_threads; i++) {
 		steals += r->workers[i].steals;
+		drains += r->workers[i].drains;
+	}
 	if (r->mode != MODE_RSEQ && !steals) {
 		fail(r, "no steal succeeded");
+		return false;
+	}
+	if (r->mode != MODE_RSEQ && r->nr_items <= CPU_OP_DATA_LEN_MAX /
+	    (long)sizeof(void *) && !drains) {
+		fail(r, "no drain succeeded");
 		return false;
 	}
 	return stack_check(r);
@@ -1150,8 +1196,8 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 	struct percpu_op_stats st = { 0 };
 	pthread_t helper;
 	const char *why = cannot_run(mode);
-	long steals = 0, peeks = 0, full = 0, signals = 0;
-	char head[128], tail[128];
+	long steals = 0, drains = 0, peeks = 0, full = 0, signals = 0;
+	char head[128], tail[160];
 	uint64_t start;
 	bool missed, ok, retry;
 	struct run *r;
@@ -1225,6 +1271,7 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 
 		percpu_op_stats_add(&st, &w->ctx.stats);
 		steals += w->steals;
+		drains += w->drains;
 		peeks += w->peeks;
 		full += w->full;
 		signals += w->signals;
@@ -1253,8 +1300,8 @@ static bool run_one(const struct structure *s, bool last_try, enum mode mode)
 		 s->name, mode_names[mode], r->nr_threads, r->ops,
 		 (unsigned long long)(start / 1000000));
 	snprintf(tail, sizeof(tail),
-		 "steals=%ld peeks=%ld full=%ld churn=%ld hotplug=%ld signals=%ld errors=%ld",
-		 steals, peeks, full, r->churns, r->hotplugs, signals,
+		 "steals=%ld drains=%ld peeks=%ld full=%ld churn=%ld hotplug=%ld signals=%ld errors=%ld",
+		 steals, drains, peeks, full, r->churns, r->hotplugs, signals,
 		 atomic_load(&r->errors));
 	percpu_op_stats_print(head, &st, tail);
 	if (retry)
