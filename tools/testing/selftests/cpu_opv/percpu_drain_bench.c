@@ -241,8 +241,11 @@ struct design {
 	const char *why;	/* cannot run here: why, or NULL */
 	int (*create)(void);
 	void (*destroy)(void);
-	int (*pop)(struct owner *o, void **obj);
-	int (*push)(struct owner *o, void *obj);
+	/*
+	 * One pop (@push NULL: into *@pop) or push of @push on the list of
+	 * the CPU the owner runs on: LIST_OK or why not.
+	 */
+	int (*op)(struct owner *o, void **pop, void *push);
 	long (*drain)(struct drainer *dr, int cpu);
 	/* For the check, while nothing runs: objects on @cpu's list. */
 	long (*count)(int cpu);
@@ -425,7 +428,7 @@ static int opv_op(struct owner *o, struct plain_part *part, intptr_t off,
 }
 
 /*
- * One pop (@push NULL) or push of *@push on the list of the CPU the owner
+ * One pop (@push NULL) or push of @push on the list of the CPU the owner
  * runs on. While the drainer has the list stopped (design 2), the owner
  * goes to the central pool instead: it never waits for the drainer. After
  * OWNER_MAX_ABORTS aborts of one operation, design 1's owners hand it to
@@ -484,16 +487,6 @@ static int rseq_op(struct owner *o, void **pop, void *push)
 	if (pop)
 		*pop = (void *)v;
 	return LIST_OK;
-}
-
-static int rseq_pop(struct owner *o, void **obj)
-{
-	return rseq_op(o, obj, NULL);
-}
-
-static int rseq_push(struct owner *o, void *obj)
-{
-	return rseq_op(o, NULL, obj);
 }
 
 /*
@@ -661,16 +654,6 @@ static int mutex_op(struct owner *o, void **pop, void *push)
 	return ret;
 }
 
-static int mutex_pop(struct owner *o, void **obj)
-{
-	return mutex_op(o, obj, NULL);
-}
-
-static int mutex_push(struct owner *o, void *obj)
-{
-	return mutex_op(o, NULL, obj);
-}
-
 static long mutex_drain(struct drainer *dr, int cpu)
 {
 	struct plain_part *part = plain_part(cpu);
@@ -688,7 +671,7 @@ static struct design designs[] = {
 		.owner_policy = OWNER_MAX_ABORTS,
 		.drainer_policy = PERCPU_OP_OPV_ONLY, .remote_mask = true,
 		.create = plain_create, .destroy = plain_destroy,
-		.pop = rseq_pop, .push = rseq_push, .drain = opv_drain,
+		.op = rseq_op, .drain = opv_drain,
 		.count = plain_count, .item = plain_item,
 	},
 	{
@@ -696,7 +679,7 @@ static struct design designs[] = {
 		.owner_policy = PERCPU_OP_RSEQ_ONLY,
 		.drainer_policy = PERCPU_OP_RSEQ_ONLY,
 		.create = plain_create, .destroy = plain_destroy,
-		.pop = rseq_pop, .push = rseq_push, .drain = fence_drain,
+		.op = rseq_op, .drain = fence_drain,
 		.count = plain_count, .item = plain_item,
 	},
 	{
@@ -704,7 +687,7 @@ static struct design designs[] = {
 		.owner_policy = PERCPU_OP_RSEQ_ONLY,
 		.drainer_policy = PERCPU_OP_RSEQ_ONLY,
 		.create = plain_create, .destroy = plain_destroy,
-		.pop = rseq_pop, .push = rseq_push, .drain = migrate_drain,
+		.op = rseq_op, .drain = migrate_drain,
 		.count = plain_count, .item = plain_item,
 	},
 	{
@@ -712,7 +695,7 @@ static struct design designs[] = {
 		.owner_policy = PERCPU_OP_RSEQ_ONLY,
 		.drainer_policy = PERCPU_OP_RSEQ_ONLY,
 		.create = plain_create, .destroy = plain_destroy,
-		.pop = mutex_pop, .push = mutex_push, .drain = mutex_drain,
+		.op = mutex_op, .drain = mutex_drain,
 		.count = plain_count, .item = plain_item,
 	},
 };
@@ -728,7 +711,7 @@ static void *obj_alloc(struct owner *o)
 	int ret;
 	struct obj *obj;
 
-	ret = o->d->pop(o, &p);
+	ret = o->d->op(o, &p, NULL);
 	if (ret == LIST_STOPPED) {
 		o->bypass++;
 		n = pool_take(&p, 1);
@@ -738,7 +721,7 @@ static void *obj_alloc(struct owner *o)
 		n = pool_take(items, opt_batch);
 		p = items[0];
 		for (i = 1; i < n; i++) {
-			if (o->d->push(o, items[i]) != LIST_OK) {
+			if (o->d->op(o, NULL, items[i]) != LIST_OK) {
 				pool_put(items + i, n - i);
 				break;
 			}
@@ -773,7 +756,7 @@ static void obj_free(struct owner *o, void *p)
 		     o->cpu, obj_index(p, "free"),
 		     (long)RSEQ_READ_ONCE(obj->held) - 1);
 	RSEQ_WRITE_ONCE(obj->held, 0);
-	if (o->d->push(o, p) != LIST_OK) {
+	if (o->d->op(o, NULL, p) != LIST_OK) {
 		o->bypass++;
 		pool_put(&p, 1);
 	}
@@ -795,7 +778,7 @@ static void *owner_thread(void *arg)
 	atomic_fetch_add(&run.ready, 1);
 	while (!atomic_load(&run.go))
 		sched_yield();
-	if (!o->ctx.has_rseq && o->d->pop == rseq_pop) {
+	if (!o->ctx.has_rseq && o->d->op == rseq_op) {
 		/* Failed above: rseq_op() would abort for ever. */
 		o->ns = 1;
 		percpu_op_thread_fini(&o->ctx);
@@ -905,8 +888,8 @@ struct result {
 	uint64_t *samples;		/* every drain of every round, ns */
 	long nr_samples, drains, objects, repinned;
 	double drained_s;		/* time the drainer ran, s */
-	/* The owners while drained. */
-	struct percpu_op_stats stats;
+	/* The owners while drained, and the drainer. */
+	struct percpu_op_stats stats, drainer;
 	uint64_t refills, bypass;
 };
 
@@ -1021,6 +1004,7 @@ static void run_phase(unsigned int i, bool drained, int round, long ms)
 			r->lat[round] = percentile(dr.ns, dr.n, 50);
 		}
 		r->drains += dr.n;
+		percpu_op_stats_add(&r->drainer, &dr.ctx.stats);
 		r->objects += dr.objects;
 		r->repinned += dr.repinned;
 		if (drained)
@@ -1079,7 +1063,7 @@ static bool measured(unsigned int i)
 
 struct figures {
 	struct spread tput[2], self, vs1[2], lat, lat_vs1;
-	double p99, objs, per_s;
+	double p99, objs, per_s, retries;
 };
 
 static struct figures figures_of(unsigned int i)
@@ -1102,6 +1086,8 @@ static struct figures figures_of(unsigned int i)
 	}
 	f.objs = div_or_0(r->objects, r->drains);
 	f.per_s = div_or_0(r->drains, r->drained_s);
+	f.retries = div_or_0(r->drainer.opv_retries + r->drainer.rseq_aborts +
+			     r->drainer.rseq_cmpfails, r->drains);
 	return f;
 }
 
@@ -1171,9 +1157,11 @@ static void print_table(void)
 	}
 
 	printf("\nDrain of one CPU's list: us (the median of all drains and the lowest..\n");
-	printf("highest per-round median; the 99th percentile of all drains), and ratio\n");
-	printf("%-25s %6s %7s %6s %9s %-19s %9s  %s\n", "design", "drains",
-	       "per s", "objs", "median", "[round medians]", "p99",
+	printf("highest per-round median; the 99th percentile of all drains), and ratio;\n");
+	printf("retries: the drainer's tries per drain that took nothing (cpu_opv()'s\n");
+	printf("EAGAIN; the rseq drain's aborts and failed compares of the offset)\n");
+	printf("%-25s %6s %7s %6s %7s %9s %-19s %9s  %s\n", "design", "drains",
+	       "per s", "objs", "retries", "median", "[round medians]", "p99",
 	       "x design 1");
 	for (i = 0; i < NR_DESIGNS; i++) {
 		struct figures f;
@@ -1183,9 +1171,9 @@ static void print_table(void)
 		f = figures_of(i);
 		snprintf(a, sizeof(a), "[%.2f..%.2f]", f.lat.lo / 1e3,
 			 f.lat.hi / 1e3);
-		printf("%u %-23s %6ld %7.1f %6.1f %9.2f %-19s %9.2f  %s\n", i + 1,
-		       designs[i].label, results[i].drains, f.per_s, f.objs,
-		       f.lat.median / 1e3, a, f.p99 / 1e3,
+		printf("%u %-23s %6ld %7.1f %6.1f %7.3f %9.2f %-19s %9.2f  %s\n",
+		       i + 1, designs[i].label, results[i].drains, f.per_s,
+		       f.objs, f.retries, f.lat.median / 1e3, a, f.p99 / 1e3,
 		       fmt_spread(b, sizeof(b), f.lat_vs1));
 	}
 
@@ -1252,6 +1240,9 @@ static void print_csv(FILE *f)
 		csv_spread(f, "drain_latency_vs_cpu_opv", i, f1.lat_vs1, true);
 		fprintf(f, "drain_objects,%s,%s,%ld,%.2f,,,objects per drain\n",
 			designs[i].name, designs[i].label, r->drains, f1.objs);
+		fprintf(f, "drain_retries,%s,%s,%ld,%.3f,,,tries per drain that took nothing\n",
+			designs[i].name, designs[i].label, r->drains,
+			f1.retries);
 	}
 }
 
@@ -1303,9 +1294,9 @@ static void detect(void)
 		designs[1].why = "membarrier() has no rseq fence";
 	for (i = 0; i < NR_DESIGNS; i++) {
 		/* The mutex design needs no rseq: the others do. */
-		if (designs[i].pop == rseq_pop && !HAVE_OWNER_CS)
+		if (designs[i].op == rseq_op && !HAVE_OWNER_CS)
 			designs[i].why = "the owners' critical section is written for x86_64";
-		else if (designs[i].pop == rseq_pop && !have_rseq)
+		else if (designs[i].op == rseq_op && !have_rseq)
 			designs[i].why = "no rseq";
 		if (!nr_targets)
 			designs[i].why = "needs two CPUs";

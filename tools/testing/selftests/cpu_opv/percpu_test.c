@@ -722,6 +722,18 @@ static void stack_teardown(struct run *r)
 	free(r->items);
 }
 
+/* The largest stack a drain takes: what one cpu_op copies. */
+#define DRAIN_MAX	(CPU_OP_DATA_LEN_MAX / (long)sizeof(void *))
+
+/*
+ * Whether the stacks of @r, of capacity r->nr_items, can be drained:
+ * percpu_stack_drain() refuses a larger one.
+ */
+static bool stack_drainable(const struct run *r)
+{
+	return r->nr_items <= DRAIN_MAX;
+}
+
 /*
  * The drain of another CPU's stack, as a per-CPU cache is reclaimed
  * (percpu_stack_drain(): one cpu_opv() on that CPU): the worker owns each
@@ -730,13 +742,12 @@ static void stack_teardown(struct run *r)
 static void drain_iteration(struct worker *w)
 {
 	struct run *r = w->r;
-	void *items[CPU_OP_DATA_LEN_MAX / sizeof(void *)];
+	void *items[DRAIN_MAX];
 	struct item *it;
 	long n, k;
 	int from;
 
-	/* One vector takes the whole stack: a larger one is not drained. */
-	if (r->nr_items > (long)ARRAY_SIZE(items))
+	if (!stack_drainable(r))
 		return;
 	from = other_cpu(r, &w->rand, percpu_op_current_cpu(&w->ctx));
 	n = percpu_stack_drain(&w->ctx, &r->stack, from, items);
@@ -803,8 +814,7 @@ static bool steal_check(struct run *r)
 		fail(r, "no steal succeeded");
 		return false;
 	}
-	if (r->mode != MODE_RSEQ && r->nr_items <= CPU_OP_DATA_LEN_MAX /
-	    (long)sizeof(void *) && !drains) {
+	if (r->mode != MODE_RSEQ && stack_drainable(r) && !drains) {
 		fail(r, "no drain succeeded");
 		return false;
 	}
