@@ -378,6 +378,55 @@ cmpfail:
 	rseq_after_asm_goto();
 	return 1;
 }
+#elif defined(__aarch64__)
+#define HAVE_OWNER_CS	1
+/*
+ * As above, from ../rseq's arm64 rseq_cmpeqv_storev(). arm64 does not keep
+ * loads in order: *@stop is loaded with acquire semantics (ldar), so that
+ * once it reads the drainer's store-release of 0, the loads after it see
+ * the list the drainer left.
+ */
+static __always_inline
+int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v, intptr_t expect,
+				   intptr_t *dst, const intptr_t *src,
+				   intptr_t newv, int cpu)
+{
+	asm goto(RSEQ_ASM_DEFINE_TABLE(1, 2f, 3f, 4f) /* start, commit, abort */
+		 "	.pushsection __rseq_exit_point_array, \"aw\"\n"
+		 "	.quad 2f, %l[cmpfail]\n"
+		 "	.popsection\n"
+		 RSEQ_ASM_STORE_RSEQ_CS(2, 1b, rseq_cs)
+		 RSEQ_ASM_CMP_CPU_ID(cpu_id, current_cpu_id, 4f)
+		 "	ldar	" RSEQ_ASM_TMP_REG ", [%[stop]]\n"
+		 "	cbnz	" RSEQ_ASM_TMP_REG ", %l[cmpfail]\n"
+		 "	ldr	" RSEQ_ASM_TMP_REG ", %[v]\n"
+		 "	sub	" RSEQ_ASM_TMP_REG ", " RSEQ_ASM_TMP_REG ", %[expect]\n"
+		 "	cbnz	" RSEQ_ASM_TMP_REG ", %l[cmpfail]\n"
+		 "	ldr	" RSEQ_ASM_TMP_REG ", [%[src]]\n"
+		 "	str	" RSEQ_ASM_TMP_REG ", [%[dst]]\n"
+		 RSEQ_ASM_OP_FINAL_STORE(newv, v, 3)
+		 RSEQ_ASM_DEFINE_ABORT(4, abort)
+		 : /* gcc asm goto does not allow outputs */
+		 : [cpu_id]		"r" (cpu),
+		   [current_cpu_id]	"Qo" (rseq_get_abi()->cpu_id),
+		   [rseq_cs]		"m" (rseq_get_abi()->rseq_cs.arch.ptr),
+		   [stop]		"r" (stop),
+		   [v]			"Qo" (*v),
+		   [expect]		"r" (expect),
+		   [dst]		"r" (dst),
+		   [src]		"r" (src),
+		   [newv]		"r" (newv)
+		 : "memory", RSEQ_ASM_TMP_REG
+		 : abort, cmpfail);
+	rseq_after_asm_goto();
+	return 0;
+abort:
+	rseq_after_asm_goto();
+	return -1;
+cmpfail:
+	rseq_after_asm_goto();
+	return 1;
+}
 #else
 #define HAVE_OWNER_CS	0
 static inline int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v,
@@ -606,9 +655,10 @@ static long migrate_drain(struct drainer *dr, int cpu)
  * (3) The list is the drainer's: plain loads and stores.
  * (4) The store-release of 0 orders the drain's stores before it: a
  *     critical section that reads the flag as 0 from here on sees the
- *     emptied list in its later loads (x86 keeps loads in order; see
- *     rseq_cmpeqz_cmpeqv_movv_storev()), and its compare of the offset
- *     fails if it had read the offset before the drain.
+ *     emptied list in its later loads (the load of the flag comes first
+ *     and orders them: see rseq_cmpeqz_cmpeqv_movv_storev()), and its
+ *     compare of the offset fails if it had read the offset before the
+ *     drain.
  *
  * The owners' slow path (the flag is set) goes to the central pool, under
  * its mutex, and never touches the list.
@@ -1295,7 +1345,7 @@ static void detect(void)
 	for (i = 0; i < NR_DESIGNS; i++) {
 		/* The mutex design needs no rseq: the others do. */
 		if (designs[i].op == rseq_op && !HAVE_OWNER_CS)
-			designs[i].why = "the owners' critical section is written for x86_64";
+			designs[i].why = "no owners' critical section for this architecture";
 		else if (designs[i].op == rseq_op && !have_rseq)
 			designs[i].why = "no rseq";
 		if (!nr_targets)
