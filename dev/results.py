@@ -125,7 +125,8 @@ def plain_tap(path, label):
     """Counts a plain TAP stream with one test case a line (librseq's suite).
 
     Prints the failed cases and one summary line. The stream must have a
-    plan, and as many results as the plan says.
+    plan, and as many results as the plan says; a program's exit status
+    that the guest wrote in it ("guest: ... exit status N") must be 0.
     """
     try:
         with open(path, errors="replace") as f:
@@ -142,9 +143,15 @@ def plain_tap_lines(lines, label, path):
     """plain_tap() on the lines of @path that hold the stream."""
     total = Tally()
     plan = None
+    bad_status = 0
     for line in lines:
         if re.match(r"^1\.\.\d+", line):
             plan = int(line[3:].split()[0])
+            continue
+        if re.match(r"^guest: .* exit status \d+$", line):
+            if not line.endswith(" exit status 0"):
+                print(f"{label}: FAILED ({line})")
+                bad_status += 1
             continue
         m = RESULT.match(line)
         if not m:
@@ -160,6 +167,7 @@ def plain_tap_lines(lines, label, path):
     if plan is None or plan != seen:
         print(f"{label}: TAP plan {plan} but {seen} results in {path}")
         total.failed += 1
+    total.failed += bad_status
     print(f"{label}: {total.passed} passed, {total.failed} failed, {total.skipped} skipped")
     return total
 

@@ -132,6 +132,19 @@ prepare_clone() {
 	git_c config advice.detachedHead false
 	# Leftovers of an interrupted run
 	git_c am --abort >/dev/null 2>&1 || true
+	# Sparse, before any checkout: the files the patches touch and the
+	# tree's top-level files, with what checkpatch.pl and get_maintainer.pl
+	# need (scripts/, LICENSES/, and a file in each directory of their test
+	# for a kernel tree), not the other 96,000 or so, whose checkout took
+	# about 35 s of a cold run. The order matters: the first two patterns
+	# keep the top-level files only, the others add to them.
+	{
+		printf '%s\n' '/*' '!/*/' /scripts/ /LICENSES/ /Documentation/Makefile \
+			/arch/Kconfig /include/Kbuild /drivers/Makefile /fs/Makefile \
+			/init/Makefile /ipc/Makefile /kernel/Makefile /lib/Makefile
+		sed -n 's|^diff --git a/\(.*\) b/\(.*\)$|/\1\n/\2|p' "$patchdir"/0*.patch |
+			sort -u
+	} | git_c sparse-checkout set --no-cone --stdin
 	git_c checkout -q -f --detach HEAD 2>/dev/null || true
 	git_c fetch -q --no-tags "$repo" "+refs/heads/$baseref:refs/heads/$baseref"
 	if [ -n "$cover_base" ]; then

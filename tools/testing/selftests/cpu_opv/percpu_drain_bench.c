@@ -202,9 +202,12 @@ struct drainer {
 	const struct design *d;
 	struct percpu_op_ctx ctx;
 	void **items;
-	/* Results: latency of each drain and objects taken. */
+	/*
+	 * Results: drains, the latency of each (the first MAX_SAMPLES: @n of
+	 * them) and objects taken.
+	 */
 	uint64_t *ns;
-	long n, objects, repinned;
+	long drains, n, objects, repinned;
 };
 
 /*
@@ -397,7 +400,7 @@ int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v, intptr_t expect,
 		 "	.popsection\n"
 		 RSEQ_ASM_STORE_RSEQ_CS(2, 1b, rseq_cs)
 		 RSEQ_ASM_CMP_CPU_ID(cpu_id, current_cpu_id, 4f)
-		 "	ldar	" RSEQ_ASM_TMP_REG ", [%[stop]]\n"
+		 "	ldar	" RSEQ_ASM_TMP_REG ", %[stop]\n"
 		 "	cbnz	" RSEQ_ASM_TMP_REG ", %l[cmpfail]\n"
 		 "	ldr	" RSEQ_ASM_TMP_REG ", %[v]\n"
 		 "	sub	" RSEQ_ASM_TMP_REG ", " RSEQ_ASM_TMP_REG ", %[expect]\n"
@@ -410,12 +413,13 @@ int rseq_cmpeqz_cmpeqv_movv_storev(intptr_t *stop, intptr_t *v, intptr_t expect,
 		 : [cpu_id]		"r" (cpu),
 		   [current_cpu_id]	"Qo" (rseq_get_abi()->cpu_id),
 		   [rseq_cs]		"m" (rseq_get_abi()->rseq_cs.arch.ptr),
-		   [stop]		"r" (stop),
+		   [stop]		"Q" (*stop),
 		   [v]			"Qo" (*v),
 		   [expect]		"r" (expect),
 		   [dst]		"r" (dst),
 		   [src]		"r" (src),
 		   [newv]		"r" (newv)
+		   RSEQ_INJECT_INPUT
 		 : "memory", RSEQ_ASM_TMP_REG
 		 : abort, cmpfail);
 	rseq_after_asm_goto();
@@ -917,6 +921,7 @@ static void *drainer_thread(void *arg)
 				     (long)RSEQ_READ_ONCE(obj->held) - 1);
 		}
 		pool_put(dr->items, n);
+		dr->drains++;
 		if (dr->n < MAX_SAMPLES)
 			dr->ns[dr->n++] = t1 - t0;
 		dr->objects += n;
@@ -1053,7 +1058,7 @@ static void run_phase(unsigned int i, bool drained, int round, long ms)
 			qsort(dr.ns, dr.n, sizeof(*dr.ns), cmp_u64);
 			r->lat[round] = percentile(dr.ns, dr.n, 50);
 		}
-		r->drains += dr.n;
+		r->drains += dr.drains;
 		percpu_op_stats_add(&r->drainer, &dr.ctx.stats);
 		r->objects += dr.objects;
 		r->repinned += dr.repinned;
@@ -1136,7 +1141,7 @@ static struct figures figures_of(unsigned int i)
 	}
 	f.objs = div_or_0(r->objects, r->drains);
 	f.per_s = div_or_0(r->drains, r->drained_s);
-	f.retries = div_or_0(r->drainer.opv_retries + r->drainer.rseq_aborts +
+	f.retries = div_or_0(r->drainer.opv_eagain + r->drainer.rseq_aborts +
 			     r->drainer.rseq_cmpfails, r->drains);
 	return f;
 }
