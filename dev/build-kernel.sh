@@ -44,6 +44,9 @@ llvm=
 [ "${2:-$v}" = y ] || [ $arch = arm64 ] && llvm=$TEST_LLVM
 image=bzImage
 [ $arch = arm64 ] && image=Image
+# IMAGE=vmlinux: the kernel linked, objtool and kallsyms run, without the
+# boot image (the series walk's patches but the last, dev/build-series.sh).
+image=${IMAGE:-$image}
 # EXTRA_FRAGMENT: more fragments (separated by blanks), merged last, in
 # order (they override the others).
 for f in ${EXTRA_FRAGMENT:-}; do
@@ -139,4 +142,8 @@ if [ -s "$out/build.log" ]; then
 	cat "$out/build.log" >&2
 	die "build-$v: the build printed warnings"
 fi
-log "build-$v: $out/arch/$arch/boot/$image"
+if [ "$image" = vmlinux ]; then
+	log "build-$v: $out/vmlinux"
+else
+	log "build-$v: $out/arch/$arch/boot/$image"
+fi

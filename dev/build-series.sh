@@ -14,7 +14,9 @@
 # unchanged files stay as they were. What is built at each patch follows
 # from the files it touches:
 #   - anything outside tools/, Documentation/ and MAINTAINERS: the kernel
-#     (bzImage, with clippy; any output of the build fails);
+#     (vmlinux, with clippy: compiled, linked, objtool and kallsyms run;
+#     any output of the build fails; the boot image, which no patch
+#     touches, only at the last patch, below);
 #   - tools/testing/selftests/: the cpu_opv kselftests, against the uapi
 #     headers of the tree at that patch (warnings fail);
 #   - Documentation/ only: nothing here (dev/test checks the docs of the
@@ -56,7 +58,7 @@ for c in $commits; do
 		log "series: patch $i/$n, kernel: $subject"
 		# Options of min.config that the tree does not have yet (before
 		# the patch that adds cpu_opv) are not an error.
-		CHECK_FRAGMENTS=0 "$ROOT/dev/build-kernel.sh" min ||
+		IMAGE=vmlinux CHECK_FRAGMENTS=0 "$ROOT/dev/build-kernel.sh" min ||
 			die "series: the kernel does not build at patch $i/$n"
 	fi
 	if ((selftests)); then
