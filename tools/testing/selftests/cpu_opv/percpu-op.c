@@ -756,7 +756,7 @@ long percpu_stack_drain(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
 	struct cpu_op ops[3];
 	int ret;
 
-	if (len > CPU_OP_DATA_LEN_MAX)
+	if (stack->capacity > PERCPU_STACK_DRAIN_MAX)
 		return -1;
 	for (;;) {
 		if (use_rseq(ctx, &a)) {

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/cpu_opv.h>
 
 /* Per-CPU parts are this far apart, so that CPUs do not share cache lines. */
 #define PERCPU_OP_STRIDE_ALIGN	128
@@ -191,6 +192,10 @@ void *percpu_stack_peek(struct percpu_stack *stack, int cpu);
  */
 int percpu_stack_steal(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
 		       int from, int *to, void **item);
+
+/* The largest stack percpu_stack_drain() takes: what one cpu_op copies. */
+#define PERCPU_STACK_DRAIN_MAX	((long)(CPU_OP_DATA_LEN_MAX / sizeof(intptr_t)))
+
 /*
  * Takes every item of @cpu's stack at once into @items, which has room for
  * stack->capacity pointers, and returns how many it took: the drain of a
@@ -201,8 +206,8 @@ int percpu_stack_steal(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
  * fail however busy the stack is. With PERCPU_OP_RSEQ_ONLY, the thread
  * moves to @cpu instead, drains there by rseq and comes back (its affinity
  * mask restored). Returns -1 if @cpu is not in the affinity mask, or if
- * the stack is too large for one vector (capacity * sizeof(void *) >
- * CPU_OP_DATA_LEN_MAX).
+ * the stack is too large for one vector (capacity >
+ * PERCPU_STACK_DRAIN_MAX).
  */
 long percpu_stack_drain(struct percpu_op_ctx *ctx, struct percpu_stack *stack,
 			int cpu, void **items);

@@ -722,16 +722,13 @@ static void stack_teardown(struct run *r)
 	free(r->items);
 }
 
-/* The largest stack a drain takes: what one cpu_op copies. */
-#define DRAIN_MAX	(CPU_OP_DATA_LEN_MAX / (long)sizeof(void *))
-
 /*
  * Whether the stacks of @r, of capacity r->nr_items, can be drained:
  * percpu_stack_drain() refuses a larger one.
  */
 static bool stack_drainable(const struct run *r)
 {
-	return r->nr_items <= DRAIN_MAX;
+	return r->nr_items <= PERCPU_STACK_DRAIN_MAX;
 }
 
 /*
@@ -742,7 +739,7 @@ static bool stack_drainable(const struct run *r)
 static void drain_iteration(struct worker *w)
 {
 	struct run *r = w->r;
-	void *items[DRAIN_MAX];
+	void *items[PERCPU_STACK_DRAIN_MAX];
 	struct item *it;
 	long n, k;
 	int from;
