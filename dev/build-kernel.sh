@@ -54,7 +54,7 @@ for f in ${EXTRA_FRAGMENT:-}; do
 done
 export LIBCLANG_PATH=$(libclang_path $llvm)
 # CLIPPY=1: clippy-driver compiles the Rust code, so its lints are build warnings.
-mk() { make -s -C "$BASE_REPO" O="$out" ARCH=$arch CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
+mk() { make -s -C "$SRC" O="$out" ARCH=$arch CLIPPY=1 ${llvm:+LLVM=$llvm} "$@"; }
 
 # kbuild's output directory can be copied: its commands name the source
 # tree by its absolute path and the output directory relatively.
@@ -68,7 +68,7 @@ mkdir -p "$out"
 configure() {
 	log "build-$v: configuring (tinyconfig + ${frags[*]##*/}, ${llvm:+clang}${llvm:-gcc}, $arch)"
 	mk tinyconfig >/dev/null
-	"$BASE_REPO/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null
+	"$SRC/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null
 	mk olddefconfig >/dev/null
 	echo "$stamp" > "$out/.config-stamp"
 }
@@ -77,9 +77,9 @@ configure() {
 # and its own): base.config and test.config name x86 symbols that arm64 does
 # not have, and those are not checked there.
 arch_symbols() {
-	git -C "$BASE_REPO" ls-files '*Kconfig*' | grep -v -e '^arch/' -e '^tools/' |
-		sed "s|^|$BASE_REPO/|"
-	ls "$BASE_REPO/arch/$arch"/Kconfig* "$BASE_REPO"/arch/Kconfig 2>/dev/null
+	git -C "$SRC" ls-files '*Kconfig*' | grep -v -e '^arch/' -e '^tools/' |
+		sed "s|^|$SRC/|"
+	ls "$SRC/arch/$arch"/Kconfig* "$SRC"/arch/Kconfig 2>/dev/null
 } 2>/dev/null
 defined_symbols() {
 	arch_symbols | xargs sed -n 's/^[[:space:]]*\(menu\)\?config[[:space:]]\+\([A-Za-z0-9_]\+\).*/CONFIG_\2/p' |
@@ -118,8 +118,8 @@ config_applied() {
 # The configuration is made anew when the fragments change, or the tree's
 # Kconfig files do (a patch that adds an option: its fragment setting must
 # take effect at that patch, not the Kconfig default).
-stamp=$( { echo "llvm=$llvm"; [ $arch = x86 ] || echo "arch=$arch"; cat "${frags[@]}" "$BASE_REPO/Makefile"
-	   git -C "$BASE_REPO" ls-files -s | grep 'Kconfig'; } | sha256sum | cut -c1-16)
+stamp=$( { echo "llvm=$llvm"; [ $arch = x86 ] || echo "arch=$arch"; cat "${frags[@]}" "$SRC/Makefile"
+	   git -C "$SRC" ls-files -s | grep 'Kconfig'; } | sha256sum | cut -c1-16)
 if [ "$(cat "$out/.config-stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$out/.config" ]; then
 	configure
 fi

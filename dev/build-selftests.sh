@@ -14,26 +14,28 @@
 . "$(dirname "$0")/lib.sh"
 
 out=${1:-$CACHE/selftests}
+out=${out%/}
 m32=${2:-}
-# The objects go to O/kselftest: one directory per word size and
-# architecture, so that no build reuses another's objects.
-cc=(CC=gcc) obj=$CACHE/selftests-obj cflags=-static
+# The objects go to OUT-obj/kselftest: one directory per output, so that no
+# build reuses another's objects (another word size or architecture, or the
+# series walk's build, which runs beside dev/test's).
+cc=(CC=gcc) obj=$out-obj cflags=-static
 arch=
 if [ "$m32" = arm64 ]; then
 	arch=arm64
-	cc=(ARCH=arm64 CC="$ARM64_CC") obj=$CACHE/selftests-obj-arm64
+	cc=(ARCH=arm64 CC="$ARM64_CC")
 elif [ "$m32" = m32 ]; then
 	# kselftest_harness.h casts pointers to 64-bit integers in its
 	# failure reports (__EXPECT): a warning in every 32-bit build of a
 	# harness test, upstream's, and harmless there.
-	cc=(CC="gcc -m32") obj=$CACHE/selftests-obj32 cflags="-static -Wno-pointer-to-int-cast"
+	cc=(CC="gcc -m32") cflags="-static -Wno-pointer-to-int-cast"
 fi
 make_headers $arch
 headers=$HEADERS${arch:+-$arch}
 rm -rf "$out"
 mkdir -p "$out" "$obj"
 # The kselftest install target lays tests out as run_kselftest.sh expects.
-if ! make -s -C "$BASE_REPO/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
+if ! make -s -C "$SRC/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
 	USERCFLAGS="$cflags" USERLDFLAGS=-static \
 	O="$obj" KHDR_INCLUDES="-isystem $headers/usr/include" \
 	INSTALL_PATH="$out" install > "$out.log" 2>&1; then

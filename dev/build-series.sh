@@ -8,6 +8,11 @@
 # (clang, KASAN, the full debugging configuration) is built once, at the
 # last patch, by dev/build-kernel.sh y.
 #
+# The walk checks the patches out in a worktree of its own ($CACHE/walk),
+# with its own uapi headers: the build tree stays at the series' head, so
+# that dev/test builds the other kernels beside the walk (which leaves a
+# core idle while it links, and while rustc compiles a crate).
+#
 # One build directory serves all of it, so a patch costs what it changes:
 # kbuild rebuilds the objects that depend on the files the patch touches,
 # and git checkout rewrites only the files that differ, so timestamps of
@@ -34,7 +39,19 @@ head=$(git -C "$BASE_REPO" rev-parse cpu_opv)
 commits=$(git -C "$BASE_REPO" rev-list --reverse "$base..$head")
 n=$(wc -w <<< "$commits")
 i=0
-trap 'git -C "$BASE_REPO" checkout -q --detach "$head"' EXIT
+
+# The walk's worktree, made anew if it is not one of $BASE_REPO's (dev/base.sh
+# made the repository anew); it is left at the series' head, so that the
+# next walk rewrites only the files that changed.
+walk=$CACHE/walk
+if ! git -C "$walk" rev-parse -q --verify HEAD >/dev/null 2>&1; then
+	rm -rf "$walk"
+	git -C "$BASE_REPO" worktree prune
+	git -C "$BASE_REPO" worktree add -q --detach "$walk" "$head"
+fi
+export CPU_OPV_SRC=$walk CPU_OPV_HEADERS=$CACHE/walk-headers
+git -C "$walk" reset -q --hard
+trap 'git -C "$walk" checkout -q --detach "$head"' EXIT
 
 for c in $commits; do
 	i=$((i + 1))
@@ -53,7 +70,7 @@ for c in $commits; do
 		echo "$key" >> "$built"
 		continue
 	fi
-	git -C "$BASE_REPO" checkout -q --detach "$c"
+	git -C "$walk" checkout -q --detach "$c"
 	if ((kernel)); then
 		log "series: patch $i/$n, kernel: $subject"
 		# Options of min.config that the tree does not have yet (before
@@ -71,6 +88,6 @@ done
 # The minimal configuration as a whole, at the last patch: every option of
 # min.config must be in effect (a patch whose kernel did not change was
 # skipped above).
-git -C "$BASE_REPO" checkout -q --detach "$head"
+git -C "$walk" checkout -q --detach "$head"
 "$ROOT/dev/build-kernel.sh" min || die "series: the minimal configuration does not build"
 log "series: all $n patches build on their own, in the minimal configuration"

@@ -11,6 +11,10 @@ BASE_VERSION=7.3.4
 BASE_TARBALL=$ROOT/../shared/kernel/linux-source-$BASE_VERSION.tar.xz
 BASE_REPO=$CACHE/linux-source-7.3	# git repository (branch "base" = pristine tree) and
 				# the work tree the kernels are built from
+# The work tree a build reads: the base repository's (at the series' head),
+# or the series walk's worktree, whose builds run beside the others
+# (dev/build-series.sh sets CPU_OPV_SRC and CPU_OPV_HEADERS for them).
+SRC=${CPU_OPV_SRC:-$BASE_REPO}
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
 # Identity of the pristine base commit: fixed, so that its hash (the series'
 # base-commit) is the same on every machine.
@@ -58,9 +62,9 @@ make_y() {
 # own (no configuration needed): what the kselftests, librseq and the demo
 # are built against. make_headers ARCH: another architecture's, in
 # $HEADERS-ARCH (make_headers arm64: $HEADERS-arm64).
-HEADERS=$CACHE/headers
+HEADERS=${CPU_OPV_HEADERS:-$CACHE/headers}
 make_headers() {
-	make -s -C "$BASE_REPO" O="$HEADERS${1:+-$1}" ${1:+ARCH=$1} headers
+	make -s -C "$SRC" O="$HEADERS${1:+-$1}" ${1:+ARCH=$1} headers
 }
 
 # The arm64 guest's programs: clang with lld, on Debian's arm64 C library.
