@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Builds the series patch by patch, in order, in the minimal configuration
 # (dev/config/min.config: tinyconfig with Rust, cpu_opv and the debugging
-# options that change code generation, built with GCC, in $CACHE/build-min):
+# options that change code generation, built with GCC, in $CACHE/build-walk):
 # every patch builds on its own (bisectability), and with no warning at all,
 # objtool's and kallsyms' included. Run after dev/apply.sh. The test kernel
 # (clang, KASAN, the full debugging configuration) is built once, at the
@@ -40,12 +40,22 @@ commits=$(git -C "$BASE_REPO" rev-list --reverse "$base..$head")
 n=$(wc -w <<< "$commits")
 i=0
 
-# The walk's worktree, made anew if it is not one of $BASE_REPO's (dev/base.sh
-# made the repository anew); it is left at the series' head, so that the
+# One walk at a time: a walk that outlived its dev/test (killed with
+# SIGKILL: the walk runs in a session of its own) would check out patches
+# under this one's make.
+exec 9> "$CACHE/walk.lock"
+flock 9
+
+# The walk's worktree, made anew unless it is one of $BASE_REPO's (dev/base.sh
+# may have made the repository anew; a directory without its .git file would
+# find a repository above it); it is left at the series' head, so that the
 # next walk rewrites only the files that changed.
 walk=$CACHE/walk
-if ! git -C "$walk" rev-parse -q --verify HEAD >/dev/null 2>&1; then
-	rm -rf "$walk"
+common=$(git -C "$BASE_REPO" rev-parse --path-format=absolute --git-common-dir)
+if [ ! -f "$walk/.git" ] ||
+   [ "$(git -C "$walk" rev-parse --show-toplevel 2>/dev/null)" != "$(cd "$walk" && pwd -P)" ] ||
+   [ "$(git -C "$walk" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)" != "$common" ]; then
+	git -C "$BASE_REPO" worktree remove -f -f "$walk" 2>/dev/null || rm -rf "$walk"
 	git -C "$BASE_REPO" worktree prune
 	git -C "$BASE_REPO" worktree add -q --detach "$walk" "$head"
 fi
@@ -75,7 +85,7 @@ for c in $commits; do
 		log "series: patch $i/$n, kernel: $subject"
 		# Options of min.config that the tree does not have yet (before
 		# the patch that adds cpu_opv) are not an error.
-		IMAGE=vmlinux CHECK_FRAGMENTS=0 "$ROOT/dev/build-kernel.sh" min ||
+		IMAGE=vmlinux CHECK_FRAGMENTS=0 "$ROOT/dev/build-kernel.sh" min walk ||
 			die "series: the kernel does not build at patch $i/$n"
 	fi
 	if ((selftests)); then
@@ -89,5 +99,5 @@ done
 # min.config must be in effect (a patch whose kernel did not change was
 # skipped above).
 git -C "$walk" checkout -q --detach "$head"
-"$ROOT/dev/build-kernel.sh" min || die "series: the minimal configuration does not build"
+"$ROOT/dev/build-kernel.sh" min walk || die "series: the minimal configuration does not build"
 log "series: all $n patches build on their own, in the minimal configuration"
