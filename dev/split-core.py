@@ -101,6 +101,52 @@ def rs_stages(final):
 """, """    // Process context, with the mmap read lock held but for `Memory::None`: a trace event may
     // be emitted there.
 """)
+    # The layout's pages are what the locked tables find in the direct map (27): before, a type
+    # of the layout's own, with the same methods.
+    f.rep("""/// The distinct pages of a vector's operands, in the order the operands first use them: each at
+/// its user address, page-aligned, accessed for writing if an operand on it is written. The same
+/// array is what [`run_locked`] finds in the direct map ([`PteTables::direct_map`]): nothing is
+/// copied for it.
+""", """/// A page the operands of a vector are on: its user address, page-aligned, and whether an
+/// operand on it is written, in which case the page is accessed for writing.
+#[derive(Clone, Copy)]
+struct VecPage {
+    addr: usize,
+    write: bool,
+}
+
+impl VecPage {
+    /// The page at `addr` (page-aligned), accessed for writing if `write`.
+    const fn new(addr: usize, write: bool) -> Self {
+        Self { addr, write }
+    }
+
+    /// Its user address.
+    fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// Whether it is accessed for writing.
+    fn write(&self) -> bool {
+        self.write
+    }
+
+    /// Makes it accessed for writing if `write` (it stays so if it was).
+    fn add_write(&mut self, write: bool) {
+        self.write |= write;
+    }
+}
+
+/// The distinct pages of a vector's operands, in the order the operands first use them.
+""")
+    f.rep("""    /// The pages in use, to mark them written, or to find them in the direct map.
+""", """    /// The pages in use, to mark them written.
+""")
+    f.cut("""
+    /// The pages the operands are on, for [`run_locked`] to find them in the direct map.""", """        self.pages.as_mut_slice()
+    }
+""")
+    f.t = f.t.replace("DirectMapPage", "VecPage")
     out["E"] = f.t
 
     # Patch 18: without the debug options (19).

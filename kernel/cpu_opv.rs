@@ -932,16 +932,10 @@ impl PinnedPage {
 /// The most pages a vector's operands can be on: two per operand.
 const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
 
-/// A page the operands of a vector are on.
-#[derive(Clone, Copy)]
-struct VecPage {
-    /// Its user address, page-aligned.
-    addr: usize,
-    /// Whether an operand on it is written: the page is then accessed for writing.
-    written: bool,
-}
-
-/// The distinct pages of a vector's operands, in the order the operands first use them.
+/// The distinct pages of a vector's operands, in the order the operands first use them: each at
+/// its user address, page-aligned, accessed for writing if an operand on it is written. The same
+/// array is what [`run_locked`] finds in the direct map ([`PteTables::direct_map`]): nothing is
+/// copied for it.
 ///
 /// # Invariants
 ///
@@ -951,7 +945,7 @@ struct VecPages {
     /// The pages, of which the first `nr` are in use. Only those are initialised: a layout is made
     /// on every call, and clearing the array cost more than filling it (about 30 instructions a
     /// call, dev/insncount).
-    pages: [MaybeUninit<VecPage>; PAGES_MAX],
+    pages: [MaybeUninit<DirectMapPage>; PAGES_MAX],
     /// How many pages are in use.
     nr: usize,
 }
@@ -967,20 +961,20 @@ impl VecPages {
     }
 
     /// The pages in use.
-    fn as_slice(&self) -> &[VecPage] {
+    fn as_slice(&self) -> &[DirectMapPage] {
         let in_use = self.pages.get(..self.nr).unwrap_or(&[]);
         // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
         // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length.
-        unsafe { &*(core::ptr::from_ref(in_use) as *const [VecPage]) }
+        unsafe { &*(core::ptr::from_ref(in_use) as *const [DirectMapPage]) }
     }
 
-    /// The pages in use, to mark them written.
-    fn as_mut_slice(&mut self) -> &mut [VecPage] {
+    /// The pages in use, to mark them written, or to find them in the direct map.
+    fn as_mut_slice(&mut self) -> &mut [DirectMapPage] {
         let in_use = self.pages.get_mut(..self.nr).unwrap_or(&mut []);
         // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
         // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length. The slice
         // borrows `self` mutably for as long as it lives.
-        unsafe { &mut *(core::ptr::from_mut(in_use) as *mut [VecPage]) }
+        unsafe { &mut *(core::ptr::from_mut(in_use) as *mut [DirectMapPage]) }
     }
 
     /// The index of the page at `addr` (page-aligned), added if it is new, and marked written if
@@ -991,17 +985,15 @@ impl VecPages {
         // just before them. The addresses in use are distinct (type invariants): the order of
         // the search does not change the index found.
         for (i, page) in self.as_mut_slice().iter_mut().enumerate().rev() {
-            if page.addr == addr {
-                page.written |= write;
+            if page.addr() == addr {
+                page.add_write(write);
                 return u8::try_from(i).ok();
             }
         }
         let nr = self.nr;
         let index = u8::try_from(nr).ok()?;
-        self.pages.get_mut(nr)?.write(VecPage {
-            addr,
-            written: write,
-        });
+        let page = DirectMapPage::new(addr, write);
+        self.pages.get_mut(nr)?.write(page);
         // INVARIANT: `addr` is none of the addresses in use, there was room for it, and its page
         // was just initialised.
         self.nr = nr + 1;
@@ -1176,8 +1168,14 @@ impl<'o> VecLayout<'o> {
     }
 
     /// The pages the operands are on.
-    fn pages(&self) -> &[VecPage] {
+    fn pages(&self) -> &[DirectMapPage] {
         self.pages.as_slice()
+    }
+
+    /// The pages the operands are on, for [`run_locked`] to find them in the direct map. Only
+    /// their addresses in the direct map change: the layout stays the same.
+    fn pages_mut(&mut self) -> &mut [DirectMapPage] {
+        self.pages.as_mut_slice()
     }
 
     /// Maps the operations of the vector over the memory of their operands into `out`, for the
@@ -1314,11 +1312,12 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         unshare: &Unshare,
         how: Pinning<'_>,
     ) -> Result<bool> {
-        let page = *self.layout.pages().get(index).ok_or(EINVAL)?;
+        let page = self.layout.pages().get(index).ok_or(EINVAL)?;
+        let (addr, written) = (page.addr(), page.write());
         let slot = self.pins.get_mut(index).ok_or(EINVAL)?;
         // A read operand on a page that a written operand is on.
-        let reads_written = !write && page.written;
-        let for_write = page.written || unshare.get(index).copied().unwrap_or(false);
+        let reads_written = !write && written;
+        let for_write = written || unshare.get(index).copied().unwrap_or(false);
         if slot
             .as_ref()
             .is_some_and(|pin| pin.is_write() || !for_write)
@@ -1327,7 +1326,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         }
         // Not pinned yet, or pinned for reading and now needed for writing: (re)pin it.
         *slot = None;
-        let pin = match PinnedPage::pin(page.addr, for_write, how) {
+        let pin = match PinnedPage::pin(addr, for_write, how) {
             Ok(pin) => pin,
             // `EINVAL` is a wrong call (another mm's lock), not a page to fault in.
             Err(e) if e == EINVAL => return Err(e),
@@ -1336,7 +1335,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             // A read operand's page, pinned for writing for a written operand, that cannot be:
             // pin it for reading, so that the faults come in the operands' order (this one's if
             // it cannot even be read, the writer's when it gets its turn).
-            Err(_) if reads_written => PinnedPage::pin(page.addr, false, how).map_err(|e| {
+            Err(_) if reads_written => PinnedPage::pin(addr, false, how).map_err(|e| {
                 if e == ENOMEM || e == EINTR {
                     e
                 } else {
@@ -1386,7 +1385,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             // mapped.
             *ptr = pin
                 .as_ref()
-                .filter(|pin| pin.is_write() || !page.written)
+                .filter(|pin| pin.is_write() || !page.write())
                 .and_then(PinnedPage::direct_map);
         }
         // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to
@@ -1937,31 +1936,23 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// found, once per table (a table maps pages of one mapping): the caller only runs the whole
 /// [`check_policy`] for a vector that did not run.
 fn run_locked(
-    layout: &VecLayout<'_>,
+    layout: &mut VecLayout<'_>,
     cpu: CpuId,
     guard: &MmapReadGuard<'_>,
 ) -> Result<Option<usize>> {
     // All the tables first: the entries are then read from tables that no longer change.
     let mut tables = PteTables::<TABLES_MAX>::new(guard);
     for page in layout.pages() {
-        if !tables.lock(page.addr) {
+        if !tables.lock(page.addr()) {
             return Ok(None);
         }
     }
-    // Only the pages in use are initialised: the array is not cleared (it would be a call).
-    let mut buf = [const { MaybeUninit::<DirectMapPage>::uninit() }; PAGES_MAX];
-    let mut nr = 0;
-    for (page, slot) in layout.pages().iter().zip(buf.iter_mut()) {
-        slot.write(DirectMapPage::new(page.addr, page.written));
-        nr += 1;
-    }
-    // SAFETY: The first `nr` elements of `buf` were just initialised, and `MaybeUninit<T>` has
-    // the layout of `T`. `DirectMapPage` has no drop glue: nothing is leaked.
-    let pages = unsafe { slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<DirectMapPage>(), nr) };
     // The policy, once per table: a table maps pages of one mapping.
-    if !tables.direct_map(pages, |vma, write| !refused(vma, write)) {
+    if !tables.direct_map(layout.pages_mut(), |vma, write| !refused(vma, write)) {
         return Ok(None);
     }
+    let layout = &*layout;
+    let pages = layout.pages();
     let mut mapped = MappedVec::new();
     // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to `PAGE_SIZE`:
     // cpu_opv is 64-bit only, without highmem), mapped by a present entry of `tables` for the
@@ -2143,7 +2134,7 @@ fn execute(task: &CurrentTask, ops: &OpVec, cpu: CpuId) -> Result<isize> {
         // on the way: the whole check only runs if the vector did not run.
         debug::delay_lock();
         let guard = mm.mmap_read_lock_killable()?;
-        if let Some(ret) = run_locked(&layout, cpu, &guard)? {
+        if let Some(ret) = run_locked(&mut layout, cpu, &guard)? {
             return Ok(ret as isize);
         }
         check_policy(ops, &guard)?;
@@ -3010,7 +3001,7 @@ mod tests {
         ];
         assert_eq!(layout.pages().len(), want.len());
         for (page, &(addr, written)) in layout.pages().iter().zip(want.iter()) {
-            assert_eq!((page.addr, page.written), (addr, written));
+            assert_eq!((page.addr(), page.write()), (addr, written));
         }
         // The page indices of a slot, and no more.
         let indices = |slot: &Slot| {
@@ -3094,7 +3085,7 @@ mod tests {
                         let want = if operand.expect_fault { EAGAIN } else { EFAULT };
                         let page = |i: usize| {
                             let page = layout.pages().get(i)?;
-                            Some((page.addr as u64, page.written))
+                            Some((page.addr() as u64, page.write()))
                         };
                         *laid_out == *write
                             && *fault == want
@@ -3163,8 +3154,8 @@ mod tests {
                     };
                     assert_eq!(slot, want);
                     assert_eq!(pages.nr, usize::from(index) + 1);
-                    let laid_out = pages.as_slice().get(usize::from(index)).copied();
-                    assert!(laid_out.is_some_and(|p| p.addr == first && p.written));
+                    let laid_out = pages.as_slice().get(usize::from(index));
+                    assert!(laid_out.is_some_and(|p| p.addr() == first && p.write()));
                 }
             }
             if len > 1 {
@@ -3258,7 +3249,7 @@ mod tests {
         ];
         let mut ptrs = [None; PAGES_MAX];
         for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
-            *ptr = match page.addr {
+            *ptr = match page.addr() {
                 0x20000 => NonNull::new(dst.as_mut_ptr()),
                 0x10000 => NonNull::new(src[0].as_mut_ptr()),
                 0x11000 => NonNull::new(src[1].as_mut_ptr()),

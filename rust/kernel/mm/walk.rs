@@ -272,6 +272,12 @@ impl DirectMapPage {
         self.0.write
     }
 
+    /// Makes the page accessed for writing if `write` (it stays so if it was).
+    #[inline]
+    pub fn add_write(&mut self, write: bool) {
+        self.0.write |= write;
+    }
+
     /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it
     /// (meaningful only after it returned `true`); valid while the [`PteTables`] that found it
     /// stays locked (see there).
