@@ -1193,10 +1193,7 @@ impl<'o> VecLayout<'o> {
         page: impl Fn(usize) -> Option<NonNull<u8>>,
         _keeper: &'a K,
         out: &mut MappedVec<'a>,
-    ) -> Option<()>
-    where
-        'o: 'a,
-    {
+    ) -> Option<()> {
         // The memory of the operand laid out in `slot`.
         let mem = |slot: &Slot| match slot {
             Slot::Empty => Some(Mem::EMPTY),
@@ -1220,22 +1217,60 @@ impl<'o> VecLayout<'o> {
                 Some(unsafe { Mem::new(pieces) })
             }
         };
-        let slots = self.slots.chunks_exact(2).take(self.ops.len);
-        for (pair, out) in slots.zip(out.operands_mut()) {
-            if let [first, second] = pair {
-                out.write([mem(first)?, mem(second)?]);
+        // Each operation over its operands, from the slots of its first and second operand.
+        let map_ops = |out: &mut MappedVec<'a>| {
+            for (op, pair) in self.ops.iter().zip(self.slots.chunks_exact(2)) {
+                let [first, second] = pair else {
+                    return None;
+                };
+                let op = match *op {
+                    Op::Compare { kind, .. } => MappedOp::Compare {
+                        kind,
+                        a: mem(first)?,
+                        b: mem(second)?,
+                    },
+                    Op::Memcpy { order, .. } => MappedOp::Memcpy {
+                        // SAFETY: A copy writes its first operand, whose pages are then written
+                        // (type invariants), and the caller guarantees those valid for writes.
+                        dst: unsafe { MemMut::new(mem(first)?) },
+                        src: mem(second)?,
+                        order,
+                    },
+                    Op::Add {
+                        count,
+                        width,
+                        order,
+                        ..
+                    } => {
+                        let Slot::At {
+                            split,
+                            pages: [index, _],
+                            ..
+                        } = *first
+                        else {
+                            return None;
+                        };
+                        let ptr = page(usize::from(index))?.as_ptr();
+                        let ptr = ptr.wrapping_add(split.offset as usize);
+                        // SAFETY: By the type invariants, the word of an add is on one page, which
+                        // it writes, at an offset aligned to its width: `ptr`, the page's address,
+                        // which the caller guarantees aligned to `PAGE_SIZE` and valid for reads
+                        // and writes for `'a`, plus that offset (less than `PAGE_SIZE`), is aligned
+                        // to the width, which divides `PAGE_SIZE`, and valid for as long.
+                        let word = unsafe { Word::new(ptr, width) };
+                        MappedOp::Add { word, count, order }
+                    }
+                };
+                out.push(op)?;
             }
+            Some(())
+        };
+        out.clear();
+        let mapped = map_ops(out);
+        if mapped.is_none() {
+            out.clear();
         }
-        // SAFETY: By the type invariants, the slots are those of the operands of `self.ops`, in
-        // order, two an operation, each laid out as long as its operand (an operand of no bytes
-        // in `Slot::Empty`): their memory was just set, valid for reads (above), and for writes
-        // where the operation writes the operand, since its pages are then written, and the
-        // caller guarantees those valid for writes. The operand of an add is a word on one page,
-        // at an offset aligned to its width (type invariants), so its memory is one piece at the
-        // page's address, which the caller guarantees aligned to `PAGE_SIZE`, plus that offset:
-        // aligned to the width, which divides `PAGE_SIZE`.
-        unsafe { out.set_ops(self.ops) };
-        Some(())
+        mapped
     }
 }
 
@@ -1487,7 +1522,19 @@ impl<'a> Mem<'a> {
 /// # Invariants
 ///
 /// Each of the pieces of `self.0.pieces()` is also valid for writes of its length for `'a`.
-struct MemMut<'m, 'a>(&'m Mem<'a>);
+struct MemMut<'a>(Mem<'a>);
+
+impl<'a> MemMut<'a> {
+    /// The memory `mem`, written.
+    ///
+    /// # Safety
+    ///
+    /// Each of the pieces of `mem` must also be valid for writes of its length for `'a`.
+    unsafe fn new(mem: Mem<'a>) -> Self {
+        // INVARIANT: The caller guarantees validity for writes.
+        Self(mem)
+    }
+}
 
 /// The word of an add: naturally aligned, read and written single-copy atomically.
 ///
@@ -1501,19 +1548,41 @@ struct Word<'a> {
     _lifetime: PhantomData<&'a ()>,
 }
 
+// SAFETY: As for `Mem`: a `Word` is shared with the interrupt handler on the target CPU while the
+// calling CPU waits for it, the pointer is never written after construction, and the word is only
+// accessed with volatile loads and stores.
+unsafe impl Sync for Word<'_> {}
+
+impl<'a> Word<'a> {
+    /// The word of `width` at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be aligned to `width` and valid for reads and writes of `width` bytes for `'a`.
+    unsafe fn new(ptr: *mut u8, width: Width) -> Self {
+        debug_assert_eq!((ptr as usize).checked_rem(width.bytes()), Some(0));
+        // INVARIANT: The caller guarantees alignment and validity.
+        Self {
+            ptr,
+            width,
+            _lifetime: PhantomData,
+        }
+    }
+}
+
 /// An operation of a vector over the memory of its operands, as the interpreter runs it
 /// ([`MappedVec::iter`]): which operand is read and which is written is in the type.
-enum MappedOp<'m, 'a> {
+enum MappedOp<'a> {
     /// Whether `a` and `b` hold the same bytes is `kind`'s answer, or the vector stops.
     Compare {
         kind: Compare,
-        a: &'m Mem<'a>,
-        b: &'m Mem<'a>,
+        a: Mem<'a>,
+        b: Mem<'a>,
     },
     /// Copies `src` to `dst`, after a full barrier for [`Ordering::Release`].
     Memcpy {
-        dst: MemMut<'m, 'a>,
-        src: &'m Mem<'a>,
+        dst: MemMut<'a>,
+        src: Mem<'a>,
         order: Ordering,
     },
     /// Adds `count` to `word`, wrapping, its store after a full barrier for
@@ -1525,27 +1594,25 @@ enum MappedOp<'m, 'a> {
     },
 }
 
-/// The vector of no operation, that a new [`MappedVec`] holds.
+/// The vector of no operation, that a new [`VecLayout`] holds.
 static NO_OPS: OpVec = OpVec {
     ops: [const { None }; VEC_LEN_MAX],
     len: 0,
 };
 
-/// The operations of a vector and the memory of their operands: what [`run`] interprets, one
-/// [`MappedOp`] at a time ([`MappedVec::iter`]).
+/// The operations of a vector over the memory of their operands, in order: what [`run`]
+/// interprets, one [`MappedOp`] at a time ([`MappedVec::iter`]). Each operation's types say what
+/// its memory is valid for ([`Mem`], [`MemMut`], [`Word`]): the vector only says how many there
+/// are.
 ///
 /// # Invariants
 ///
-/// For the `i`-th operation of `self.ops`, `self.mem[i]` is initialised, and holds the memory
-/// of its first and its second operand ([`Op::operands`]; [`Mem::EMPTY`] for an operand of no
-/// bytes, or for none), each as long as the operand, valid for reads for `'a`, and for writes if
-/// the operation writes the operand. The memory of the word of an add is one piece, aligned to
-/// its width.
+/// `self.len <= VEC_LEN_MAX`, and the first `self.len` operations are initialised.
 struct MappedVec<'a> {
-    ops: &'a OpVec,
-    /// Not initialised beyond the operations: a new `MappedVec` is made on every call, and
-    /// zeroing the array cost more than filling it.
-    mem: [MaybeUninit<[Mem<'a>; 2]>; VEC_LEN_MAX],
+    /// Not initialised beyond `len`: a new `MappedVec` is made on every call, and zeroing the
+    /// array cost more than filling it.
+    ops: [MaybeUninit<MappedOp<'a>>; VEC_LEN_MAX],
+    len: usize,
 }
 
 impl<'a> MappedVec<'a> {
@@ -1553,87 +1620,61 @@ impl<'a> MappedVec<'a> {
     fn new() -> Self {
         // INVARIANT: No operation at all.
         Self {
-            ops: &NO_OPS,
-            mem: [const { MaybeUninit::uninit() }; VEC_LEN_MAX],
+            ops: [const { MaybeUninit::uninit() }; VEC_LEN_MAX],
+            len: 0,
         }
     }
 
-    /// Where the memory of the operands of each operation goes, in order: to be set before
-    /// [`MappedVec::set_ops`]. `self` holds no operation until then.
-    fn operands_mut(&mut self) -> &mut [MaybeUninit<[Mem<'a>; 2]>; VEC_LEN_MAX] {
-        // INVARIANT: No operation: any slot may be overwritten, or left uninitialised.
-        self.ops = &NO_OPS;
-        &mut self.mem
+    /// Adds `op` after the operations pushed so far; `None` if there are [`VEC_LEN_MAX`]
+    /// already.
+    fn push(&mut self, op: MappedOp<'a>) -> Option<()> {
+        self.ops.get_mut(self.len)?.write(op);
+        // INVARIANT: The operation at `self.len` was just initialised, and there was room for it.
+        self.len += 1;
+        Some(())
     }
 
-    /// Makes `self` the vector `ops` over the memory of their operands set so far.
-    ///
-    /// # Safety
-    ///
-    /// For each operation `i` of `ops`, `self.mem[i]` must have been set to the memory of its
-    /// operands as the type invariants say, the word of each add included.
-    unsafe fn set_ops(&mut self, ops: &'a OpVec) {
-        // INVARIANT: The caller guarantees the memory of every operand.
-        self.ops = ops;
+    /// Makes `self` hold no operation, as if new (what `push()` pushed is forgotten: a
+    /// `MappedOp` needs no drop).
+    fn clear(&mut self) {
+        // INVARIANT: No operation at all.
+        self.len = 0;
     }
 
     /// Makes `self` the vector `ops` if none of its operations accesses memory (an empty vector,
     /// or one of compares and copies of no bytes); `None`, with `self` holding no operation,
     /// otherwise.
-    fn map_without_memory(&mut self, ops: &'a OpVec) -> Option<()> {
-        for (op, mem) in ops.iter().zip(self.operands_mut()) {
-            if op.len() > 0 {
-                return None;
-            }
-            mem.write([Mem::EMPTY; 2]);
+    fn map_without_memory(&mut self, ops: &OpVec) -> Option<()> {
+        self.clear();
+        for op in ops.iter() {
+            let op = match *op {
+                Op::Compare { kind, len, .. } if len.bytes() == 0 => MappedOp::Compare {
+                    kind,
+                    a: Mem::EMPTY,
+                    b: Mem::EMPTY,
+                },
+                Op::Memcpy { len, order, .. } if len.bytes() == 0 => MappedOp::Memcpy {
+                    // SAFETY: No piece to be valid for writes.
+                    dst: unsafe { MemMut::new(Mem::EMPTY) },
+                    src: Mem::EMPTY,
+                    order,
+                },
+                // An add is never of no bytes.
+                _ => {
+                    self.clear();
+                    return None;
+                }
+            };
+            self.push(op)?;
         }
-        // SAFETY: Every operand is of no bytes, and its memory was just set to `Mem::EMPTY`, as
-        // long as it. An add is never of no bytes.
-        unsafe { self.set_ops(ops) };
         Some(())
     }
 
-    /// Its operations, in order, each over the memory of its operands.
-    fn iter(&self) -> impl Iterator<Item = MappedOp<'_, 'a>> {
-        self.ops.iter().zip(&self.mem).map(|(op, mem)| {
-            // SAFETY: By the type invariants, the memory of the operands of every operation is
-            // initialised.
-            let [first, second] = unsafe { mem.assume_init_ref() };
-            if let Op::Add { width, .. } = *op {
-                debug_assert_eq!(first.word(width), Some(first.pieces[0].0));
-            }
-            match *op {
-                Op::Compare { kind, .. } => MappedOp::Compare {
-                    kind,
-                    a: first,
-                    b: second,
-                },
-                Op::Memcpy { order, .. } => MappedOp::Memcpy {
-                    // INVARIANT: A copy writes its first operand, whose memory is valid for writes
-                    // (type invariants).
-                    dst: MemMut(first),
-                    src: second,
-                    order,
-                },
-                Op::Add {
-                    count,
-                    width,
-                    order,
-                    ..
-                } => MappedOp::Add {
-                    // INVARIANT: By the type invariants, the memory of the word of an add is one
-                    // piece, aligned to `width`, valid for reads and writes. Checked above where
-                    // debug assertions are on.
-                    word: Word {
-                        ptr: first.pieces[0].0,
-                        width,
-                        _lifetime: PhantomData,
-                    },
-                    count,
-                    order,
-                },
-            }
-        })
+    /// Its operations, in order.
+    fn iter(&self) -> impl Iterator<Item = &MappedOp<'a>> {
+        let ops = self.ops.get(..self.len).unwrap_or(&[]);
+        // SAFETY: By the type invariants, the first `self.len` operations are initialised.
+        ops.iter().map(|op| unsafe { op.assume_init_ref() })
     }
 }
 
@@ -1730,7 +1771,7 @@ fn compare(a: &Mem<'_>, b: &Mem<'_>) -> bool {
 /// Copies the operand `src` to `dst`, of the same length.
 ///
 /// Overlapping ranges give unspecified contents (as for `memcpy()`), inside the ranges only.
-fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
+fn copy(dst: &MemMut<'_>, src: &Mem<'_>, order: Ordering) {
     if order == Ordering::Release {
         barrier::smp_mb(barrier::ordering::Full);
     }
@@ -1743,7 +1784,7 @@ fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
             return;
         }
     }
-    for_each_stretch(dst.0, src, |pd, ps, n| {
+    for_each_stretch(&dst.0, src, |pd, ps, n| {
         // Stretches overlap where the operands do, or where one page is mapped at both.
         if (pd as usize).abs_diff(ps as usize) >= n {
             // SAFETY: `pd` is valid for writes (a stretch of `dst`: `MemMut`) and `ps` for reads
@@ -1760,7 +1801,7 @@ fn copy(dst: MemMut<'_, '_>, src: &Mem<'_>, order: Ordering) {
 }
 
 /// Adds `count`, truncated to the word's width, to `word`, wrapping.
-fn add(word: Word<'_>, count: i64, order: Ordering) {
+fn add(word: &Word<'_>, count: i64, order: Ordering) {
     // SAFETY: By the type invariants, `word.ptr` is aligned to `word.width` and valid for reads
     // and writes of it, accessed with a volatile load and store, as for `Mem`.
     unsafe {
@@ -1786,12 +1827,12 @@ fn run(vec: &MappedVec<'_>) -> usize {
         compiler_fence(CompilerOrdering::SeqCst);
         match op {
             MappedOp::Compare { kind, a, b } => {
-                if compare(a, b) != (kind == Compare::Eq) {
+                if compare(a, b) != (*kind == Compare::Eq) {
                     return i + 1;
                 }
             }
-            MappedOp::Memcpy { dst, src, order } => copy(dst, src, order),
-            MappedOp::Add { word, count, order } => add(word, count, order),
+            MappedOp::Memcpy { dst, src, order } => copy(dst, src, *order),
+            MappedOp::Add { word, count, order } => add(word, *count, *order),
         }
     }
     0
@@ -3203,14 +3244,10 @@ mod tests {
             // `mapped` (declared after it).
             assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_some());
             let mut n = 0;
-            for ((op, mem), &(len, addr)) in mapped.iter().zip(&mapped.mem).zip(&ops) {
+            for (op, &(len, addr)) in mapped.iter().zip(&ops) {
                 let want = base.wrapping_add(addr % PAGE_SIZE);
-                // SAFETY: The map succeeded: the memory of the operands of each operation is set.
-                let [first, second] = unsafe { mem.assume_init_ref() };
                 let width = Width::new(len).expect("a width");
-                // The memory itself, one aligned piece, and nothing for the second operand.
-                assert_eq!(first.word(width), Some(want));
-                assert_eq!(second.pieces().len(), 0);
+                // The word itself, at its offset in the page, of its width.
                 let word = match op {
                     MappedOp::Add { word, .. } => Some(word),
                     _ => None,
@@ -3264,7 +3301,7 @@ mod tests {
             // the buffers live, which is longer than `mapped` (declared after them).
             assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_some());
             // The copy, from two pieces into one, and no other operation.
-            let pieces = |op: Option<MappedOp<'_, '_>>| match op {
+            let pieces = |op: Option<&MappedOp<'_>>| match op {
                 Some(MappedOp::Memcpy { dst, src, .. }) => {
                     Some((dst.0.pieces().len(), src.pieces().len()))
                 }
@@ -3354,17 +3391,35 @@ mod tests {
             })
         };
         let (a, b) = (mem(a), mem(b));
-        if let Some(Op::Add { width, .. }) = ops.iter().next() {
-            if a.word(*width).is_none() {
-                // Not the memory of an add: no result the tests expect.
-                return usize::MAX;
+        let Some(op) = ops.iter().next() else {
+            return usize::MAX;
+        };
+        let op = match *op {
+            Op::Compare { kind, .. } => MappedOp::Compare { kind, a, b },
+            Op::Memcpy { order, .. } => MappedOp::Memcpy {
+                // SAFETY: As above: valid for writes too.
+                dst: unsafe { MemMut::new(a) },
+                src: b,
+                order,
+            },
+            Op::Add {
+                count,
+                width,
+                order,
+                ..
+            } => {
+                let Some(ptr) = a.word(width) else {
+                    // Not the memory of an add: no result the tests expect.
+                    return usize::MAX;
+                };
+                // SAFETY: `Mem::word()` found one piece of `width` bytes, aligned to it, valid for
+                // reads and writes (above).
+                let word = unsafe { Word::new(ptr, width) };
+                MappedOp::Add { word, count, order }
             }
-        }
+        };
         let mut mapped = MappedVec::new();
-        mapped.operands_mut()[0].write([a, b]);
-        // SAFETY: The memory of the operands of the only operation was just set, and that of the
-        // word of an add is one aligned piece (checked above).
-        unsafe { mapped.set_ops(&ops) };
+        mapped.push(op).expect("room for one operation");
         run(&mapped)
     }
 
@@ -3468,30 +3523,33 @@ mod tests {
         // Word i at offset 8 * i of the first page; word 7 holds 1.
         words.0[0][56] = 1;
         for fail in 0..4 {
-            let ops: [RawOp; 4] = core::array::from_fn(|i| {
-                if i == fail {
-                    raw(EQ, 8, 48, 56, 0, 0)
-                } else {
-                    raw(ADD, 8, 8 * i as u64, 1, 0, 0)
-                }
-            });
-            let ops = OpVec::new(&ops).expect("valid vector");
             let base = words.0[0].as_mut_ptr();
             // The 8-byte word at `off` of the first buffer.
             // SAFETY: Words inside the first buffer, valid for reads and writes while `words`
             // lives, which is longer than `mapped`.
-            let word =
+            let mem =
                 |off: usize| unsafe { Mem::new(([(base.wrapping_add(off), 8), (base, 0)], 1)) };
+            // Adds of 1 to words 0 to 3, but for a compare of words 6 and 7 at index `fail`.
             let mut mapped = MappedVec::new();
-            for (i, out) in mapped.operands_mut().iter_mut().enumerate() {
-                out.write(if i == fail {
-                    [word(48), word(56)]
+            for i in 0..4 {
+                let op = if i == fail {
+                    MappedOp::Compare {
+                        kind: Compare::Eq,
+                        a: mem(48),
+                        b: mem(56),
+                    }
                 } else {
-                    [word(8 * i), Mem::EMPTY]
-                });
+                    // SAFETY: As above; the buffer is aligned to 8 bytes (a `KVec<u8>` of a page
+                    // is allocated by `kmalloc()`, aligned to its size).
+                    let word = unsafe { Word::new(base.wrapping_add(8 * i), Width::U64) };
+                    MappedOp::Add {
+                        word,
+                        count: 1,
+                        order: Ordering::Relaxed,
+                    }
+                };
+                mapped.push(op).expect("room for four operations");
             }
-            // SAFETY: The memory of the operands of every operation was just set: aligned words.
-            unsafe { mapped.set_ops(&ops) };
             assert_eq!(mapped.iter().count(), 4);
             let before = words.flat();
             assert_eq!(run(&mapped), fail + 1);
