@@ -33,7 +33,16 @@ fi
 make_headers $arch
 headers=$HEADERS${arch:+-$arch}
 rm -rf "$out"
+# The objects persist in OUT-obj, and lib.mk does not make the programs
+# depend on the uapi headers: a change to one (cpu_opv.h, rseq.h) would
+# leave the programs whose sources did not change built against the old
+# one. The objects go when the headers' contents changed.
+sum=$(cd "$headers/usr/include" &&
+	find . -type f -name '*.h' -print0 | sort -z | xargs -0 sha256sum |
+	sha256sum | cut -d' ' -f1)
+[ "$(cat "$obj/.headers" 2>/dev/null)" = "$sum" ] || rm -rf "$obj"
 mkdir -p "$out" "$obj"
+echo "$sum" > "$obj/.headers"
 # The kselftest install target lays tests out as run_kselftest.sh expects.
 if ! make -s -C "$SRC/tools/testing/selftests" TARGETS=cpu_opv "${cc[@]}" \
 	USERCFLAGS="$cflags" USERLDFLAGS=-static \
