@@ -105,13 +105,16 @@ def rs_stages(final):
     # of the layout's own, with the same methods.
     f.rep("""/// The distinct pages of a vector's operands, in the order the operands first use them: each at
 /// its user address, page-aligned, accessed for writing if an operand on it is written. The same
-/// array is what [`run_locked`] finds in the direct map ([`PteTables::direct_map`]): nothing is
-/// copied for it.
-""", """/// A page the operands of a vector are on: its user address, page-aligned, and whether an
-/// operand on it is written, in which case the page is accessed for writing.
+/// array is what [`run_locked`] finds in the direct map ([`VecLayout::direct_map`]): nothing is
+/// copied for it. The addresses in the direct map that this leaves in it mean something only in
+/// `run_locked()`, while its tables are locked: nothing else reads them ([`PinnedVec`] maps the
+/// pages through their pins).
+""", """/// A page the operands of a vector are on.
 #[derive(Clone, Copy)]
 struct VecPage {
+    /// Its user address, page-aligned.
     addr: usize,
+    /// Whether an operand on it is written: the page is then accessed for writing.
     write: bool,
 }
 
@@ -130,23 +133,15 @@ impl VecPage {
     fn write(&self) -> bool {
         self.write
     }
-
-    /// Makes it accessed for writing if `write` (it stays so if it was).
-    fn add_write(&mut self, write: bool) {
-        self.write |= write;
-    }
 }
 
 /// The distinct pages of a vector's operands, in the order the operands first use them.
 """)
-    f.rep("""    /// The pages in use, to mark them written, or to find them in the direct map.
-""", """    /// The pages in use, to mark them written.
-""")
     f.cut("""
-    /// The pages the operands are on, for [`run_locked`] to find them in the direct map.""", """        self.pages.as_mut_slice()
+    /// Finds the pages the operands are on in the kernel's direct map, through the locked""", """        tables.direct_map(self.pages.as_mut_slice(), allow)
     }
 """)
-    f.t = f.t.replace("DirectMapPage", "VecPage")
+    f.rep("DirectMapPage", "VecPage", count=8)
     out["E"] = f.t
 
     # Patch 18: without the debug options (19).

@@ -934,8 +934,10 @@ const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
 
 /// The distinct pages of a vector's operands, in the order the operands first use them: each at
 /// its user address, page-aligned, accessed for writing if an operand on it is written. The same
-/// array is what [`run_locked`] finds in the direct map ([`PteTables::direct_map`]): nothing is
-/// copied for it.
+/// array is what [`run_locked`] finds in the direct map ([`VecLayout::direct_map`]): nothing is
+/// copied for it. The addresses in the direct map that this leaves in it mean something only in
+/// `run_locked()`, while its tables are locked: nothing else reads them ([`PinnedVec`] maps the
+/// pages through their pins).
 ///
 /// # Invariants
 ///
@@ -943,8 +945,7 @@ const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
 /// distinct.
 struct VecPages {
     /// The pages, of which the first `nr` are in use. Only those are initialised: a layout is made
-    /// on every call, and clearing the array cost more than filling it (about 30 instructions a
-    /// call, dev/insncount).
+    /// on every call, and clearing the array cost more than filling it (dev/insncount).
     pages: [MaybeUninit<DirectMapPage>; PAGES_MAX],
     /// How many pages are in use.
     nr: usize,
@@ -986,7 +987,9 @@ impl VecPages {
         // the search does not change the index found.
         for (i, page) in self.as_mut_slice().iter_mut().enumerate().rev() {
             if page.addr() == addr {
-                page.add_write(write);
+                if write {
+                    *page = DirectMapPage::new(addr, true);
+                }
                 return u8::try_from(i).ok();
             }
         }
@@ -1172,10 +1175,17 @@ impl<'o> VecLayout<'o> {
         self.pages.as_slice()
     }
 
-    /// The pages the operands are on, for [`run_locked`] to find them in the direct map. Only
-    /// their addresses in the direct map change: the layout stays the same.
-    fn pages_mut(&mut self) -> &mut [DirectMapPage] {
-        self.pages.as_mut_slice()
+    /// Finds the pages the operands are on in the kernel's direct map, through the locked
+    /// `tables`, with `allow` asked about each table's mapping ([`PteTables::direct_map`], whose
+    /// answer this is): for [`run_locked`], which maps the operands from what it found.
+    fn direct_map<'a, const N: usize>(
+        &mut self,
+        tables: &PteTables<'a, N>,
+        allow: impl FnMut(&'a VmaRef, bool) -> bool,
+    ) -> bool {
+        // INVARIANT: `PteTables::direct_map()` only sets each page's address in the direct map:
+        // the pages' user addresses, and whether they are written, stay those of the layout.
+        tables.direct_map(self.pages.as_mut_slice(), allow)
     }
 
     /// Maps the operations of the vector over the memory of their operands into `out`, for the
@@ -1250,13 +1260,16 @@ impl<'o> VecLayout<'o> {
                         else {
                             return None;
                         };
+                        debug_assert!(!split.goes_on() && split.head as usize == width.bytes());
                         let ptr = page(usize::from(index))?.as_ptr();
                         let ptr = ptr.wrapping_add(split.offset as usize);
-                        // SAFETY: By the type invariants, the word of an add is on one page, which
-                        // it writes, at an offset aligned to its width: `ptr`, the page's address,
-                        // which the caller guarantees aligned to `PAGE_SIZE` and valid for reads
-                        // and writes for `'a`, plus that offset (less than `PAGE_SIZE`), is aligned
-                        // to the width, which divides `PAGE_SIZE`, and valid for as long.
+                        // SAFETY: By the type invariants, the word of an add is on one page, at an
+                        // offset aligned to its width, and its slot is written, so its page is:
+                        // the page's address, which the caller guarantees aligned to `PAGE_SIZE`
+                        // and valid for reads and writes of `PAGE_SIZE` bytes for `'a`, plus that
+                        // offset is aligned to the width, and the word, whose width divides
+                        // `PAGE_SIZE`, ends inside the page: `ptr` is valid for reads and writes
+                        // of the width for as long.
                         let word = unsafe { Word::new(ptr, width) };
                         MappedOp::Add { word, count, order }
                     }
@@ -1525,6 +1538,10 @@ impl<'a> Mem<'a> {
 struct MemMut<'a>(Mem<'a>);
 
 impl<'a> MemMut<'a> {
+    /// The memory of an operand of no bytes: no piece.
+    // INVARIANT: No piece to be valid.
+    const EMPTY: Self = Self(Mem::EMPTY);
+
     /// The memory `mem`, written.
     ///
     /// # Safety
@@ -1548,9 +1565,10 @@ struct Word<'a> {
     _lifetime: PhantomData<&'a ()>,
 }
 
-// SAFETY: As for `Mem`: a `Word` is shared with the interrupt handler on the target CPU while the
-// calling CPU waits for it, the pointer is never written after construction, and the word is only
-// accessed with volatile loads and stores.
+// SAFETY: A shared `Word` only gives its pointer, never written after construction, and the word
+// is only accessed through it with volatile loads and stores ([`add`]), which are defined for
+// memory that other threads (user space, or the interrupt handler on the target CPU that the
+// vector is shared with) access concurrently, as for `Mem`.
 unsafe impl Sync for Word<'_> {}
 
 impl<'a> Word<'a> {
@@ -1612,8 +1630,12 @@ struct MappedVec<'a> {
     /// Not initialised beyond `len`: a new `MappedVec` is made on every call, and zeroing the
     /// array cost more than filling it.
     ops: [MaybeUninit<MappedOp<'a>>; VEC_LEN_MAX],
+    /// How many operations there are.
     len: usize,
 }
+
+// `MappedVec::clear()` forgets its operations: none may need to be dropped.
+const _: () = assert!(!core::mem::needs_drop::<MappedOp<'static>>());
 
 impl<'a> MappedVec<'a> {
     /// No operation yet: filled in place (it is too large to be returned for free).
@@ -1646,7 +1668,7 @@ impl<'a> MappedVec<'a> {
     /// otherwise.
     fn map_without_memory(&mut self, ops: &OpVec) -> Option<()> {
         self.clear();
-        for op in ops.iter() {
+        let mapped = ops.iter().try_for_each(|op| {
             let op = match *op {
                 Op::Compare { kind, len, .. } if len.bytes() == 0 => MappedOp::Compare {
                     kind,
@@ -1654,20 +1676,19 @@ impl<'a> MappedVec<'a> {
                     b: Mem::EMPTY,
                 },
                 Op::Memcpy { len, order, .. } if len.bytes() == 0 => MappedOp::Memcpy {
-                    // SAFETY: No piece to be valid for writes.
-                    dst: unsafe { MemMut::new(Mem::EMPTY) },
+                    dst: MemMut::EMPTY,
                     src: Mem::EMPTY,
                     order,
                 },
                 // An add is never of no bytes.
-                _ => {
-                    self.clear();
-                    return None;
-                }
+                _ => return None,
             };
-            self.push(op)?;
+            self.push(op)
+        });
+        if mapped.is_none() {
+            self.clear();
         }
-        Some(())
+        mapped
     }
 
     /// Its operations, in order.
@@ -1989,7 +2010,7 @@ fn run_locked(
         }
     }
     // The policy, once per table: a table maps pages of one mapping.
-    if !tables.direct_map(layout.pages_mut(), |vma, write| !refused(vma, write)) {
+    if !layout.direct_map(&tables, |vma, write| !refused(vma, write)) {
         return Ok(None);
     }
     let layout = &*layout;
@@ -3088,6 +3109,8 @@ mod tests {
         // SAFETY: The address is that of a buffer of a page, valid for reads and writes while
         // the buffer lives, which is longer than `mapped` (declared after it).
         assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_none());
+        // The add before it was mapped, and is gone: nothing of the vector is left to run.
+        assert_eq!(mapped.iter().count(), 0);
         Ok(())
     }
 
@@ -3219,10 +3242,10 @@ mod tests {
     }
 
     #[test]
-    fn the_word_of_an_add_is_mapped_as_one_aligned_piece() -> Result {
+    fn the_word_of_an_add_is_mapped_aligned_on_its_page() -> Result {
         // An add of each width, side by side up to the end of a page (of any size), where a word
-        // that was not aligned would cross into the next page: `MappedVec` relies on the layout
-        // to map each into one piece, aligned to its width.
+        // that was not aligned would cross into the next page: `VecLayout::map()` relies on the
+        // layout to map each as a `Word` on its page, aligned to its width.
         let end = 0x100000 + PAGE_SIZE;
         let ops = [(1u32, end - 15), (2, end - 14), (4, end - 12), (8, end - 8)];
         let vec = ops.map(|(len, addr)| raw(ADD, len, addr as u64, 1, 0, 0));
@@ -3323,6 +3346,7 @@ mod tests {
         let mut mapped = MappedVec::new();
         // SAFETY: As above.
         assert!(unsafe { layout.map(|i| *ptrs.get(i)?, &keeper, &mut mapped) }.is_none());
+        assert_eq!(mapped.iter().count(), 0);
         Ok(())
     }
 

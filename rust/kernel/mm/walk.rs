@@ -188,12 +188,13 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// `false` unless every page is mapped by a locked table, allowed by `allow` and accessible:
     /// the addresses are then [`DirectMapPage::ptr`], each set by this call (the C function counts
     /// the pages it finds, and the counts must add up to all of `pages`, so that no address is left
-    /// from an earlier call); after `false`, the addresses mean nothing. A page stays mapped while
-    /// its table is locked, so its address is valid for the borrow of `self`; the pointer does not
-    /// carry that lifetime: callers tie what they make of it to the borrow. Accesses through it
-    /// race with user space, which may access the same memory concurrently: callers use volatile or
-    /// byte-copy accesses, never references. It does not exist with `CONFIG_HIGHMEM`, where a page
-    /// may have no address in the direct map.
+    /// from an earlier call); after `false`, the addresses mean nothing. Only those addresses are
+    /// set: each page's user address, and whether it is written, stay as they are. A page stays
+    /// mapped while its table is locked, so its address is valid for the borrow of `self`; the
+    /// pointer does not carry that lifetime: callers tie what they make of it to the borrow.
+    /// Accesses through it race with user space, which may access the same memory concurrently:
+    /// callers use volatile or byte-copy accesses, never references. It does not exist with
+    /// `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
     #[cfg(not(CONFIG_HIGHMEM))]
     pub fn direct_map(
         &self,
@@ -270,12 +271,6 @@ impl DirectMapPage {
     #[inline]
     pub fn write(&self) -> bool {
         self.0.write
-    }
-
-    /// Makes the page accessed for writing if `write` (it stays so if it was).
-    #[inline]
-    pub fn add_write(&mut self, write: bool) {
-        self.0.write |= write;
     }
 
     /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it
