@@ -1228,7 +1228,7 @@ impl<'o> VecLayout<'o> {
             }
         };
         // Each operation over its operands, from the slots of its first and second operand.
-        let map_ops = |out: &mut MappedVec<'a>| {
+        out.fill(|out| {
             for (op, pair) in self.ops.iter().zip(self.slots.chunks_exact(2)) {
                 let [first, second] = pair else {
                     return None;
@@ -1277,13 +1277,7 @@ impl<'o> VecLayout<'o> {
                 out.push(op)?;
             }
             Some(())
-        };
-        out.clear();
-        let mapped = map_ops(out);
-        if mapped.is_none() {
-            out.clear();
-        }
-        mapped
+        })
     }
 }
 
@@ -1663,32 +1657,40 @@ impl<'a> MappedVec<'a> {
         self.len = 0;
     }
 
+    /// Makes `self` the operations that `push_all` pushes, in order, if it returns `Some`;
+    /// `None`, with `self` holding no operation, if it fails midway.
+    fn fill(&mut self, push_all: impl FnOnce(&mut Self) -> Option<()>) -> Option<()> {
+        self.clear();
+        let filled = push_all(self);
+        if filled.is_none() {
+            self.clear();
+        }
+        filled
+    }
+
     /// Makes `self` the vector `ops` if none of its operations accesses memory (an empty vector,
     /// or one of compares and copies of no bytes); `None`, with `self` holding no operation,
     /// otherwise.
     fn map_without_memory(&mut self, ops: &OpVec) -> Option<()> {
-        self.clear();
-        let mapped = ops.iter().try_for_each(|op| {
-            let op = match *op {
-                Op::Compare { kind, len, .. } if len.bytes() == 0 => MappedOp::Compare {
-                    kind,
-                    a: Mem::EMPTY,
-                    b: Mem::EMPTY,
-                },
-                Op::Memcpy { len, order, .. } if len.bytes() == 0 => MappedOp::Memcpy {
-                    dst: MemMut::EMPTY,
-                    src: Mem::EMPTY,
-                    order,
-                },
-                // An add is never of no bytes.
-                _ => return None,
-            };
-            self.push(op)
-        });
-        if mapped.is_none() {
-            self.clear();
-        }
-        mapped
+        self.fill(|vec| {
+            ops.iter().try_for_each(|op| {
+                let op = match *op {
+                    Op::Compare { kind, len, .. } if len.bytes() == 0 => MappedOp::Compare {
+                        kind,
+                        a: Mem::EMPTY,
+                        b: Mem::EMPTY,
+                    },
+                    Op::Memcpy { len, order, .. } if len.bytes() == 0 => MappedOp::Memcpy {
+                        dst: MemMut::EMPTY,
+                        src: Mem::EMPTY,
+                        order,
+                    },
+                    // An add is never of no bytes.
+                    _ => return None,
+                };
+                vec.push(op)
+            })
+        })
     }
 
     /// Its operations, in order.
