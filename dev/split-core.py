@@ -68,14 +68,15 @@ def rs_stages(final):
     f.rep("""//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`] and [`run_locked`], which run
 //! only here or as in C):""", """//! B) The caller's own CPU ([`dispatch`]; also [`run_in_mm`], which runs only here or as in
 //! C):""")
-    f.rep("        walk::{DirectMapPage, PteTables},\n")
+    f.rep("        walk::PteTables,\n")
     f.cut("//! A longer vector for the current CPU or an idle one runs", "//! The interpreter never sleeps", keep_end=True)
-    f.cut("/// Runs the vector laid out in `layout` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
-    f.rep("""/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
-/// ([`run_locked`]), once, for writing if any operand on it is written, and each operand refers
-/// to its pages by index. The layout only depends on the vector: it is made once per call.""", """/// page is pinned once ([`PinnedVec`]), for writing if any operand on it is written, and each
-/// operand refers to its pages by index. The layout only depends on the vector: it is made once
-/// per call.""")
+    f.cut("/// Runs the vector `ops` for the current CPU or an idle one", "/// Checks that cpu_opv may access the memory", keep_end=True)
+    f.rep("""[`OperandMemory`] finds it (pinned pages, locked page tables, or none): what the
+//!    interpreter ([`run`]) runs, and nothing else.""", """[`OperandMemory`] finds it (pinned pages, or none): what the interpreter ([`run`]) runs,
+//!    and nothing else.""")
+    f.rep("""/// Where the memory of a vector's operands is found, for [`MappedVec::map`]: for pinned pages
+/// ([`VecLayout::map`]), through locked page tables ([`LockedPages`]), or nowhere ([`NoMemory`]).""", """/// Where the memory of a vector's operands is found, for [`MappedVec::map`]: for pinned pages
+/// ([`VecLayout::map`]) or nowhere ([`NoMemory`]).""")
     f.rep("""/// that lock. Any other vector first tries [`run_locked`], under the lock too. The operands of a
 /// vector that did not run are pinned ([`execute_pinned`]).
 """, """/// that lock. The operands of any other vector are pinned ([`execute_pinned`]).
@@ -101,47 +102,6 @@ def rs_stages(final):
 """, """    // Process context, with the mmap read lock held but for `Memory::None`: a trace event may
     // be emitted there.
 """)
-    # The layout's pages are what the locked tables find in the direct map (27): before, a type
-    # of the layout's own, with the same methods.
-    f.rep("""/// The distinct pages of a vector's operands, in the order the operands first use them: each at
-/// its user address, page-aligned, accessed for writing if an operand on it is written. The same
-/// array is what [`run_locked`] finds in the direct map ([`VecLayout::direct_map`]): nothing is
-/// copied for it. The addresses in the direct map that this leaves in it mean something only in
-/// `run_locked()`, while its tables are locked: nothing else reads them ([`PinnedVec`] maps the
-/// pages through their pins).
-""", """/// A page the operands of a vector are on.
-#[derive(Clone, Copy)]
-struct VecPage {
-    /// Its user address, page-aligned.
-    addr: usize,
-    /// Whether an operand on it is written: the page is then accessed for writing.
-    write: bool,
-}
-
-impl VecPage {
-    /// The page at `addr` (page-aligned), accessed for writing if `write`.
-    const fn new(addr: usize, write: bool) -> Self {
-        Self { addr, write }
-    }
-
-    /// Its user address.
-    fn addr(&self) -> usize {
-        self.addr
-    }
-
-    /// Whether it is accessed for writing.
-    fn write(&self) -> bool {
-        self.write
-    }
-}
-
-/// The distinct pages of a vector's operands, in the order the operands first use them.
-""")
-    f.cut("""
-    /// Finds the pages the operands are on in the kernel's direct map, through the locked""", """        tables.direct_map(self.pages.as_mut_slice(), allow)
-    }
-""")
-    f.rep("DirectMapPage", "VecPage", count=8)
     out["E"] = f.t
 
     # Patch 18: without the debug options (19).

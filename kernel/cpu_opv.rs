@@ -22,7 +22,8 @@
 //!    see [`Segments`], at the untagged address), laid out once, then each pinned once with
 //!    `FOLL_PIN` for the access it needs, unpinned on drop.
 //! 5. [`MappedVec`]: the operations over their operands' memory, each operand's type saying
-//!    whether it is read ([`Mem`]) or written ([`MemMut`], an add's [`Word`]): what the
+//!    whether it is read ([`Mem`]) or written ([`MemMut`], an add's [`Word`]), as an
+//!    [`OperandMemory`] finds it (pinned pages, locked page tables, or none): what the
 //!    interpreter ([`run`]) runs, and nothing else.
 //! 6. Execution ([`execute`]): under the mmap read lock, every operand is checked against the
 //!    memory that cpu_opv refuses ([`check_policy`]), then its pages are pinned without
@@ -217,7 +218,7 @@ use kernel::{
     mm::{
         pin::{self, PinnedPages},
         virt::{flags, vm_flags_t, VmaRef},
-        walk::{DirectMapPage, PteTables},
+        walk::PteTables,
         MmWithUser, MmapReadGuard,
     },
     page::PAGE_SIZE,
@@ -837,11 +838,19 @@ impl Split {
     }
 }
 
-/// Untags the addresses of a vector's operands in place (`untagged_addr()`), for the current task,
-/// as [`Segments::new`] takes them: one C call for the whole vector.
-fn untag_addrs(addrs: &mut [u64; 2 * VEC_LEN_MAX]) {
+/// The addresses of the operands of `ops`, untagged (`untagged_addr()`) for the current task, as
+/// [`Segments::new`] takes them: `addrs[2 * i + j]` is the address of operand `j` of operation
+/// `i` (0 for none). One C call for the whole vector.
+fn untag_addrs(ops: &OpVec) -> [u64; 2 * VEC_LEN_MAX] {
+    let mut addrs = [0; 2 * VEC_LEN_MAX];
+    for (op, pair) in ops.iter().zip(addrs.chunks_exact_mut(2)) {
+        for (addr, op_addr) in pair.iter_mut().zip(op.addrs()) {
+            *addr = op_addr;
+        }
+    }
     // SAFETY: `addrs` is valid for reads and writes of its `2 * VEC_LEN_MAX` words.
     unsafe { bindings::cpu_opv_untag_addrs(addrs.as_mut_ptr(), addrs.len() as u32) };
+    addrs
 }
 
 /// The address `addr` untagged, as [`untag_addrs`] untags a vector's.
@@ -932,21 +941,40 @@ impl PinnedPage {
 /// The most pages a vector's operands can be on: two per operand.
 const PAGES_MAX: usize = 2 * 2 * VEC_LEN_MAX;
 
-/// The distinct pages of a vector's operands, in the order the operands first use them: each at
-/// its user address, page-aligned, accessed for writing if an operand on it is written. The same
-/// array is what [`run_locked`] finds in the direct map ([`VecLayout::direct_map`]): nothing is
-/// copied for it. The addresses in the direct map that this leaves in it mean something only in
-/// `run_locked()`, while its tables are locked: nothing else reads them ([`PinnedVec`] maps the
-/// pages through their pins).
+/// A page the operands of a vector are on.
+#[derive(Clone, Copy)]
+struct VecPage {
+    /// Its user address, page-aligned.
+    addr: usize,
+    /// Whether an operand on it is written: the page is then accessed for writing.
+    write: bool,
+}
+
+impl VecPage {
+    /// The page at `addr` (page-aligned), accessed for writing if `write`.
+    const fn new(addr: usize, write: bool) -> Self {
+        Self { addr, write }
+    }
+
+    /// Its user address.
+    fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// Whether it is accessed for writing.
+    fn write(&self) -> bool {
+        self.write
+    }
+}
+
+/// The distinct pages of a vector's operands, in the order the operands first use them.
 ///
 /// # Invariants
 ///
-/// `self.nr <= PAGES_MAX`, the first `self.nr` pages are initialised, and their addresses are
-/// distinct.
+/// `self.nr <= PAGES_MAX`, and the addresses of the first `self.nr` pages are distinct.
 struct VecPages {
-    /// The pages, of which the first `nr` are in use. Only those are initialised: a layout is made
-    /// on every call, and clearing the array cost more than filling it (dev/insncount).
-    pages: [MaybeUninit<DirectMapPage>; PAGES_MAX],
+    /// The pages, of which the first `nr` are in use.
+    pages: [VecPage; PAGES_MAX],
     /// How many pages are in use.
     nr: usize,
 }
@@ -956,26 +984,14 @@ impl VecPages {
     const fn new() -> Self {
         // INVARIANT: No page is in use.
         Self {
-            pages: [const { MaybeUninit::uninit() }; PAGES_MAX],
+            pages: [VecPage::new(0, false); PAGES_MAX],
             nr: 0,
         }
     }
 
     /// The pages in use.
-    fn as_slice(&self) -> &[DirectMapPage] {
-        let in_use = self.pages.get(..self.nr).unwrap_or(&[]);
-        // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
-        // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length.
-        unsafe { &*(core::ptr::from_ref(in_use) as *const [DirectMapPage]) }
-    }
-
-    /// The pages in use, to mark them written, or to find them in the direct map.
-    fn as_mut_slice(&mut self) -> &mut [DirectMapPage] {
-        let in_use = self.pages.get_mut(..self.nr).unwrap_or(&mut []);
-        // SAFETY: By the type invariants, the first `self.nr` pages are initialised, and
-        // `MaybeUninit<T>` has the layout of `T`: the cast keeps the slice's length. The slice
-        // borrows `self` mutably for as long as it lives.
-        unsafe { &mut *(core::ptr::from_mut(in_use) as *mut [DirectMapPage]) }
+    fn as_slice(&self) -> &[VecPage] {
+        self.pages.get(..self.nr).unwrap_or(&[])
     }
 
     /// The index of the page at `addr` (page-aligned), added if it is new, and marked written if
@@ -985,20 +1001,17 @@ impl VecPages {
         // From the last page added: the operands of a vector are often on the pages of the ones
         // just before them. The addresses in use are distinct (type invariants): the order of
         // the search does not change the index found.
-        for (i, page) in self.as_mut_slice().iter_mut().enumerate().rev() {
+        let in_use = self.pages.get_mut(..self.nr).unwrap_or(&mut []);
+        for (i, page) in in_use.iter_mut().enumerate().rev() {
             if page.addr() == addr {
-                if write {
-                    *page = DirectMapPage::new(addr, true);
-                }
+                page.write |= write;
                 return u8::try_from(i).ok();
             }
         }
         let nr = self.nr;
         let index = u8::try_from(nr).ok()?;
-        let page = DirectMapPage::new(addr, write);
-        self.pages.get_mut(nr)?.write(page);
-        // INVARIANT: `addr` is none of the addresses in use, there was room for it, and its page
-        // was just initialised.
+        *self.pages.get_mut(nr)? = VecPage::new(addr, write);
+        // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
         self.nr = nr + 1;
         Some(index)
     }
@@ -1096,9 +1109,9 @@ impl Slot {
 /// The operands of a vector, laid out on their pages.
 ///
 /// Operands often share a page (the fields of one structure, a counter and its neighbour): each
-/// page is pinned ([`PinnedVec`]), or checked through its entry in a locked page table
-/// ([`run_locked`]), once, for writing if any operand on it is written, and each operand refers
-/// to its pages by index. The layout only depends on the vector: it is made once per call.
+/// page is pinned once ([`PinnedVec`]), for writing if any operand on it is written, and each
+/// operand refers to its pages by index. The layout only depends on the vector: it is made once
+/// per call.
 ///
 /// # Invariants
 ///
@@ -1133,14 +1146,7 @@ impl<'o> VecLayout<'o> {
     /// Lays the operands of `ops` out on their pages, as the layout of `ops`. Nothing is
     /// pinned. Called once, on a new `VecLayout`.
     fn lay_out(&mut self, ops: &'o OpVec) {
-        // `addrs[2 * i + j]` is the address of operand `j` of operation `i`, untagged.
-        let mut addrs = [0; 2 * VEC_LEN_MAX];
-        for (op, pair) in ops.iter().zip(addrs.chunks_exact_mut(2)) {
-            for (addr, op_addr) in pair.iter_mut().zip(op.addrs()) {
-                *addr = op_addr;
-            }
-        }
-        untag_addrs(&mut addrs);
+        let addrs = untag_addrs(ops);
         let pairs = self.slots.chunks_exact_mut(2).zip(addrs.chunks_exact(2));
         for (op, (pair, untagged)) in ops.iter().zip(pairs) {
             let ([first, second], &[first_addr, second_addr]) = (pair, untagged) else {
@@ -1171,21 +1177,8 @@ impl<'o> VecLayout<'o> {
     }
 
     /// The pages the operands are on.
-    fn pages(&self) -> &[DirectMapPage] {
+    fn pages(&self) -> &[VecPage] {
         self.pages.as_slice()
-    }
-
-    /// Finds the pages the operands are on in the kernel's direct map, through the locked
-    /// `tables`, with `allow` asked about each table's mapping ([`PteTables::direct_map`], whose
-    /// answer this is): for [`run_locked`], which maps the operands from what it found.
-    fn direct_map<'a, const N: usize>(
-        &mut self,
-        tables: &PteTables<'a, N>,
-        allow: impl FnMut(&'a VmaRef, bool) -> bool,
-    ) -> bool {
-        // INVARIANT: `PteTables::direct_map()` only sets each page's address in the direct map:
-        // the pages' user addresses, and whether they are written, stay those of the layout.
-        tables.direct_map(self.pages.as_mut_slice(), allow)
     }
 
     /// Maps the operations of the vector over the memory of their operands into `out`, for the
@@ -1204,8 +1197,43 @@ impl<'o> VecLayout<'o> {
         _keeper: &'a K,
         out: &mut MappedVec<'a>,
     ) -> Option<()> {
-        // The memory of the operand laid out in `slot`.
-        let mem = |slot: &Slot| match slot {
+        // INVARIANT: The caller guarantees the addresses of the pages for `'a`.
+        let mut memory = LaidOut {
+            layout: self,
+            page,
+            _lifetime: PhantomData,
+        };
+        out.map(self.ops, &mut memory)
+    }
+}
+
+/// The memory of the operands of a [`VecLayout`], whose pages are at `page(i)`, for
+/// [`VecLayout::map`].
+///
+/// # Invariants
+///
+/// Whenever it is called, `page(i)`, if not `None`, is aligned to `PAGE_SIZE` and valid for reads
+/// of `PAGE_SIZE` bytes, and for writes if page `i` of the layout is written, for `'a`.
+struct LaidOut<'l, 'o, 'a, F> {
+    layout: &'l VecLayout<'o>,
+    page: F,
+    _lifetime: PhantomData<&'a ()>,
+}
+
+impl<'a, F: Fn(usize) -> Option<NonNull<u8>>> LaidOut<'_, '_, 'a, F> {
+    /// The slot of operand `operand`, if the operand is written or not as `write` says; an empty
+    /// one whatever it says.
+    fn slot(&self, operand: usize, write: bool) -> Option<&Slot> {
+        let slot = self.layout.slots.get(operand)?;
+        match slot {
+            Slot::At { write: w, .. } if *w != write => None,
+            _ => Some(slot),
+        }
+    }
+
+    /// The memory of the operand laid out in `slot`.
+    fn mem(&self, slot: &Slot) -> Option<Mem<'a>> {
+        match slot {
             Slot::Empty => Some(Mem::EMPTY),
             Slot::Invalid(_) => None,
             Slot::At {
@@ -1215,69 +1243,60 @@ impl<'o> VecLayout<'o> {
             } => {
                 // The second page is only looked up if the operand goes on to it.
                 let next = if split.goes_on() {
-                    page(usize::from(*second))
+                    (self.page)(usize::from(*second))
                 } else {
                     None
                 };
-                let pieces = split.pieces(page(usize::from(*first))?, next)?;
+                let pieces = split.pieces((self.page)(usize::from(*first))?, next)?;
                 // SAFETY: By the type invariants of `VecLayout` and `Split`, the first piece is on
                 // the operand's first page, the rest (if any) on the next one, at offsets and
-                // lengths inside those pages (`Split::pieces()`), whose addresses the caller
-                // guarantees valid for reads for `'a`.
+                // lengths inside those pages (`Split::pieces()`), whose addresses are valid for
+                // reads for `'a` (type invariants).
                 Some(unsafe { Mem::new(pieces) })
             }
+        }
+    }
+}
+
+impl<'a, F: Fn(usize) -> Option<NonNull<u8>>> OperandMemory<'a> for LaidOut<'_, '_, 'a, F> {
+    fn read(&mut self, operand: usize, _len: usize) -> Option<Mem<'a>> {
+        self.mem(self.slot(operand, false)?)
+    }
+
+    fn written(&mut self, operand: usize, _len: usize) -> Option<MemMut<'a>> {
+        let mem = self.mem(self.slot(operand, true)?)?;
+        // SAFETY: The operand's slot is written, so its pages are (type invariants of
+        // `VecLayout`), and their addresses valid for writes for `'a` (type invariants).
+        Some(unsafe { MemMut::new(mem) })
+    }
+
+    fn word(&mut self, operand: usize, width: Width) -> Option<Word<'a>> {
+        let Slot::At {
+            split,
+            pages: [index, _],
+            write: true,
+            ..
+        } = *self.slot(operand, true)?
+        else {
+            return None;
         };
-        // Each operation over its operands, from the slots of its first and second operand.
-        out.fill(|out| {
-            for (op, pair) in self.ops.iter().zip(self.slots.chunks_exact(2)) {
-                let [first, second] = pair else {
-                    return None;
-                };
-                let op = match *op {
-                    Op::Compare { kind, .. } => MappedOp::Compare {
-                        kind,
-                        a: mem(first)?,
-                        b: mem(second)?,
-                    },
-                    Op::Memcpy { order, .. } => MappedOp::Memcpy {
-                        // SAFETY: A copy writes its first operand, whose pages are then written
-                        // (type invariants), and the caller guarantees those valid for writes.
-                        dst: unsafe { MemMut::new(mem(first)?) },
-                        src: mem(second)?,
-                        order,
-                    },
-                    Op::Add {
-                        count,
-                        width,
-                        order,
-                        ..
-                    } => {
-                        let Slot::At {
-                            split,
-                            pages: [index, _],
-                            ..
-                        } = *first
-                        else {
-                            return None;
-                        };
-                        debug_assert!(!split.goes_on() && split.head as usize == width.bytes());
-                        let ptr = page(usize::from(index))?.as_ptr();
-                        let ptr = ptr.wrapping_add(split.offset as usize);
-                        // SAFETY: By the type invariants, the word of an add is on one page, at an
-                        // offset aligned to its width, and its slot is written, so its page is:
-                        // the page's address, which the caller guarantees aligned to `PAGE_SIZE`
-                        // and valid for reads and writes of `PAGE_SIZE` bytes for `'a`, plus that
-                        // offset is aligned to the width, and the word, whose width divides
-                        // `PAGE_SIZE`, ends inside the page: `ptr` is valid for reads and writes
-                        // of the width for as long.
-                        let word = unsafe { Word::new(ptr, width) };
-                        MappedOp::Add { word, count, order }
-                    }
-                };
-                out.push(op)?;
-            }
-            Some(())
-        })
+        // Never: the layout lays the word of an add out so (type invariants of `VecLayout`).
+        let bytes = width.bytes();
+        if split.goes_on()
+            || split.head as usize != bytes
+            || split.offset as usize & (bytes - 1) != 0
+        {
+            return None;
+        }
+        let ptr = (self.page)(usize::from(index))?.as_ptr();
+        let ptr = ptr.wrapping_add(split.offset as usize);
+        // SAFETY: The word is on one page (`split` does not go on, and its first piece is the
+        // word, inside the page: type invariants of `Split`), at an offset aligned to its width
+        // (checked above), and its slot is written (checked above), so its page is (type
+        // invariants of `VecLayout`): the page's address, aligned to `PAGE_SIZE` and valid for
+        // reads and writes of `PAGE_SIZE` bytes for `'a` (type invariants), plus that offset is
+        // aligned to the width, and valid for reads and writes of the width for as long.
+        Some(unsafe { Word::new(ptr, width) })
     }
 }
 
@@ -1668,28 +1687,38 @@ impl<'a> MappedVec<'a> {
         filled
     }
 
-    /// Makes `self` the vector `ops` if none of its operations accesses memory (an empty vector,
-    /// or one of compares and copies of no bytes); `None`, with `self` holding no operation,
-    /// otherwise.
-    fn map_without_memory(&mut self, ops: &OpVec) -> Option<()> {
+    /// Makes `self` the operations of `ops` over the memory of their operands, which `memory`
+    /// gives, asked in order for each operand of each operation (operand `j` of operation `i` is
+    /// operand `2 * i + j`); `None`, with `self` holding no operation, if it has none for one.
+    fn map(&mut self, ops: &OpVec, memory: &mut impl OperandMemory<'a>) -> Option<()> {
         self.fill(|vec| {
-            ops.iter().try_for_each(|op| {
+            for (i, op) in ops.iter().enumerate() {
+                let (first, second) = (2 * i, 2 * i + 1);
                 let op = match *op {
-                    Op::Compare { kind, len, .. } if len.bytes() == 0 => MappedOp::Compare {
+                    Op::Compare { kind, len, .. } => MappedOp::Compare {
                         kind,
-                        a: Mem::EMPTY,
-                        b: Mem::EMPTY,
+                        a: memory.read(first, len.bytes())?,
+                        b: memory.read(second, len.bytes())?,
                     },
-                    Op::Memcpy { len, order, .. } if len.bytes() == 0 => MappedOp::Memcpy {
-                        dst: MemMut::EMPTY,
-                        src: Mem::EMPTY,
+                    Op::Memcpy { len, order, .. } => MappedOp::Memcpy {
+                        dst: memory.written(first, len.bytes())?,
+                        src: memory.read(second, len.bytes())?,
                         order,
                     },
-                    // An add is never of no bytes.
-                    _ => return None,
+                    Op::Add {
+                        count,
+                        width,
+                        order,
+                        ..
+                    } => MappedOp::Add {
+                        word: memory.word(first, width)?,
+                        count,
+                        order,
+                    },
                 };
-                vec.push(op)
-            })
+                vec.push(op)?;
+            }
+            Some(())
         })
     }
 
@@ -1698,6 +1727,40 @@ impl<'a> MappedVec<'a> {
         let ops = self.ops.get(..self.len).unwrap_or(&[]);
         // SAFETY: By the type invariants, the first `self.len` operations are initialised.
         ops.iter().map(|op| unsafe { op.assume_init_ref() })
+    }
+}
+
+/// Where the memory of a vector's operands is found, for [`MappedVec::map`]: for pinned pages
+/// ([`VecLayout::map`]), through locked page tables ([`LockedPages`]), or nowhere ([`NoMemory`]).
+/// Each answer's type says what the memory is valid for; `None` if the operand cannot be
+/// accessed so.
+trait OperandMemory<'a> {
+    /// The memory of operand `operand`, of `len` bytes, which the operation reads.
+    fn read(&mut self, operand: usize, len: usize) -> Option<Mem<'a>>;
+
+    /// The memory of operand `operand`, of `len` bytes, which the operation writes (a copy's
+    /// destination).
+    fn written(&mut self, operand: usize, len: usize) -> Option<MemMut<'a>>;
+
+    /// The word of `width` of operand `operand`, which an add reads and writes.
+    fn word(&mut self, operand: usize, width: Width) -> Option<Word<'a>>;
+}
+
+/// The memory of the operands of a vector whose operations access none: an empty vector, or
+/// compares and copies of no bytes (an add is never of no bytes).
+struct NoMemory;
+
+impl<'a> OperandMemory<'a> for NoMemory {
+    fn read(&mut self, _operand: usize, len: usize) -> Option<Mem<'a>> {
+        (len == 0).then_some(Mem::EMPTY)
+    }
+
+    fn written(&mut self, _operand: usize, len: usize) -> Option<MemMut<'a>> {
+        (len == 0).then_some(MemMut::EMPTY)
+    }
+
+    fn word(&mut self, _operand: usize, _width: Width) -> Option<Word<'a>> {
+        None
     }
 }
 
@@ -1974,9 +2037,10 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
     }
 }
 
-/// Runs the vector laid out in `layout` for the current CPU or an idle one through the kernel's
-/// direct map of its operands' pages, which the page tables that map them keep mapped while they
-/// are locked: nothing is pinned, and nothing needs to be revalidated.
+/// Runs the vector `ops` for the current CPU or an idle one through the kernel's direct map of its
+/// operands' pages, which the page tables that map them keep mapped while they are locked:
+/// nothing is pinned, nothing needs to be revalidated, and nothing is laid out ([`map_locked`]
+/// goes over the operands once).
 ///
 /// Returns what [`run`] returns, or `None` if the vector did not run: an operand's range is not
 /// valid (its fault is the pinned path's to report), its operands are on pages of more than
@@ -1992,42 +2056,127 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// through the direct map does not set the entry's dirty bit, and reclaim drops a clean
 /// anonymous page that has a copy in swap, or that was freed lazily (`MADV_FREE`), without
 /// writing it. A dirty entry hands its state to the page when it is cleared, as for a store by
-/// user space. Each page is checked once, for writing if any operand on it is written, as the
-/// pinned path pins it: a read operand on a page that another operand writes reads it through an
-/// entry checked for writing (which, as for a write pin, does not ask for `VM_READ`).
+/// user space. Each operand's pages are checked for its own access ([`LockedPages::page`]): a page
+/// that one operand reads and another writes is checked for both, under the same lock, so both
+/// reach the same page. A read operand on the page that the operand before it was found on for
+/// writing reads it through that check (which, as for a write pin, does not ask for `VM_READ`);
+/// any other is checked for reading, which a page without `VM_READ` fails, and the vector is
+/// then pinned (for writing, if another operand writes the page).
 ///
 /// Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the pages
-/// found, once per table (a table maps pages of one mapping): the caller only runs the whole
-/// [`check_policy`] for a vector that did not run.
-fn run_locked(
-    layout: &mut VecLayout<'_>,
-    cpu: CpuId,
-    guard: &MmapReadGuard<'_>,
-) -> Result<Option<usize>> {
-    // All the tables first: the entries are then read from tables that no longer change.
+/// found, once per table and access (a table maps pages of one mapping): the caller only runs
+/// the whole [`check_policy`] for a vector that did not run.
+fn run_locked(ops: &OpVec, cpu: CpuId, guard: &MmapReadGuard<'_>) -> Result<Option<usize>> {
     let mut tables = PteTables::<TABLES_MAX>::new(guard);
-    for page in layout.pages() {
-        if !tables.lock(page.addr()) {
-            return Ok(None);
-        }
-    }
-    // The policy, once per table: a table maps pages of one mapping.
-    if !layout.direct_map(&tables, |vma, write| !refused(vma, write)) {
-        return Ok(None);
-    }
-    let layout = &*layout;
-    let pages = layout.pages();
     let mut mapped = MappedVec::new();
-    // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to `PAGE_SIZE`:
-    // cpu_opv is 64-bit only, without highmem), mapped by a present entry of `tables` for the
-    // access its operands need (`PteTables::direct_map()`: for writing if the page is written).
-    // The page stays mapped, hence valid, while the tables are locked, which they are until
-    // `tables` is dropped: the memory borrows it. An operand whose range is not valid fails the
-    // map.
-    if unsafe { layout.map(|i| pages.get(i)?.ptr(), &tables, &mut mapped) }.is_none() {
+    if map_locked(ops, &mut tables, &mut mapped).is_none() {
         return Ok(None);
     }
     dispatch(Memory::Locked(&mapped), cpu)
+}
+
+/// Maps the operations of `ops` over the memory of their operands into `out`, for the
+/// interpreter, in one pass over the operands: each page an operand is on is found in the
+/// kernel's direct map through the table of `tables` that maps it ([`LockedPages`]). `None`,
+/// with `out` holding no operation, if an operand's range is not valid or a page cannot be found
+/// so (see [`run_locked`]).
+fn map_locked<'t, const N: usize>(
+    ops: &OpVec,
+    tables: &'t mut PteTables<'_, N>,
+    out: &mut MappedVec<'t>,
+) -> Option<()> {
+    let mut pages = LockedPages {
+        tables,
+        addrs: untag_addrs(ops),
+        last: None,
+    };
+    out.map(ops, &mut pages)
+}
+
+/// The memory of a vector's operands, found in the kernel's direct map through locked page
+/// tables ([`PteTables::direct_map`]) as [`map_locked`] comes to them.
+///
+/// The memory borrows the tables for `'t`, and they only unlock when dropped, which the borrow
+/// rules out: the pages stay mapped, and their addresses valid, for `'t`.
+struct LockedPages<'t, 'g, const N: usize> {
+    /// The tables, locked as the pages are found.
+    tables: &'t mut PteTables<'g, N>,
+    /// The addresses of the operands, untagged ([`untag_addrs`]).
+    addrs: [u64; 2 * VEC_LEN_MAX],
+    /// The last page found (its user address), whether for writing, and its address: an operand
+    /// is often on the page of the one just before it (the fields of a structure, neighbouring
+    /// counters).
+    last: Option<(usize, bool, NonNull<u8>)>,
+}
+
+impl<'t, const N: usize> LockedPages<'t, '_, N> {
+    /// The address in the direct map of the page at `addr` (page-aligned), found for writing if
+    /// `write`, after the policy ([`refused`]) allowed the access in its mapping.
+    // Inline: its calls (seven in the worst case) would each cost a call and a return, which under
+    // emulation are lookups in QEMU's jump cache (dev/insncount).
+    #[inline(always)]
+    fn page(&mut self, addr: usize, write: bool) -> Option<NonNull<u8>> {
+        if let Some((last, for_write, ptr)) = self.last {
+            if last == addr && (for_write || !write) {
+                return Some(ptr);
+            }
+        }
+        let ptr = self
+            .tables
+            .direct_map(addr, write, |vma, write| !refused(vma, write))?;
+        self.last = Some((addr, write, ptr));
+        Some(ptr)
+    }
+
+    /// The memory of operand `operand`, of `len` bytes, found for writing if `write`.
+    fn mem(&mut self, operand: usize, len: usize, write: bool) -> Option<Mem<'t>> {
+        let addr = *self.addrs.get(operand)?;
+        let Some(seg) = Segments::new(addr, len).ok()? else {
+            return Some(Mem::EMPTY);
+        };
+        let split = seg.split();
+        let first = self.page(seg.page, write)?;
+        let next = if split.goes_on() {
+            Some(self.page(seg.page.checked_add(PAGE_SIZE)?, write)?)
+        } else {
+            None
+        };
+        let pieces = split.pieces(first, next)?;
+        // SAFETY: By the type invariants of `Segments` and `Split`, the first piece is on the
+        // operand's first page, the rest (if any) on the next one, at offsets and lengths inside
+        // those pages (`Split::pieces()`), whose addresses `PteTables::direct_map()` found: valid
+        // for reads while the tables are locked, which they are for `'t` (see the type's
+        // documentation).
+        Some(unsafe { Mem::new(pieces) })
+    }
+}
+
+impl<'t, const N: usize> OperandMemory<'t> for LockedPages<'t, '_, N> {
+    fn read(&mut self, operand: usize, len: usize) -> Option<Mem<'t>> {
+        self.mem(operand, len, false)
+    }
+
+    fn written(&mut self, operand: usize, len: usize) -> Option<MemMut<'t>> {
+        let mem = self.mem(operand, len, true)?;
+        // SAFETY: Its pages were found for writing: valid for writes as for reads, for `'t`.
+        Some(unsafe { MemMut::new(mem) })
+    }
+
+    /// `None` if the word is not aligned to its width, which `Op::new()` checked on the tagged
+    /// address (untagging only clears or extends high bits), but the safety below relies on it.
+    fn word(&mut self, operand: usize, width: Width) -> Option<Word<'t>> {
+        let addr = usize::try_from(*self.addrs.get(operand)?).ok()?;
+        if addr & (width.bytes() - 1) != 0 {
+            return None;
+        }
+        let page = self.page(addr & !(PAGE_SIZE - 1), true)?;
+        let ptr = page.as_ptr().wrapping_add(addr & (PAGE_SIZE - 1));
+        // SAFETY: The word's address is aligned to its width, which divides `PAGE_SIZE`: the word
+        // is at that offset in its page, inside it. The page's address, aligned to `PAGE_SIZE`,
+        // was found for writing: valid for reads and writes for `'t` (see the type's
+        // documentation), as `ptr` is for the width, aligned to it.
+        Some(unsafe { Word::new(ptr, width) })
+    }
 }
 
 /// The most last-level page tables [`run_locked`] locks for a vector: one for a structure, or
@@ -2160,7 +2309,7 @@ fn cow_unstable(pinned: &PinnedVec<'_, '_>, guard: &MmapReadGuard<'_>) -> Option
 fn execute_without_memory(ops: &OpVec, cpu: CpuId) -> Result<isize> {
     let mut mapped = MappedVec::new();
     // Never `None`: the caller checked that no operation accesses memory.
-    mapped.map_without_memory(ops).ok_or(EINVAL)?;
+    mapped.map(ops, &mut NoMemory).ok_or(EINVAL)?;
     let ran = dispatch(Memory::None(&mapped), cpu)?;
     Ok(ran.unwrap_or(0) as isize)
 }
@@ -2190,20 +2339,20 @@ fn execute(task: &CurrentTask, ops: &OpVec, cpu: CpuId) -> Result<isize> {
         }
         in_mm = Some(guard);
     }
-    // Laid out once; pinned in place at each attempt.
-    let mut layout = VecLayout::new();
-    layout.lay_out(ops);
     if in_mm.is_none() && !debug::pinned_only() {
         // Any other vector, through the page tables that map its operands, which check the policy
         // on the way: the whole check only runs if the vector did not run.
         debug::delay_lock();
         let guard = mm.mmap_read_lock_killable()?;
-        if let Some(ret) = run_locked(&mut layout, cpu, &guard)? {
+        if let Some(ret) = run_locked(ops, cpu, &guard)? {
             return Ok(ret as isize);
         }
         check_policy(ops, &guard)?;
         in_mm = Some(guard);
     }
+    // Laid out once; pinned in place at each attempt.
+    let mut layout = VecLayout::new();
+    layout.lay_out(ops);
     execute_pinned(task, mm, &layout, cpu, in_mm)
 }
 
@@ -3036,6 +3185,34 @@ mod tests {
         // A range that wraps around the address space is a fault, not a crash.
         assert_eq!(Segments::new(u64::MAX - 3, 8), Err(EFAULT));
         assert_eq!(Segments::new(0, 4097), Err(EINVAL));
+    }
+
+    #[test]
+    fn vectors_without_memory_map_without_any() {
+        // What `execute_without_memory()` runs: an empty vector, compares and copies of no bytes.
+        let empty = raw(MEMCPY, 0, 0x1001, 0x2003, 0, 0);
+        let none = raw(NE, 0, 0, 0, 0, 0);
+        let mut mapped = MappedVec::new();
+        for raw_ops in [&[][..], &[empty, none], &[none, empty, empty, none]] {
+            let v = OpVec::new(raw_ops).expect("a valid vector");
+            assert_eq!(mapped.map(&v, &mut NoMemory), Some(()));
+            assert_eq!(mapped.iter().count(), raw_ops.len());
+            assert!(mapped.iter().all(|op| match op {
+                MappedOp::Compare { a, b, .. } => a.len() == 0 && b.len() == 0,
+                MappedOp::Memcpy { dst, src, .. } => dst.0.len() == 0 && src.len() == 0,
+                MappedOp::Add { .. } => false,
+            }));
+        }
+        // Any operation with memory to access has none to map, and the vector none at all.
+        for raw_ops in [
+            &[empty, raw(ADD, 8, 0x1000, 1, 0, 0)][..],
+            &[raw(EQ, 1, 0x1000, 0x2000, 0, 0)],
+            &[none, raw(MEMCPY, 8, 0x1000, 0x2000, 0, 0)],
+        ] {
+            let v = OpVec::new(raw_ops).expect("a valid vector");
+            assert_eq!(mapped.map(&v, &mut NoMemory), None);
+            assert_eq!(mapped.iter().count(), 0);
+        }
     }
 
     #[test]

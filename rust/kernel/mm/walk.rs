@@ -4,9 +4,9 @@
 //!
 //! C header: [`include/linux/pagewalk.h`](srctree/include/linux/pagewalk.h)
 //!
-//! [`PteTables::lock`] finds the last-level page table that maps an address and takes its page
-//! table lock (`user_pte_table_lock()`); [`PteTables::direct_map`] then finds pages that the
-//! locked tables map in the kernel's direct map, through their entries. While that lock is held,
+//! [`PteTables::direct_map`] finds a page of user memory in the kernel's direct map, through its
+//! entry in the last-level page table that maps it, whose page table lock it takes first
+//! (`user_pte_table_lock()`) unless it holds it already. While that lock is held,
 //! no entry of the table changes the page it maps nor the access it allows (the hardware still
 //! sets accessed and dirty bits, and some architectures bits of their own): unmapping
 //! (`munmap()`, `MADV_DONTNEED`, reclaim), migration, write-protection (`fork()`, KSM,
@@ -24,17 +24,16 @@ use crate::{
     mm::{virt::VmaRef, MmapReadGuard},
     page::PAGE_SIZE,
 };
-use core::mem::MaybeUninit;
+use core::{mem::MaybeUninit, ptr::NonNull};
 
 /// Up to `N` last-level page tables of an mm, locked: the current task's, for
 /// [`PteTables::direct_map`] to mean anything.
 ///
 /// While they are, the present entries of the tables keep mapping the pages they map, with the
-/// access they allow (see the [module documentation](self)). Tables are locked with
-/// [`PteTables::lock`], which needs `&mut self`; their pages are found in the direct map with
-/// [`PteTables::direct_map`], which only borrows `self`. The addresses it finds are raw
-/// pointers, valid while the `PteTables` is not dropped, so unlocked: their users tie them to a
-/// borrow of it.
+/// access they allow (see the [module documentation](self)). [`PteTables::direct_map`] finds a
+/// page in the direct map through the table that maps it, locked first if it is not yet. The
+/// addresses it finds are raw pointers, valid while the `PteTables` is not dropped, so unlocked
+/// (locking another table never unlocks one): their users tie them to a borrow of it.
 ///
 /// The first table locked waits for its lock; the others are only locked if their lock is free
 /// (`user_pte_table_lock()`'s `trylock`), so that holding several cannot deadlock against a
@@ -81,32 +80,18 @@ impl<'a, const N: usize> PteTables<'a, N> {
         unsafe { &*(core::ptr::from_ref(locked) as *const [PteTable]) }
     }
 
-    /// The tables locked so far, each with the VMA it was locked for.
-    #[inline]
-    fn locked_with_vma(&self) -> impl Iterator<Item = (&PteTable, &'a VmaRef)> {
-        self.locked().iter().map(|table| {
-            // SAFETY: `table` is one of the first `self.nr` tables: by the type invariants,
-            // `table.table.vma` is the VMA that `user_pte_table_lock()` found in the mm whose mmap
-            // read lock `self.guard` holds for `'a`.
-            (table, unsafe { VmaRef::from_raw(table.table.vma) })
-        })
-    }
-
-    /// Makes sure that a locked table maps the page at `addr`, in the same VMA as the page it was
+    /// The index of a locked table that maps the page at `addr`, in the same VMA as the page it was
     /// locked for: one already locked, or else the one that maps it, locked now.
     ///
-    /// `false` if the page is in no VMA, or no last-level table maps it: none yet, a huge page
-    /// mapped by a higher-level entry, or a hugetlb VMA. Also `false` if its table cannot be
-    /// locked without waiting (but for the first), if its lock is one held already (the table is
-    /// locked for another VMA in the same range, or, without split page table locks, any table
-    /// is locked; on powerpc's book3s64, whose tables are fragments of a page that share its
-    /// lock, a neighbouring table fails its trylock so), or if `N` tables are locked already.
-    /// The entries are not checked here: [`PteTables::direct_map`] checks those it is asked
-    /// about.
-    #[must_use]
-    pub fn lock(&mut self, addr: usize) -> bool {
-        if self.locked().iter().any(|table| table.maps(addr)) {
-            return true;
+    /// `None` if the page is in no VMA, or no last-level table maps it: none yet, a huge page
+    /// mapped by a higher-level entry, or a hugetlb VMA. Also `None` if its table cannot be locked
+    /// without waiting (but for the first), if its lock is one held already (the table is locked
+    /// for another VMA in the same range, or, without split page table locks, any table is
+    /// locked; on powerpc's book3s64, whose tables are fragments of a page that share its lock, a
+    /// neighbouring table fails its trylock so), or if `N` tables are locked already.
+    fn lock(&mut self, addr: usize) -> Option<usize> {
+        if let Some(index) = self.locked().iter().position(|table| table.maps(addr)) {
+            return Some(index);
         }
         // Never a lock this thread holds: a table locked for another VMA that shares the range,
         // or, without split page table locks, any table (all share the mm's lock). A trylock of
@@ -115,15 +100,13 @@ impl<'a, const N: usize> PteTables<'a, N> {
             && (!cfg!(CONFIG_SPLIT_PTE_PTLOCKS)
                 || self.locked().iter().any(|table| table.covers(addr)))
         {
-            return false;
+            return None;
         }
-        let first = self.nr == 0;
-        let Some(slot) = self.tables.get_mut(self.nr) else {
-            return false;
-        };
+        let index = self.nr;
+        let table = self.tables.get_mut(index)?;
         // Locked in place: the table is too large to be returned for free. Not counted until it is
         // locked, and so never read nor unlocked if it is not.
-        let table = slot.write(PteTable {
+        let table = table.write(PteTable {
             table: bindings::user_pte_table {
                 address: addr & !(PAGE_SIZE - 1),
                 vma: core::ptr::null_mut(),
@@ -134,6 +117,7 @@ impl<'a, const N: usize> PteTables<'a, N> {
             },
             start: 0,
             end: 0,
+            allowed: Allowed::Nothing,
         });
         // SAFETY: `self.guard.mm` is an mm whose mmap read lock `self.guard` holds, as
         // `user_pte_table_lock()` requires, until the table is unlocked: `self` borrows the guard,
@@ -142,10 +126,10 @@ impl<'a, const N: usize> PteTables<'a, N> {
         // free: a lock this thread holds, which the check above rules out where it can, fails the
         // trylock.
         if unsafe {
-            bindings::user_pte_table_lock(self.guard.mm.as_raw(), &mut table.table, !first)
+            bindings::user_pte_table_lock(self.guard.mm.as_raw(), &mut table.table, index > 0)
         } != 0
         {
-            return false;
+            return None;
         }
         // SAFETY: `user_pte_table_lock()` succeeded: `table.table.vma` is the VMA of
         // `table.table.address`, which it found in the mm whose mmap read lock `self.guard` holds;
@@ -159,16 +143,16 @@ impl<'a, const N: usize> PteTables<'a, N> {
         // found; there was room for it. It maps the `PMD_SIZE`-aligned range of `addr`, which no
         // other locked table covers (checked above, unless it is the first): the ranges stay
         // disjoint.
-        self.nr += 1;
-        true
+        self.nr = index + 1;
+        Some(index)
     }
 
-    /// Finds, for each page of `pages`, its address in the kernel's direct map, through its entry
-    /// in the locked table that maps it ([`PteTables::lock`]), if the current task may access it
-    /// there, for writing if the page says so, without a fault, as `get_user_pages()` lets it
-    /// without `FOLL_FORCE`; and, for a write, if the entry is dirty already (a store through
-    /// the direct map does not dirty it). `user_pte_table_page_addresses()` checks, in one call
-    /// per table:
+    /// The address in the kernel's direct map of the page at `addr` (page-aligned), found through
+    /// its entry in the locked table that maps it (locked first if none does: see below), if the
+    /// current task may access it there, for writing if `write`, without a fault, as
+    /// `get_user_pages()` lets it without `FOLL_FORCE`; and, for a write, if the entry is dirty
+    /// already (a store through the direct map does not dirty it).
+    /// `user_pte_table_page_address()` checks:
     ///
     /// - the VMA: not `VM_IO` nor `VM_PFNMAP`, not a `memfd_secret()` mapping (whose pages are not
     ///   in the direct map); `VM_READ`, or `VM_WRITE` and not a shadow stack (which only the
@@ -179,106 +163,51 @@ impl<'a, const N: usize> PteTables<'a, N> {
     ///   `ZONE_DEVICE`. The keys are the current task's: the answers are only meaningful for its
     ///   own mm.
     ///
-    /// Before a table's pages are looked at, `allow` is asked about its VMA, and whether any of
-    /// the pages it maps is written: the caller's own policy. `user_pte_table_page_addresses()`
-    /// marks the folios referenced, as `get_user_pages_fast()` marks the folios it takes (an
-    /// access through the direct map sets no accessed bit in the entry), whether or not the
-    /// caller then accesses them.
+    /// Before the first page of a table is looked at for an access, `allow` is asked about the
+    /// table's VMA and the access (whether it writes): the caller's own policy, asked once per
+    /// table and access; a table allowed for writing is not asked about reading, so the policy
+    /// must allow reading wherever it allows writing. `user_pte_table_page_address()` marks the
+    /// folio referenced, as `get_user_pages_fast()` marks the folios it takes (an access through
+    /// the direct map sets no accessed bit in the entry), whether or not the caller then accesses
+    /// it.
     ///
-    /// `false` unless every page is mapped by a locked table, allowed by `allow` and accessible:
-    /// the addresses are then [`DirectMapPage::ptr`], each set by this call (the C function counts
-    /// the pages it finds, and the counts must add up to all of `pages`, so that no address is left
-    /// from an earlier call); after `false`, the addresses mean nothing. Only those addresses are
-    /// set: each page's user address, and whether it is written, stay as they are. A page stays
-    /// mapped while its table is locked, so its address is valid for the borrow of `self`; the
-    /// pointer does not carry that lifetime: callers tie what they make of it to the borrow.
-    /// Accesses through it race with user space, which may access the same memory concurrently:
-    /// callers use volatile or byte-copy accesses, never references. It does not exist with
-    /// `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
+    /// `None` if no table that maps the page can be locked (the page is in no VMA, no last-level
+    /// table maps it, its lock is taken, or `N` tables are locked already: the first table waits
+    /// for its lock, the others are only locked if it is free), if `allow` refuses, or if the
+    /// page cannot be accessed so. A page stays mapped while its table is locked, and a table
+    /// stays locked until `self` is dropped (locking more never unlocks one): the address is valid
+    /// until then. It does not carry that lifetime: callers tie what they make of it to a borrow
+    /// of `self`. Accesses through it race with user space, which may access the same memory
+    /// concurrently: callers use volatile or byte-copy accesses, never references. It does not
+    /// exist with `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
     #[cfg(not(CONFIG_HIGHMEM))]
+    #[inline]
     pub fn direct_map(
-        &self,
-        pages: &mut [DirectMapPage],
-        mut allow: impl FnMut(&'a VmaRef, bool) -> bool,
-    ) -> bool {
-        // The C function counts in an `int`.
-        let Ok(nr) = i32::try_from(pages.len()) else {
-            return false;
-        };
-        // The pages found, by all the tables, each by one table at most: the locked tables map
-        // disjoint ranges (type invariants).
-        let mut found: usize = 0;
-        for (table, vma) in self.locked_with_vma() {
-            let mut mapped = pages
-                .iter()
-                .filter(|page| table.maps(page.addr()))
-                .peekable();
-            if mapped.peek().is_none() {
-                continue;
+        &mut self,
+        addr: usize,
+        write: bool,
+        allow: impl FnOnce(&'a VmaRef, bool) -> bool,
+    ) -> Option<NonNull<u8>> {
+        let index = self.lock(addr)?;
+        let table = self.tables.get_mut(..self.nr)?.get_mut(index)?;
+        // SAFETY: `index` is below `self.nr` (`lock()` returned it): by the type invariants, the
+        // table is initialised.
+        let table = unsafe { table.assume_init_mut() };
+        let needed = if write { Allowed::Write } else { Allowed::Read };
+        if table.allowed < needed {
+            // SAFETY: By the type invariants, `table.table.vma` is the VMA of the mm whose mmap
+            // read lock `self.guard` holds for `'a`, that the table was locked for.
+            let vma = unsafe { VmaRef::from_raw(table.table.vma) };
+            if !allow(vma, write) {
+                return None;
             }
-            if !allow(vma, mapped.any(|page| page.write())) {
-                return false;
-            }
-            // SAFETY: By the type invariants, `table.table` is locked, and its VMA is a VMA of an
-            // mm whose mmap read lock is held for as long. `pages` is valid for reads and writes
-            // of `nr` pages, which `DirectMapPage` lays out as `struct user_pte_table_page`
-            // (`repr(transparent)`); the function only writes their `kaddr`, with the address of
-            // a page that the table keeps mapped.
-            let ret = unsafe {
-                bindings::user_pte_table_page_addresses(
-                    &table.table,
-                    pages.as_mut_ptr().cast(),
-                    nr.unsigned_abs(),
-                )
-            };
-            // An error (negative) does not convert.
-            let Ok(n) = usize::try_from(ret) else {
-                return false;
-            };
-            found = found.saturating_add(n);
+            table.allowed = needed;
         }
-        // Each page was found by this call, once: a page that no locked table maps is not counted.
-        let all = found == pages.len();
-        debug_assert!(!all || pages.iter().all(|page| page.ptr().is_some()));
-        all
-    }
-}
-
-/// A page to find in the kernel's direct map through the locked tables of a [`PteTables`]
-/// ([`PteTables::direct_map`]): its user address, whether it is accessed for writing, and, once
-/// found, its address in the direct map.
-#[repr(transparent)]
-pub struct DirectMapPage(bindings::user_pte_table_page);
-
-impl DirectMapPage {
-    /// The page at `addr` (page-aligned), accessed for writing if `write`, not found yet.
-    #[inline]
-    pub const fn new(addr: usize, write: bool) -> Self {
-        Self(bindings::user_pte_table_page {
-            address: addr,
-            write,
-            kaddr: core::ptr::null_mut(),
-        })
-    }
-
-    /// The page's user address.
-    #[inline]
-    pub fn addr(&self) -> usize {
-        self.0.address
-    }
-
-    /// Whether the page is accessed for writing.
-    #[inline]
-    pub fn write(&self) -> bool {
-        self.0.write
-    }
-
-    /// The page's address in the kernel's direct map, once [`PteTables::direct_map`] found it
-    /// (meaningful only after it returned `true`); valid while the [`PteTables`] that found it
-    /// stays locked (see there).
-    #[inline]
-    pub fn ptr(&self) -> Option<core::ptr::NonNull<u8>> {
-        core::ptr::NonNull::new(self.0.kaddr.cast())
+        // SAFETY: By the type invariants, `table.table` is locked, and its VMA is a VMA of an mm
+        // whose mmap read lock is held for as long. `addr` is in the range the table maps in its
+        // VMA (`lock()` found or locked the table for it).
+        let kaddr = unsafe { bindings::user_pte_table_page_address(&table.table, addr, write) };
+        NonNull::new(kaddr.cast())
     }
 }
 
@@ -305,6 +234,20 @@ struct PteTable {
     table: bindings::user_pte_table,
     start: usize,
     end: usize,
+    /// The most that the caller's policy allowed in the table's VMA ([`PteTables::direct_map`]).
+    allowed: Allowed,
+}
+
+/// What the caller's policy allowed in the VMA of a [`PteTable`]: each allows what the ones before
+/// it allow.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Allowed {
+    /// Not asked yet.
+    Nothing,
+    /// Reads.
+    Read,
+    /// Reads and writes.
+    Write,
 }
 
 impl PteTable {
