@@ -1208,7 +1208,8 @@ impl<'o> VecLayout<'o> {
 }
 
 /// The memory of the operands of a [`VecLayout`], whose pages are at `page(i)`, for
-/// [`VecLayout::map`].
+/// [`VecLayout::map`], which maps the layout's own vector: the slots say where each operand is,
+/// and how long (the lengths that [`OperandMemory`] passes are those of the same operations).
 ///
 /// # Invariants
 ///
@@ -2058,10 +2059,11 @@ fn stopped(ops: &OpVec, i: usize) -> Option<usize> {
 /// writing it. A dirty entry hands its state to the page when it is cleared, as for a store by
 /// user space. Each operand's pages are checked for its own access ([`LockedPages::page`]): a page
 /// that one operand reads and another writes is checked for both, under the same lock, so both
-/// reach the same page. A read operand on the page that the operand before it was found on for
-/// writing reads it through that check (which, as for a write pin, does not ask for `VM_READ`);
-/// any other is checked for reading, which a page without `VM_READ` fails, and the vector is
-/// then pinned (for writing, if another operand writes the page).
+/// reach the same page. A page of a read operand that is the last page looked up (by the operand
+/// before, or by this one's first page), and was found for writing, is read through that check
+/// (which, as for a write pin, does not ask for `VM_READ`); any other is checked for reading,
+/// which a page without `VM_READ` fails, and the vector is then pinned (for writing, if another
+/// operand writes the page).
 ///
 /// Called with `guard` held. The policy ([`refused`]) is checked on the mappings of the pages
 /// found, once per table and access (a table maps pages of one mapping): the caller only runs
@@ -2096,8 +2098,14 @@ fn map_locked<'t, const N: usize>(
 /// The memory of a vector's operands, found in the kernel's direct map through locked page
 /// tables ([`PteTables::direct_map`]) as [`map_locked`] comes to them.
 ///
-/// The memory borrows the tables for `'t`, and they only unlock when dropped, which the borrow
-/// rules out: the pages stay mapped, and their addresses valid, for `'t`.
+/// The memory borrows the tables for `'t`. A `PteTables` only unlocks its tables when it is
+/// dropped, and nothing here drops or replaces `*self.tables` (nor could without an mmap lock
+/// guard to make another): the pages found stay mapped, and their addresses valid, for `'t`.
+///
+/// # Invariants
+///
+/// If `self.last` is `Some((addr, write, ptr))`, `ptr` is what `self.tables.direct_map()`
+/// returned for the page at `addr`, for writing if `write`.
 struct LockedPages<'t, 'g, const N: usize> {
     /// The tables, locked as the pages are found.
     tables: &'t mut PteTables<'g, N>,
@@ -2112,8 +2120,9 @@ struct LockedPages<'t, 'g, const N: usize> {
 impl<'t, const N: usize> LockedPages<'t, '_, N> {
     /// The address in the direct map of the page at `addr` (page-aligned), found for writing if
     /// `write`, after the policy ([`refused`]) allowed the access in its mapping.
-    // Inline: its calls (seven in the worst case) would each cost a call and a return, which under
-    // emulation are lookups in QEMU's jump cache (dev/insncount).
+    // Inline: a cache check around one call, made for each page of each operand; rustc keeps it
+    // out of line otherwise, at the price of a call and a return each time (seven in the worst
+    // case, dev/insncount).
     #[inline(always)]
     fn page(&mut self, addr: usize, write: bool) -> Option<NonNull<u8>> {
         if let Some((last, for_write, ptr)) = self.last {
@@ -2124,6 +2133,7 @@ impl<'t, const N: usize> LockedPages<'t, '_, N> {
         let ptr = self
             .tables
             .direct_map(addr, write, |vma, write| !refused(vma, write))?;
+        // INVARIANT: `ptr` is what `direct_map()` just returned for `addr` and `write`.
         self.last = Some((addr, write, ptr));
         Some(ptr)
     }
@@ -2144,9 +2154,9 @@ impl<'t, const N: usize> LockedPages<'t, '_, N> {
         let pieces = split.pieces(first, next)?;
         // SAFETY: By the type invariants of `Segments` and `Split`, the first piece is on the
         // operand's first page, the rest (if any) on the next one, at offsets and lengths inside
-        // those pages (`Split::pieces()`), whose addresses `PteTables::direct_map()` found: valid
-        // for reads while the tables are locked, which they are for `'t` (see the type's
-        // documentation).
+        // those pages (`Split::pieces()`), whose addresses `PteTables::direct_map()` found
+        // (`page()`, and the type invariants for the last page): valid for reads while the
+        // tables are locked, which they are for `'t` (see the type's documentation).
         Some(unsafe { Mem::new(pieces) })
     }
 }

@@ -117,7 +117,7 @@ impl<'a, const N: usize> PteTables<'a, N> {
             },
             start: 0,
             end: 0,
-            allowed: Allowed::Nothing,
+            allowed: [false; 2],
         });
         // SAFETY: `self.guard.mm` is an mm whose mmap read lock `self.guard` holds, as
         // `user_pte_table_lock()` requires, until the table is unlocked: `self` borrows the guard,
@@ -163,10 +163,10 @@ impl<'a, const N: usize> PteTables<'a, N> {
     ///   `ZONE_DEVICE`. The keys are the current task's: the answers are only meaningful for its
     ///   own mm.
     ///
-    /// Before the first page of a table is looked at for an access, `allow` is asked about the
-    /// table's VMA and the access (whether it writes): the caller's own policy, asked once per
-    /// table and access; a table allowed for writing is not asked about reading, so the policy
-    /// must allow reading wherever it allows writing. `user_pte_table_page_address()` marks the
+    /// Before a page of a table is looked at for an access, `allow` is asked about the table's VMA
+    /// and the access (whether it writes): the caller's own policy. Its answer is remembered once
+    /// it allowed the access in a table, which it is not asked about again: it must answer alike
+    /// at every call for one `PteTables`. `user_pte_table_page_address()` marks the
     /// folio referenced, as `get_user_pages_fast()` marks the folios it takes (an access through
     /// the direct map sets no accessed bit in the entry), whether or not the caller then accesses
     /// it.
@@ -178,9 +178,8 @@ impl<'a, const N: usize> PteTables<'a, N> {
     /// stays locked until `self` is dropped (locking more never unlocks one): the address is valid
     /// until then. It does not carry that lifetime: callers tie what they make of it to a borrow
     /// of `self`. Accesses through it race with user space, which may access the same memory
-    /// concurrently: callers use volatile or byte-copy accesses, never references. It does not
-    /// exist with `CONFIG_HIGHMEM`, where a page may have no address in the direct map.
-    #[cfg(not(CONFIG_HIGHMEM))]
+    /// concurrently: callers use volatile or byte-copy accesses, never references. (The module
+    /// is not built with `CONFIG_HIGHMEM`, where a page may have no address in the direct map.)
     #[inline]
     pub fn direct_map(
         &mut self,
@@ -193,15 +192,15 @@ impl<'a, const N: usize> PteTables<'a, N> {
         // SAFETY: `index` is below `self.nr` (`lock()` returned it): by the type invariants, the
         // table is initialised.
         let table = unsafe { table.assume_init_mut() };
-        let needed = if write { Allowed::Write } else { Allowed::Read };
-        if table.allowed < needed {
+        let allowed = table.allowed.get_mut(usize::from(write))?;
+        if !*allowed {
             // SAFETY: By the type invariants, `table.table.vma` is the VMA of the mm whose mmap
             // read lock `self.guard` holds for `'a`, that the table was locked for.
             let vma = unsafe { VmaRef::from_raw(table.table.vma) };
             if !allow(vma, write) {
                 return None;
             }
-            table.allowed = needed;
+            *allowed = true;
         }
         // SAFETY: By the type invariants, `table.table` is locked, and its VMA is a VMA of an mm
         // whose mmap read lock is held for as long. `addr` is in the range the table maps in its
@@ -225,7 +224,7 @@ impl<const N: usize> Drop for PteTables<'_, N> {
     }
 }
 
-/// A last-level page table of a VMA, as [`PteTables`] locks it. Once [`PteTables::lock`] has
+/// A last-level page table of a VMA, as [`PteTables`] locks it. Once `PteTables::lock()` has
 /// locked it (the first `nr` of a `PteTables`): `self.table.start..self.table.end` is the range of
 /// addresses that the table maps, and `self.start..self.end` the part of `self.table.vma` in it,
 /// the pages that the table maps in the VMA. Plain data, with no invariants of its own:
@@ -234,20 +233,9 @@ struct PteTable {
     table: bindings::user_pte_table,
     start: usize,
     end: usize,
-    /// The most that the caller's policy allowed in the table's VMA ([`PteTables::direct_map`]).
-    allowed: Allowed,
-}
-
-/// What the caller's policy allowed in the VMA of a [`PteTable`]: each allows what the ones before
-/// it allow.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Allowed {
-    /// Not asked yet.
-    Nothing,
-    /// Reads.
-    Read,
-    /// Reads and writes.
-    Write,
+    /// Whether the caller's policy allowed reads (`[0]`) and writes (`[1]`) in the table's VMA
+    /// ([`PteTables::direct_map`]); `false` until it was asked.
+    allowed: [bool; 2],
 }
 
 impl PteTable {
