@@ -3592,47 +3592,51 @@ mod tests {
         _borrow: PhantomData<&'a mut [u8]>,
     }
 
+    /// The operands of a one-operation vector in test buffers, as [`run_one`] maps them: each
+    /// given once, `None` for an operand of no byte, or none.
+    struct Views<'a>([Option<View<'a>>; 2]);
+
+    impl<'a> Views<'a> {
+        /// The memory of operand `operand`, taken.
+        fn take(&mut self, operand: usize) -> Option<Mem<'a>> {
+            let view = self.0.get_mut(operand)?.take();
+            Some(view.map_or(Mem::EMPTY, |view| {
+                // SAFETY: By the type invariants of `View`, the pieces are valid for reads and
+                // writes for `'a`.
+                unsafe { Mem::new(view.pieces) }
+            }))
+        }
+    }
+
+    impl<'a> OperandMemory<'a> for Views<'a> {
+        fn read(&mut self, operand: usize, _len: usize) -> Option<Mem<'a>> {
+            self.take(operand)
+        }
+
+        fn written(&mut self, operand: usize, _len: usize) -> Option<MemMut<'a>> {
+            let mem = self.take(operand)?;
+            // SAFETY: The pieces of a `View` are valid for writes too (type invariants of `View`).
+            Some(unsafe { MemMut::new(mem) })
+        }
+
+        /// `None` if the operand is not one piece of `width` bytes, aligned to it.
+        fn word(&mut self, operand: usize, width: Width) -> Option<Word<'a>> {
+            let ptr = self.take(operand)?.word(width)?;
+            // SAFETY: `Mem::word()` found one piece of `width` bytes, aligned to it, valid for
+            // reads and writes (type invariants of `View`).
+            Some(unsafe { Word::new(ptr, width) })
+        }
+    }
+
     /// Runs a one-operation vector over `a` (first operand) and `b` (second operand): `None` for
     /// an operand of no byte, or none.
     fn run_one(op: RawOp, a: Option<View<'_>>, b: Option<View<'_>>) -> usize {
         let ops = OpVec::new(&[op]).expect("valid op");
-        let mem = |view: Option<View<'_>>| {
-            view.map_or(Mem::EMPTY, |view| {
-                // SAFETY: By the type invariants of `View`, the pieces are valid for reads and
-                // writes while the views' borrows last, which is longer than this call.
-                unsafe { Mem::new(view.pieces) }
-            })
-        };
-        let (a, b) = (mem(a), mem(b));
-        let Some(op) = ops.iter().next() else {
-            return usize::MAX;
-        };
-        let op = match *op {
-            Op::Compare { kind, .. } => MappedOp::Compare { kind, a, b },
-            Op::Memcpy { order, .. } => MappedOp::Memcpy {
-                // SAFETY: As above: valid for writes too.
-                dst: unsafe { MemMut::new(a) },
-                src: b,
-                order,
-            },
-            Op::Add {
-                count,
-                width,
-                order,
-                ..
-            } => {
-                let Some(ptr) = a.word(width) else {
-                    // Not the memory of an add: no result the tests expect.
-                    return usize::MAX;
-                };
-                // SAFETY: `Mem::word()` found one piece of `width` bytes, aligned to it, valid for
-                // reads and writes (above).
-                let word = unsafe { Word::new(ptr, width) };
-                MappedOp::Add { word, count, order }
-            }
-        };
         let mut mapped = MappedVec::new();
-        mapped.push(op).expect("room for one operation");
+        if mapped.map(&ops, &mut Views([a, b])).is_none() {
+            // Not the memory of an add: no result the tests expect.
+            return usize::MAX;
+        }
         run(&mapped)
     }
 
