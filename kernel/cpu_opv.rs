@@ -950,23 +950,6 @@ struct VecPage {
     write: bool,
 }
 
-impl VecPage {
-    /// The page at `addr` (page-aligned), accessed for writing if `write`.
-    const fn new(addr: usize, write: bool) -> Self {
-        Self { addr, write }
-    }
-
-    /// Its user address.
-    fn addr(&self) -> usize {
-        self.addr
-    }
-
-    /// Whether it is accessed for writing.
-    fn write(&self) -> bool {
-        self.write
-    }
-}
-
 /// The distinct pages of a vector's operands, in the order the operands first use them.
 ///
 /// # Invariants
@@ -984,7 +967,10 @@ impl VecPages {
     const fn new() -> Self {
         // INVARIANT: No page is in use.
         Self {
-            pages: [VecPage::new(0, false); PAGES_MAX],
+            pages: [VecPage {
+                addr: 0,
+                write: false,
+            }; PAGES_MAX],
             nr: 0,
         }
     }
@@ -1003,14 +989,14 @@ impl VecPages {
         // the search does not change the index found.
         let in_use = self.pages.get_mut(..self.nr).unwrap_or(&mut []);
         for (i, page) in in_use.iter_mut().enumerate().rev() {
-            if page.addr() == addr {
+            if page.addr == addr {
                 page.write |= write;
                 return u8::try_from(i).ok();
             }
         }
         let nr = self.nr;
         let index = u8::try_from(nr).ok()?;
-        *self.pages.get_mut(nr)? = VecPage::new(addr, write);
+        *self.pages.get_mut(nr)? = VecPage { addr, write };
         // INVARIANT: `addr` is none of the addresses in use, and there was room for it.
         self.nr = nr + 1;
         Some(index)
@@ -1375,7 +1361,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
         how: Pinning<'_>,
     ) -> Result<bool> {
         let page = self.layout.pages().get(index).ok_or(EINVAL)?;
-        let (addr, written) = (page.addr(), page.write());
+        let (addr, written) = (page.addr, page.write);
         let slot = self.pins.get_mut(index).ok_or(EINVAL)?;
         // A read operand on a page that a written operand is on.
         let reads_written = !write && written;
@@ -1447,7 +1433,7 @@ impl<'l, 'o> PinnedVec<'l, 'o> {
             // mapped.
             *ptr = pin
                 .as_ref()
-                .filter(|pin| pin.is_write() || !page.write())
+                .filter(|pin| pin.is_write() || !page.write)
                 .and_then(PinnedPage::direct_map);
         }
         // SAFETY: Each address is the direct map of page `i` (`page_address()`, aligned to
@@ -3252,7 +3238,7 @@ mod tests {
         ];
         assert_eq!(layout.pages().len(), want.len());
         for (page, &(addr, written)) in layout.pages().iter().zip(want.iter()) {
-            assert_eq!((page.addr(), page.write()), (addr, written));
+            assert_eq!((page.addr, page.write), (addr, written));
         }
         // The page indices of a slot, and no more.
         let indices = |slot: &Slot| {
@@ -3338,7 +3324,7 @@ mod tests {
                         let want = if operand.expect_fault { EAGAIN } else { EFAULT };
                         let page = |i: usize| {
                             let page = layout.pages().get(i)?;
-                            Some((page.addr() as u64, page.write()))
+                            Some((page.addr as u64, page.write))
                         };
                         *laid_out == *write
                             && *fault == want
@@ -3408,7 +3394,7 @@ mod tests {
                     assert_eq!(slot, want);
                     assert_eq!(pages.nr, usize::from(index) + 1);
                     let laid_out = pages.as_slice().get(usize::from(index));
-                    assert!(laid_out.is_some_and(|p| p.addr() == first && p.write()));
+                    assert!(laid_out.is_some_and(|p| p.addr == first && p.write));
                 }
             }
             if len > 1 {
@@ -3498,7 +3484,7 @@ mod tests {
         ];
         let mut ptrs = [None; PAGES_MAX];
         for (page, ptr) in layout.pages().iter().zip(ptrs.iter_mut()) {
-            *ptr = match page.addr() {
+            *ptr = match page.addr {
                 0x20000 => NonNull::new(dst.as_mut_ptr()),
                 0x10000 => NonNull::new(src[0].as_mut_ptr()),
                 0x11000 => NonNull::new(src[1].as_mut_ptr()),
