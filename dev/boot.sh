@@ -11,6 +11,7 @@
 # librseq and librseq-full: the runs it names, e.g. patched,glibc).
 # CPU_OPV_CMDLINE: more kernel command line parameters, for experiments.
 # CPU_OPV_QEMU: more QEMU arguments (dev/insncount: its gdb stub).
+# CPU_OPV_INITRD: another x86 initramfs (dev/insncount: the spin guest's).
 # Console log: $CACHE/logs/<y|n>-<mode>.console; results written by the
 # guest to its second serial port: $CACHE/logs/<y|n>-<mode>.tap, to its
 # third: $CACHE/logs/<y|n>-<mode>.extra, to its fourth:
@@ -19,7 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 
 v=${1:?y|n} mode=${2:?test|demo|enosys} limit=${3:-900}
-kernel=$CACHE/build-$v/arch/x86/boot/bzImage initrd=$CACHE/initramfs.cpio.gz
+kernel=$CACHE/build-$v/arch/x86/boot/bzImage initrd=${CPU_OPV_INITRD:-$CACHE/initramfs.cpio.gz}
 arm64=0
 case $v in
 arm64*) kernel=$CACHE/build-$v/arch/arm64/boot/Image initrd=$CACHE/initramfs-arm64.cpio.gz

@@ -31,15 +31,17 @@ import sys
 STAGES = [
     ("copy-in", ("_copy_from_user", "copy_from_user", "__copy_from_user",
                  "_inline_copy_from_user", "rust_helper_copy_from_user")),
-    ("pin", ("pin_user_pages_fast", "get_user_pages_fast", "pin_user_pages",
-             "internal_get_user_pages_fast")),
     ("mmap lock", ("down_read_killable", "down_read", "mmap_read_lock_killable",
                    "rust_helper_mmap_read_lock_killable", "__mmap_lock_do_trace_acquire_returned")),
     ("policy (VMA lookup)", ("find_vma", "vma_lookup", "rust_helper_vma_lookup", "mt_find",
-                             "mtree_load", "vma_needs_dirty_tracking")),
-    ("revalidation", ("get_user_pages_fast_only",)),
-    ("dispatch", ("smp_call_function_single", "generic_exec_single",
+                             "mtree_load")),
+    ("page tables: lock", ("user_pte_table_lock",)),
+    ("page tables: pages", ("user_pte_table_page_address",)),
+    ("pin", ("pin_user_pages_fast_only", "pin_user_pages_fast", "get_user_pages_fast",
+             "pin_user_pages", "internal_get_user_pages_fast")),
+    ("dispatch", ("smp_call_function_single", "generic_exec_single", "sched_call_on_idle_cpu",
                   "__flush_smp_call_function_queue")),
+    ("page tables: unlock", ("user_pte_table_unlock",)),
     ("mmap unlock", ("up_read", "rust_helper_mmap_read_unlock", "mmap_read_unlock")),
     ("unpin and dirty", ("unpin_user_pages_dirty_lock", "unpin_user_pages", "unpin_user_page",
                          "unpin_user_page_range_dirty_lock", "unpin_folio")),
@@ -216,7 +218,11 @@ def profile(path, sysmap, top=12):
     print("kernel, per 4 bytes of text), the same kernel without the tracer")
     print("enabled; shares of the samples not in the idle loop (other CPUs idle).")
     print("Rust functions that the compiler inlined count in their caller:")
-    print("cpu_opv_syscall is the core's own code.")
+    print("cpu_opv_syscall is the core's own code. A tick that comes while")
+    print("interrupts are off is taken once they are back on, after the return")
+    print("of the helper that turns them on (sti's shadow), in cpu_opv::dispatch:")
+    print("its share holds the interrupts-off time (the vector's lock and the")
+    print("vector itself), besides its own code.")
     for (row, status), b64 in blocks.items():
         data = gzip.decompress(base64.b64decode(b64))
         vals = struct.unpack(f"<{len(data) // 4}I", data[:len(data) // 4 * 4])

@@ -5,6 +5,9 @@
 #   dev/mkinitramfs.sh arm64: the arm64 guest's, with arm64's busybox
 #   (dev/setup.sh fetches it), the demo and the kselftests built for arm64
 #   (dev/build-selftests.sh ... arm64), in $CACHE/initramfs-arm64.cpio.gz.
+#   dev/mkinitramfs.sh spin: the x86 guest's for dev/insncount, which only
+#   runs cpu_opv_spin: busybox, /init and the guest's programs, without the
+#   kselftests (which it does not wait for), in $CACHE/initramfs-spin.cpio.gz.
 . "$(dirname "$0")/lib.sh"
 
 arch=${1:-}
@@ -13,6 +16,8 @@ out=$CACHE/initramfs.cpio.gz
 if [ "$arch" = arm64 ]; then
 	busybox=$CACHE/busybox-arm64 cc=$ARM64_CC headers=$HEADERS-arm64
 	selftests=$CACHE/selftests-arm64 out=$CACHE/initramfs-arm64.cpio.gz
+elif [ "$arch" = spin ]; then
+	selftests= out=$CACHE/initramfs-spin.cpio.gz
 fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -27,10 +32,10 @@ $cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
 $cc -static -O2 -Wall -Werror -isystem "$headers/usr/include" \
 	-I "$ROOT/tools/testing/selftests/cpu_opv" \
 	-o "$root/bin/cpu_opv_spin" "$ROOT/dev/guest/cpu_opv_spin.c"
-cp -r "$selftests" "$root/selftests"
+[ -z "$selftests" ] || cp -r "$selftests" "$root/selftests"
 # The x86 guest also runs the 32-bit kselftests (compat), if built, and
 # librseq's test suite, as it is and patched (dev/build-librseq.sh), if built.
-if [ "$arch" != arm64 ]; then
+if [ -z "$arch" ]; then
 	[ ! -d "$CACHE/selftests32" ] || cp -r "$CACHE/selftests32" "$root/selftests32"
 	for v in base patched; do
 		if [ -d "$CACHE/librseq/$v/stage" ]; then

@@ -11,7 +11,7 @@ pkgs=(flex bison libelf-dev libssl-dev bc cpio kmod busybox-static
       qemu-system-x86 python3 perl xz-utils gzip rsync groff-base
       autoconf automake libtool pkg-config file g++
       clang-19 lld-19 llvm-19 gcc-multilib liburcu-dev python3-venv
-      libseccomp-dev)
+      libseccomp-dev gdb)
 # dev/arm64: QEMU for arm64 and an arm64 C library for clang; the guest's
 # busybox is Debian's, for arm64 (a foreign architecture for dpkg, fetched
 # and unpacked only, never installed).

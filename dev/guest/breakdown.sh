@@ -24,7 +24,7 @@ rc=0
 # cannot see: each row run $P times, /proc/profile (one counter per 4 bytes
 # of kernel text) compressed and in base64, for dev/breakdown.py. Before
 # the tracer is set up: no code is patched meanwhile.
-P=${2:-200000}
+P=${2:-1000000}
 if [ -w /proc/profile ]; then
 	for row in opv_local_empty opv_local_add opv_local_worst; do
 		echo > /proc/profile
@@ -52,10 +52,11 @@ ROOTS="__x64_sys_cpu_opv generic_smp_call_function_single_interrupt"
 # The C functions the Rust core calls, each a stage of the call; any other is
 # counted with the Rust core.
 STAGES=""
-for f in _copy_from_user rust_helper_copy_from_user pin_user_pages_fast down_read_killable \
-	 rust_helper_vma_lookup mtree_load vma_needs_dirty_tracking \
-	 get_user_pages_fast_only get_user_pages_remote \
-	 smp_call_function_single up_read unpin_user_pages_dirty_lock \
+for f in _copy_from_user rust_helper_copy_from_user down_read_killable \
+	 rust_helper_vma_lookup mtree_load user_pte_table_lock \
+	 user_pte_table_page_address pin_user_pages_fast_only pin_user_pages_fast \
+	 pin_user_pages smp_call_function_single sched_call_on_idle_cpu \
+	 user_pte_table_unlock up_read unpin_user_pages_dirty_lock \
 	 __flush_smp_call_function_queue; do
 	grep -q "^$f\b" $T/available_filter_functions && STAGES="$STAGES $f"
 done
