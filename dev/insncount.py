@@ -38,17 +38,32 @@ MAX_STEPS = int(os.environ.get("INSN_MAX_STEPS", "50000"))
 CPU_MEMCPY_OP = 2
 USER_TOP = 1 << 47
 
-# (stage, functions whose inclusive count it is)
+# (stage, functions whose inclusive counts it sums; a tuple holds other
+# names of one function, whose largest count is taken). In the order a call
+# goes through them; "entry and exit" is what lies outside the system call's
+# function, "the Rust core" what no stage counts: the validation, the
+# decisions, the layout or the mapping of the operands, the interpreter.
+SYSCALL = "__x64_sys_cpu_opv"
 STAGES = [
-    ("copy-in", ["_copy_from_user", "rust_helper_copy_from_user", "_inline_copy_from_user"]),
-    ("mmap lock", ["down_read_killable"]),
-    ("mmap unlock", ["up_read"]),
-    ("VMA lookup", ["find_vma", "rust_helper_vma_lookup", "vma_lookup"]),
-    ("dirty tracking", ["vma_needs_dirty_tracking"]),
-    ("pin", ["pin_user_pages_fast_only", "pin_user_pages_fast"]),
-    ("dispatch", ["smp_call_function_single"]),
-    ("unpin and dirty", ["unpin_user_pages_dirty_lock", "unpin_user_page",
-                         "unpin_user_pages"]),
+    ("copy-in", [("rust_helper_copy_from_user", "_copy_from_user", "_inline_copy_from_user")]),
+    ("mmap lock", [("rust_helper_mmap_read_lock_killable", "down_read_killable")]),
+    ("VMA lookup (policy)", [("rust_helper_vma_lookup", "vma_lookup", "find_vma")]),
+    ("untagging", ["cpu_opv_untag_addrs"]),
+    ("page tables: lock", ["user_pte_table_lock"]),
+    ("page checks", ["user_pte_table_page_address"]),
+    ("pin", [("pin_user_pages_fast_only", "pin_user_pages_fast")]),
+    ("dispatch: IPI", ["smp_call_function_single"]),
+    ("dispatch: idle CPU", ["sched_call_on_idle_cpu"]),
+    ("interrupts off, on", ["rust_helper_local_interrupt_disable",
+                            "rust_helper_local_interrupt_enable"]),
+    ("vector lock", ["cpu_opv_lock_vectors", "cpu_opv_unlock_vectors"]),
+    ("user accesses", ["rust_helper_pagefault_disable", "rust_helper_pagefault_enable"]
+     + ["rust_helper_%s_user_u%d" % (d, w) for d in ("get", "put") for w in (8, 16, 32, 64)]),
+    ("memcpy", [("memcpy", "__memcpy", "__pi_memcpy")]),
+    ("page tables: unlock", ["user_pte_table_unlock"]),
+    ("mmap unlock", [("rust_helper_mmap_read_unlock", "up_read")]),
+    ("unpin and dirty", [("unpin_user_pages_dirty_lock", "unpin_user_page",
+                          "unpin_user_pages")]),
     ("fatal signal check", ["rust_helper_fatal_signal_pending"]),
 ]
 
@@ -234,18 +249,25 @@ def main():
         own = collections.Counter(func(pc) for pc, _ in trace)
         incl, calls = inclusive(trace)
         print()
-        print("%s: %d instructions; stages (inclusive: the calls of these "
-              "functions)" % (k, len(trace)))
-        staged = 0
+        print("%s: %d instructions; stages (each the instructions inside the "
+              "calls of its functions)" % (k, len(trace)))
+        def row(stage, n, c=None):
+            print("  %-22s %6d  %5.1f%%%s" % (
+                stage, n, 100 * n / len(trace),
+                "" if c is None else "  (%d call%s)" % (c, "" if c == 1 else "s")))
+        outside = len(trace) - incl[SYSCALL]
+        row("entry and exit", outside)
+        staged = outside
         for stage, funcs in STAGES:
-            n = max((incl[f] for f in funcs), default=0)
-            c = max((calls[f] for f in funcs), default=0)
+            n = c = 0
+            for f in funcs:
+                names = f if isinstance(f, tuple) else (f,)
+                n += max(incl[name] for name in names)
+                c += max(calls[name] for name in names)
             if n:
-                print("  %-20s %6d  %5.1f%%  (%d call%s)" % (
-                    stage, n, 100 * n / len(trace), c, "" if c == 1 else "s"))
+                row(stage, n, c)
                 staged += n
-        print("  %-20s %6d  %5.1f%%" % ("the rest", len(trace) - staged,
-                                         100 * (len(trace) - staged) / len(trace)))
+        row("the Rust core (rest)", len(trace) - staged)
         print("  functions by own instructions (the first 25):")
         for name, n in own.most_common(25):
             print("  %6d  %-70s %s" % (n, name[:70],
