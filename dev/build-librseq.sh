@@ -21,7 +21,7 @@ khdr=$HEADERS/usr/include
 out=$CACHE/librseq
 variants=(patched)
 [ "${LIBRSEQ_BASE:-0}" = 0 ] || variants+=(base)
-stamp=$( { echo "${variants[*]}"; sha256sum "$tarball"; cat "$ROOT"/userspace/librseq/patches/*.patch \
+stamp=$( { echo "${variants[*]}"; sha256sum < "$tarball"; cat "$ROOT"/userspace/librseq/patches/*.patch \
 	"$ROOT"/userspace/librseq/*.sh "$ROOT"/userspace/librseq/*.c; find "$khdr" -type f -name '*.h' | sort | xargs cat; } |
 	sha256sum | cut -c1-16)
 if [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
