@@ -16,6 +16,7 @@ ends when the stack pointer rises above its entry value).
 """
 import bisect
 import collections
+import io
 import os
 import subprocess
 import sys
@@ -38,8 +39,9 @@ MAX_STEPS = int(os.environ.get("INSN_MAX_STEPS", "50000"))
 CPU_MEMCPY_OP = 2
 USER_TOP = 1 << 47
 
-# (stage, functions whose inclusive counts it sums; a tuple holds other
-# names of one function, whose largest count is taken). In the order a call
+# (stage, functions whose inclusive counts it sums; of the names in a tuple,
+# the largest count is taken: other names of one function, or a wrapper and
+# the function it calls, or functions a call only uses one of). In the order a call
 # goes through them; "entry and exit" is what lies outside the system call's
 # function, "the Rust core" what no stage counts: the validation, the
 # decisions, the layout or the mapping of the operands, the interpreter.
@@ -217,8 +219,25 @@ def main():
                 for r, trace in enumerate(traces[k]):
                     for pc, sp in trace:
                         f.write("%s\t%d\t%x\t%x\n" % (k, r, pc, sp))
-    out = open(os.environ["INSN_OUT"], "w") if os.environ.get("INSN_OUT") else sys.stdout
-    sys.stdout = out
+    # The table is written whole, or not at all: a script that raised
+    # halfway would leave gdb -batch's exit status 0 and a cut-off table.
+    saved, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        report(traces, want, faults, dropped)
+        text = sys.stdout.getvalue()
+    finally:
+        sys.stdout = saved
+    path = os.environ.get("INSN_OUT")
+    if path:
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+    else:
+        sys.stdout.write(text)
+
+
+def report(traces, want, faults, dropped):
+    """Prints the tables of the stepped calls."""
 
     totals = {k: sorted(len(t) for t in traces[k]) for k in want}
     base = totals["getppid"][0]
@@ -255,6 +274,8 @@ def main():
             print("  %-22s %6d  %5.1f%%%s" % (
                 stage, n, 100 * n / len(trace),
                 "" if c is None else "  (%d call%s)" % (c, "" if c == 1 else "s")))
+        if not incl[SYSCALL]:
+            raise gdb.GdbError("%s: no call of %s in the trace" % (k, SYSCALL))
         outside = len(trace) - incl[SYSCALL]
         row("entry and exit", outside)
         staged = outside
