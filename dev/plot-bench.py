@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Renders the CSV of cpu_opv_bench into a PNG with two panels.
+"""Renders the CSV of cpu_opv_bench into a PNG with two panels, or three.
 
-    dev/plot-bench.py INPUT [-o OUTPUT.png]
+    dev/plot-bench.py INPUT [-o OUTPUT.png] [--insncount INSNCOUNT.txt]
 
 INPUT is the CSV written by "cpu_opv_bench -o FILE", or any log holding the
 CSV that cpu_opv_bench prints between its "--- cpu_opv_bench csv begin ---"
@@ -11,6 +11,8 @@ instance): the last such block is used, and kernel messages interleaved with
 it are skipped. Left panel: median and p99 latency per operation, log scale.
 Right panel: throughput of 1..N workers over that of one, for getppid and
 local cpu_opv, as threads of one process and as separate processes.
+With --insncount (dev/insncount's table), a third panel below: the
+instructions of one local call of each kind, by stage.
 
 Needs matplotlib from PyPI: "python3 -m pip install matplotlib" (in a venv,
 or with --break-system-packages for Debian 12's own python3).
@@ -18,6 +20,7 @@ or with --break-system-packages for Debian 12's own python3).
 
 import argparse
 import csv
+import re
 import sys
 
 BEGIN = "--- cpu_opv_bench csv begin ---"
@@ -42,13 +45,72 @@ def read_rows(path):
             if None not in r.values() and None not in r]
 
 
-def plot(rows, out):
+def read_stages(path):
+    """dev/insncount's stages: [(call, total, [(stage, instructions)])], with
+    getppid's total as its only stage."""
+    calls = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        m = re.match(r"^getppid\s+(\d+)\s+1\.00$", line)
+        if m:
+            calls.append(("getppid", int(m.group(1)), [("getppid", int(m.group(1)))]))
+    current = None
+    for line in lines:
+        m = re.match(r"^(.+): (\d+) instructions; stages", line)
+        if m:
+            current = (m.group(1), int(m.group(2)), [])
+            calls.append(current)
+            continue
+        m = re.match(r"^  (\S.*?)\s+(\d+)\s+[\d.]+%", line)
+        if current and m:
+            current[2].append((m.group(1), int(m.group(2))))
+        elif not line.startswith("  "):
+            current = None
+    return calls
+
+
+def plot_stages(ax, calls):
+    """Stacked bars: each call's instructions by stage."""
+    order = []
+    for _, _, stages in calls:
+        for stage, _ in stages:
+            if stage not in order:
+                order.append(stage)
+    cmap = __import__("matplotlib").colormaps["tab20"]
+    colour = {stage: cmap(i % 20) for i, stage in enumerate(order)}
+    y = range(len(calls))
+    for i, (_, total, stages) in zip(y, calls):
+        left = 0
+        for stage, n in stages:
+            ax.barh(i, n, left=left, height=0.6, color=colour[stage],
+                    label=stage if stage in order else None)
+            if stage in order:
+                order.remove(stage)
+            left += n
+        ax.annotate(f"{total:,}", (left, i), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(list(y), [c for c, _, _ in calls])
+    ax.invert_yaxis()
+    ax.set_xlabel("instructions of one call (dev/insncount: exact, single-stepped)")
+    ax.set_title("Where a local call's instructions go, by stage", loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+
+
+def plot(rows, out, stages=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (lat, sca) = plt.subplots(1, 2, figsize=(15, 6.5),
-                                   gridspec_kw={"width_ratios": [3, 2]})
+    if stages:
+        fig = plt.figure(figsize=(15, 11))
+        grid = fig.add_gridspec(2, 2, width_ratios=[3, 2], height_ratios=[6.5, 4])
+        lat, sca = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        plot_stages(fig.add_subplot(grid[1, :]), stages)
+    else:
+        fig, (lat, sca) = plt.subplots(1, 2, figsize=(15, 6.5),
+                                       gridspec_kw={"width_ratios": [3, 2]})
 
     latency = [r for r in rows if r["section"] == "latency"]
     labels = [r["label"] for r in latency]
@@ -99,10 +161,13 @@ def main():
     ap.add_argument("input", help="CSV, or a log containing the CSV")
     ap.add_argument("-o", "--output", default="cpu_opv_bench.png",
                     help="PNG to write (default: %(default)s)")
+    ap.add_argument("--insncount", metavar="FILE",
+                    help="dev/insncount's table: adds the panel of stages")
     args = ap.parse_args()
     rows = read_rows(args.input)
+    stages = read_stages(args.insncount) if args.insncount else None
     try:
-        plot(rows, args.output)
+        plot(rows, args.output, stages)
     except ImportError:
         sys.exit("matplotlib is missing: python3 -m pip install matplotlib")
     print(args.output)
