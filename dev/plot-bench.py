@@ -48,45 +48,40 @@ def read_rows(path):
 def read_stages(path):
     """dev/insncount's stages: [(call, total, [(stage, instructions)])], with
     getppid's total as its only stage."""
-    calls = []
+    calls, current = [], None
     with open(path, encoding="utf-8", errors="replace") as f:
-        lines = f.read().splitlines()
-    for line in lines:
-        m = re.match(r"^getppid\s+(\d+)\s+1\.00$", line)
-        if m:
-            calls.append(("getppid", int(m.group(1)), [("getppid", int(m.group(1)))]))
-    current = None
-    for line in lines:
-        m = re.match(r"^(.+): (\d+) instructions; stages", line)
-        if m:
-            current = (m.group(1), int(m.group(2)), [])
-            calls.append(current)
-            continue
-        m = re.match(r"^  (\S.*?)\s+(\d+)\s+[\d.]+%", line)
-        if current and m:
-            current[2].append((m.group(1), int(m.group(2))))
-        elif not line.startswith("  "):
-            current = None
+        for line in f.read().splitlines():
+            m = re.match(r"^getppid\s+(\d+)\s+1\.00$", line)
+            if m:
+                calls.insert(0, ("getppid", int(m.group(1)), [("getppid", int(m.group(1)))]))
+                continue
+            m = re.match(r"^(.+): (\d+) instructions; stages", line)
+            if m:
+                current = (m.group(1), int(m.group(2)), [])
+                calls.append(current)
+                continue
+            m = re.match(r"^  (\S.*?)\s+(\d+)\s+[\d.]+%", line)
+            if current and m:
+                current[2].append((m.group(1), int(m.group(2))))
+            elif not line.startswith("  "):
+                current = None
     return calls
 
 
 def plot_stages(ax, calls):
     """Stacked bars: each call's instructions by stage."""
-    order = []
-    for _, _, stages in calls:
-        for stage, _ in stages:
-            if stage not in order:
-                order.append(stage)
-    cmap = __import__("matplotlib").colormaps["tab20"]
-    colour = {stage: cmap(i % 20) for i, stage in enumerate(order)}
+    from matplotlib import colormaps
+
+    order = list(dict.fromkeys(stage for _, _, stages in calls for stage, _ in stages))
+    colour = {stage: colormaps["tab20"](i % 20) for i, stage in enumerate(order)}
+    labelled = set()
     y = range(len(calls))
     for i, (_, total, stages) in zip(y, calls):
         left = 0
         for stage, n in stages:
             ax.barh(i, n, left=left, height=0.6, color=colour[stage],
-                    label=stage if stage in order else None)
-            if stage in order:
-                order.remove(stage)
+                    label=None if stage in labelled else stage)
+            labelled.add(stage)
             left += n
         ax.annotate(f"{total:,}", (left, i), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=8)
